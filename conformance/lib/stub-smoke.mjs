@@ -1,0 +1,25 @@
+// Quick manual check that the official client runs against the stub: node lib/stub-smoke.mjs
+import { startStub, newSession, settle } from "./stub.mjs";
+const stub = await startStub();
+const s = newSession(stub);
+const u = await s.user("bob").get();
+console.log("user", JSON.stringify(u));
+const n = await s.user("nobody1").get();
+console.log("nobody", n);
+const m = await s.conversation("c1").send("hello *world*");
+console.log("sent", m.id);
+const c = await s.conversation("c1").get();
+console.log("conv", JSON.stringify(c).slice(0,200));
+const sub = s.conversation("c1").subscribeMessages((snap)=>console.log("msgs", snap && snap.map(x=>x.id)));
+await sub.connected;
+stub.push({type:"message.created", conversationId:"c1", messageId:"m9", state:{id:"m9",type:"UserMessage",senderId:"bob",custom:{},createdAt:1700000009000,editedAt:null,referencedMessageId:null,origin:"web",content:[{type:"text",children:["x"]}],reactions:{}}});
+await settle(100);
+const ft = await s.uploadFile(new Blob(["abc"], {type:"text/plain"}), {filename:"a.txt"});
+console.log("ft", ft);
+const search = s.searchMessages((r, st)=>console.log("search", r.length, st));
+await search.setQuery("hi");
+await search.loadMore();
+await settle(100);
+for (const e of stub.log) console.log(JSON.stringify(e).slice(0,300));
+await stub.close();
+process.exit(0);
