@@ -37,7 +37,7 @@ impl fmt::Display for FileToken {
 }
 
 /// One block of a message as received: text, a file, or a location.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ContentBlock {
     /// Formatted text.
@@ -49,7 +49,7 @@ pub enum ContentBlock {
 }
 
 /// One block of a message as sent: text, a file token, or a location.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SendContentBlock {
     /// Formatted text.
@@ -59,6 +59,32 @@ pub enum SendContentBlock {
     /// A geographical location.
     Location(LocationBlock),
 }
+
+/// Reads a block's `type` from its raw text, then decodes the text straight into the variant's
+/// struct. Serde's internally tagged enums would first buffer every block into a generic tree.
+macro_rules! tagged_block_deserialize {
+    ($enum:ident { $($tag:literal => $variant:ident),* $(,)? }) => {
+        impl<'de> Deserialize<'de> for $enum {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(Deserialize)]
+                struct Tag<'a> {
+                    #[serde(rename = "type", borrow)]
+                    ty: std::borrow::Cow<'a, str>,
+                }
+                let raw: Box<serde_json::value::RawValue> = Deserialize::deserialize(d)?;
+                let text = raw.get();
+                let tag: Tag<'_> = serde_json::from_str(text).map_err(de::Error::custom)?;
+                match tag.ty.as_ref() {
+                    $($tag => serde_json::from_str(text).map($enum::$variant).map_err(de::Error::custom),)*
+                    other => Err(de::Error::unknown_variant(other, &[$($tag),*])),
+                }
+            }
+        }
+    };
+}
+
+tagged_block_deserialize!(ContentBlock { "text" => Text, "file" => File, "location" => Location });
+tagged_block_deserialize!(SendContentBlock { "text" => Text, "file" => File, "location" => Location });
 
 /// A block of formatted text: a list of nodes.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -418,11 +444,29 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TextNode, A::Error> {
-        let mut map = Map::new();
-        while let Some((k, v)) = access.next_entry::<String, Value>()? {
-            map.insert(k, v);
+        // Fast path: servers and the official client write `type` first, so the fields that follow
+        // can be decoded straight into their final types. A node whose `type` comes later, or is
+        // unknown, is collected as JSON and converted once the type is known.
+        let mut fields = NodeFields::default();
+        let mut extra = Map::new();
+        while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+            let known = fields.ty.as_deref().is_some_and(is_known_type);
+            match key.as_ref() {
+                "type" if fields.ty.is_none() => fields.ty = Some(access.next_value()?),
+                "children" if known => fields.children = Some(access.next_value()?),
+                "text" if known => fields.text = Some(access.next_value()?),
+                "url" if known => fields.url = Some(access.next_value()?),
+                "id" if known => fields.id = Some(access.next_value()?),
+                "action" if known => fields.action = Some(access.next_value()?),
+                "params" if known => {
+                    fields.params = access.next_value::<Option<BTreeMap<String, String>>>()?
+                }
+                _ => {
+                    extra.insert(key.into_owned(), access.next_value()?);
+                }
+            }
         }
-        node_from_map(map).map_err(de::Error::custom)
+        fields.build(extra).map_err(de::Error::custom)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<TextNode, A::Error> {
@@ -430,66 +474,112 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// Builds a node from its JSON object, accepting both spellings of the type name.
-fn node_from_map(mut map: Map<String, Value>) -> Result<TextNode, String> {
-    let Some(Value::String(ty)) = map.get("type") else {
-        return Err("text node without a string `type`".into());
-    };
-    let ty = ty.to_ascii_lowercase();
-    fn take<T: serde::de::DeserializeOwned>(
-        map: &mut Map<String, Value>,
-        key: &str,
-        ty: &str,
-    ) -> Result<T, String> {
-        let v = map
-            .remove(key)
-            .ok_or_else(|| format!("`{ty}` node without `{key}`"))?;
-        serde_json::from_value(v).map_err(|e| format!("`{ty}` node field `{key}`: {e}"))
-    }
-    let node = match ty.as_str() {
-        "bold" => TextNode::Bold(take(&mut map, "children", &ty)?),
-        "italic" => TextNode::Italic(take(&mut map, "children", &ty)?),
-        "strikethrough" => TextNode::Strikethrough(take(&mut map, "children", &ty)?),
-        "bulletlist" => TextNode::BulletList(take(&mut map, "children", &ty)?),
-        "bulletpoint" => TextNode::BulletPoint(take(&mut map, "children", &ty)?),
-        "codespan" => TextNode::CodeSpan(take(&mut map, "text", &ty)?),
-        "customemoji" => TextNode::CustomEmoji(take(&mut map, "text", &ty)?),
-        "link" => TextNode::Link {
-            url: take(&mut map, "url", &ty)?,
-            children: take(&mut map, "children", &ty)?,
-        },
-        "autolink" => TextNode::AutoLink {
-            url: take(&mut map, "url", &ty)?,
-            text: take(&mut map, "text", &ty)?,
-        },
-        "actionlink" | "actionbutton" => {
-            let action = take(&mut map, "action", &ty)?;
-            let params = match map.remove("params") {
-                None | Some(Value::Null) => BTreeMap::new(),
-                Some(v) => serde_json::from_value(v).map_err(|e| format!("`{ty}` params: {e}"))?,
-            };
-            let children = take(&mut map, "children", &ty)?;
-            if ty == "actionlink" {
-                TextNode::ActionLink {
-                    action,
-                    params,
-                    children,
-                }
-            } else {
-                TextNode::ActionButton {
-                    action,
-                    params,
-                    children,
+/// Whether a lower-cased type name is one this crate decodes into its own variant.
+fn is_known_type(ty: &str) -> bool {
+    matches!(
+        ty.to_ascii_lowercase().as_str(),
+        "bold"
+            | "italic"
+            | "strikethrough"
+            | "bulletlist"
+            | "bulletpoint"
+            | "codespan"
+            | "customemoji"
+            | "link"
+            | "autolink"
+            | "actionlink"
+            | "actionbutton"
+            | "mention"
+    )
+}
+
+/// The fields of a node object as they are read; see `NodeVisitor::visit_map`.
+#[derive(Default)]
+struct NodeFields {
+    ty: Option<String>,
+    children: Option<Vec<TextNode>>,
+    text: Option<String>,
+    url: Option<String>,
+    id: Option<String>,
+    action: Option<String>,
+    params: Option<BTreeMap<String, String>>,
+}
+
+impl NodeFields {
+    /// Builds the node, accepting both spellings of the type name. `extra` holds fields that were
+    /// not decoded directly (all of them when `type` came late).
+    fn build(mut self, mut extra: Map<String, Value>) -> Result<TextNode, String> {
+        let Some(ty_raw) = self.ty.take() else {
+            return Err("text node without a string `type`".into());
+        };
+        let ty = ty_raw.to_ascii_lowercase();
+        if !is_known_type(&ty) {
+            extra.insert("type".into(), Value::String(ty_raw));
+            return Ok(TextNode::Unknown(extra));
+        }
+        fn field<T: serde::de::DeserializeOwned>(
+            direct: Option<T>,
+            extra: &mut Map<String, Value>,
+            key: &str,
+            ty: &str,
+        ) -> Result<T, String> {
+            if let Some(v) = direct {
+                return Ok(v);
+            }
+            let v = extra
+                .remove(key)
+                .ok_or_else(|| format!("`{ty}` node without `{key}`"))?;
+            serde_json::from_value(v).map_err(|e| format!("`{ty}` node field `{key}`: {e}"))
+        }
+        let e = &mut extra;
+        let t = ty.as_str();
+        Ok(match t {
+            "bold" => TextNode::Bold(field(self.children, e, "children", t)?),
+            "italic" => TextNode::Italic(field(self.children, e, "children", t)?),
+            "strikethrough" => TextNode::Strikethrough(field(self.children, e, "children", t)?),
+            "bulletlist" => TextNode::BulletList(field(self.children, e, "children", t)?),
+            "bulletpoint" => TextNode::BulletPoint(field(self.children, e, "children", t)?),
+            "codespan" => TextNode::CodeSpan(field(self.text, e, "text", t)?),
+            "customemoji" => TextNode::CustomEmoji(field(self.text, e, "text", t)?),
+            "link" => TextNode::Link {
+                url: field(self.url, e, "url", t)?,
+                children: field(self.children, e, "children", t)?,
+            },
+            "autolink" => TextNode::AutoLink {
+                url: field(self.url, e, "url", t)?,
+                text: field(self.text, e, "text", t)?,
+            },
+            "mention" => TextNode::Mention {
+                id: field(self.id, e, "id", t)?,
+                text: field(self.text, e, "text", t)?,
+            },
+            _ => {
+                // actionlink / actionbutton
+                let action = field(self.action, e, "action", t)?;
+                let params = match self.params {
+                    Some(p) => p,
+                    None => match e.remove("params") {
+                        None | Some(Value::Null) => BTreeMap::new(),
+                        Some(v) => serde_json::from_value(v).map_err(|err| format!("`{t}` params: {err}"))?,
+                    },
+                };
+                let children = field(self.children, e, "children", t)?;
+                if t == "actionlink" {
+                    TextNode::ActionLink {
+                        action,
+                        params,
+                        children,
+                    }
+                } else {
+                    TextNode::ActionButton {
+                        action,
+                        params,
+                        children,
+                    }
                 }
             }
-        }
-        "mention" => TextNode::Mention {
-            id: take(&mut map, "id", &ty)?,
-            text: take(&mut map, "text", &ty)?,
-        },
-        _ => TextNode::Unknown(map),
-    };
-    Ok(node)
+        })
+    }
 }
 
 #[cfg(test)]
