@@ -7,12 +7,18 @@
 //
 // API (other scripts depend on it; keep it stable):
 //
-//   const stub = await startStub({ respond, http })
+//   const stub = await startStub({ respond, http, quietMs })
 //     respond(frame, ctx) -> [status, data] | undefined | null
 //         frame = the parsed client request [seq, method, path, data, headers]
 //         undefined -> default answer, null -> send nothing now (ctx.reply
-//         can answer later). ctx = { stub, socket, socketIndex, reply(status, data), push(...events) }
+//         can answer later). May also return a promise of one of these
+//         (a synchronous answer is sent before the next client frame is read).
+//         ctx = { stub, socket, socketIndex, reply(status, data), push(...events) }
 //     http(req, body) -> {status, headers?, body} | undefined   (may be async)
+//     quietMs (default 0 = answer at once): hold websocket answers until the
+//         client has sent nothing on that socket for quietMs, then send them
+//         all in request order. The client then works in rounds (burst of
+//         frames, answers, next burst), which keeps transcripts stable.
 //         body is the raw request body as a string ("" when empty)
 //   stub.host        "127.0.0.1:PORT" (pass as `host` to getTalkSession)
 //   stub.port
@@ -21,6 +27,8 @@
 //                     | {kind:"ws", from:"client"|"server", frame, socket}
 //                     | {kind:"ws-close", code, socket}]
 //   stub.push(...events)  sends [id,"PUBLISH",...events] on every open socket
+//                    (ids count from 1 per socket)
+//   stub.sendRaw(frame)  sends any frame on every open socket (logged)
 //   stub.sockets()   the currently open server-side sockets
 //   await stub.close()
 //
@@ -233,6 +241,18 @@ export function defaultHttp(method, url) {
 export async function startStub(options = {}) {
   const log = [];
   const state = { messageCounter: 0 };
+  const quietMs = options.quietMs || 0;
+
+  // With quietMs, answers wait until the client has sent nothing on that
+  // socket for quietMs, then all go out together, in request order.
+  function armFlush(ws) {
+    clearTimeout(ws._stubFlushTimer);
+    if (ws._stubPending.length === 0) return;
+    ws._stubFlushTimer = setTimeout(() => {
+      const pending = ws._stubPending.splice(0);
+      for (const reply of pending) sendFrame(ws, reply);
+    }, quietMs);
+  }
   const open = new Set();
   let socketCount = 0;
 
@@ -275,9 +295,11 @@ export async function startStub(options = {}) {
   wss.on("connection", (ws, req) => {
     ws._stubIndex = socketCount++;
     ws._stubPublishId = 0;
+    ws._stubPending = [];
+    ws._stubFlushTimer = null;
     open.add(ws);
     log.push({ kind: "ws-open", url: req.url, socket: ws._stubIndex });
-    ws.on("message", async (raw) => {
+    ws.on("message", (raw) => {
       let frame;
       try {
         frame = JSON.parse(raw.toString());
@@ -286,6 +308,7 @@ export async function startStub(options = {}) {
         return;
       }
       log.push({ kind: "ws", from: "client", frame, socket: ws._stubIndex });
+      if (quietMs > 0) armFlush(ws);
       if (!Array.isArray(frame) || frame[1] === "ACK") return;
       const seq = frame[0];
       const ctx = {
@@ -295,17 +318,31 @@ export async function startStub(options = {}) {
         reply: (status, data) => sendFrame(ws, [seq, status, data]),
         push: (...events) => pushOn(ws, events),
       };
+      const finish = (answer) => {
+        if (answer === undefined) answer = defaultAnswer(frame, state);
+        if (answer === null) return;
+        const reply = [seq, answer[0], answer[1]];
+        if (quietMs > 0) {
+          ws._stubPending.push(reply);
+          armFlush(ws);
+        } else sendFrame(ws, reply);
+      };
+      // Synchronous answers are sent before the next client frame is read, so
+      // transcripts do not depend on how frames were packed into TCP segments.
       let answer;
       try {
-        answer = options.respond ? await options.respond(frame, ctx) : undefined;
+        answer = options.respond ? options.respond(frame, ctx) : undefined;
       } catch (e) {
         answer = [500, errorBody("STUB_ERROR", String(e))];
       }
-      if (answer === undefined) answer = defaultAnswer(frame, state);
-      if (answer === null) return;
-      sendFrame(ws, [seq, answer[0], answer[1]]);
+      if (answer && typeof answer.then === "function") {
+        answer.then(finish, (e) => finish([500, errorBody("STUB_ERROR", String(e))]));
+      } else {
+        finish(answer);
+      }
     });
     ws.on("close", (code) => {
+      clearTimeout(ws._stubFlushTimer);
       open.delete(ws);
       log.push({ kind: "ws-close", code, socket: ws._stubIndex });
     });
@@ -320,6 +357,11 @@ export async function startStub(options = {}) {
     log,
     push(...events) {
       for (const ws of open) pushOn(ws, events);
+    },
+    // Sends an arbitrary frame (e.g. a PUBLISH with a chosen id) on every open
+    // socket and logs it. Does not touch the automatic PUBLISH id counter.
+    sendRaw(frame) {
+      for (const ws of open) sendFrame(ws, frame);
     },
     sockets() {
       return [...open];
