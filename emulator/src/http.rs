@@ -1,0 +1,301 @@
+//! The HTTP side: app check, bokens, file upload and download, search, and the websocket upgrade.
+//!
+//! URLs follow what the official client derives from a local `host` (docs/protocol.md §1.1):
+//! `/api/v0/...` for the internal API and `/public_api/v1/...` for the REST API and realtime.
+//! Every error answer is a JSON `{errorCode, reasons}` body, which is what clients parse.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use talkjs_protocol::error::{ErrorBody, codes};
+use talkjs_protocol::filter::ConversationFilter;
+use talkjs_protocol::path::decode_component;
+use talkjs_protocol::request::{BokenResponse, UploadResponse};
+use talkjs_protocol::content::FileSubtype;
+
+use crate::auth;
+use crate::realtime::{self, SharedWorld, lock};
+use crate::store::FileRecord;
+use crate::world::ApiError;
+use crate::world::search::SearchQuery;
+
+/// Error code when the app id in a URL is not the emulator's.
+pub const APP_NOT_FOUND: &str = "APP_NOT_FOUND";
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v0/{app}", web::get().to(app_check))
+        .route("/api/v0/{app}/bokens/{user}", web::get().to(boken))
+        .route("/public_api/v1/{app}/realtime/{user}", web::get().to(realtime_upgrade))
+        .route("/public_api/v1/{app}/files", web::post().to(upload))
+        .route("/public_api/v1/{app}/files/{token}/{name}", web::get().to(download))
+        .route("/public_api/v1/{app}/me/messages/search", web::get().to(search_messages))
+        .route("/public_api/v1/{app}/me/conversations/search", web::get().to(search_conversations));
+}
+
+fn error(status: u16, code: &str, reason: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .json(ErrorBody::new(code, reason))
+}
+
+fn api_error(e: ApiError) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).json(e.body)
+}
+
+/// The raw (still percent-encoded) path segments after the prefix, decoded one by one: ids may
+/// contain an encoded `/`, so the path is split before decoding, never after.
+fn segment(req: &HttpRequest, index: usize) -> Result<String, HttpResponse> {
+    req.uri()
+        .path()
+        .split('/')
+        .nth(index)
+        .map(decode_component)
+        .transpose()
+        .ok()
+        .flatten()
+        .ok_or_else(|| error(400, codes::BAD_REQUEST, "malformed path"))
+}
+
+fn check_app(world: &SharedWorld, req: &HttpRequest, index: usize) -> Result<(), HttpResponse> {
+    let app = segment(req, index)?;
+    if app == lock(world).config().app_id {
+        Ok(())
+    } else {
+        Err(error(404, APP_NOT_FOUND, format!("the app {app} does not exist")))
+    }
+}
+
+/// The user of the bearer token, for endpoints whose URL names no user.
+fn bearer_user(world: &SharedWorld, req: &HttpRequest) -> Result<String, HttpResponse> {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let w = lock(world);
+    auth::token_user(w.config(), token, w.clock.unix_seconds())
+        .map(|(user, _)| user)
+        .map_err(|e| error(401, codes::INVALID_TOKEN, e.to_string()))
+}
+
+async fn app_check(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpResponse {
+    match check_app(&world, &req, 3) {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({})),
+        Err(resp) => resp,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BokenQuery {
+    #[serde(default)]
+    signature: String,
+}
+
+async fn boken(world: web::Data<SharedWorld>, req: HttpRequest, q: web::Query<BokenQuery>) -> HttpResponse {
+    if let Err(resp) = check_app(&world, &req, 3) {
+        return resp;
+    }
+    let user = match segment(&req, 5) {
+        Ok(u) if !u.is_empty() => u,
+        Ok(_) => return error(400, codes::BAD_REQUEST, "user id must not be empty"),
+        Err(resp) => return resp,
+    };
+    match auth::issue_boken(lock(&world).config(), &user, &q.signature) {
+        Ok(boken) => HttpResponse::Ok().json(BokenResponse { boken }),
+        Err(e) => error(401, codes::INVALID_TOKEN, e.to_string()),
+    }
+}
+
+async fn realtime_upgrade(
+    world: web::Data<SharedWorld>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    if let Err(resp) = check_app(&world, &req, 3) {
+        return Ok(resp);
+    }
+    let user = match segment(&req, 5) {
+        Ok(u) if !u.is_empty() => u,
+        Ok(_) => return Ok(error(400, codes::BAD_REQUEST, "user id must not be empty")),
+        Err(resp) => return Ok(resp),
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let world = world.get_ref().clone();
+    actix_rt::spawn(realtime::run(world, user, session, stream));
+    Ok(response)
+}
+
+/// Reads a multipart upload: the `file` part and its `subtype`, `width`, `height` and `duration`
+/// fields, refusing files over the configured limit without buffering them whole.
+async fn upload(world: web::Data<SharedWorld>, req: HttpRequest, mut form: Multipart) -> HttpResponse {
+    if let Err(resp) = check_app(&world, &req, 3) {
+        return resp;
+    }
+    if let Err(resp) = bearer_user(&world, &req) {
+        return resp;
+    }
+    let limit = lock(&world).config().max_upload_bytes;
+    let mut file: Option<(String, String, Vec<u8>)> = None;
+    let mut fields: std::collections::HashMap<String, String> = Default::default();
+    while let Some(part) = form.next().await {
+        let mut part = match part {
+            Ok(p) => p,
+            Err(e) => return error(400, codes::BAD_REQUEST, format!("malformed multipart body: {e}")),
+        };
+        let name = part.name().unwrap_or_default().to_owned();
+        let filename = part
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_owned);
+        let content_type = part
+            .content_type()
+            .map_or("application/octet-stream".to_owned(), |m| m.to_string());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = part.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => return error(400, codes::BAD_REQUEST, format!("malformed multipart body: {e}")),
+            };
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return error(413, codes::FILE_TOO_LARGE, format!("max {limit} bytes"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if name == "file" {
+            let Some(filename) = filename.filter(|f| !f.is_empty()) else {
+                return error(400, codes::BAD_REQUEST, "the file part needs a filename");
+            };
+            file = Some((filename, content_type, bytes));
+        } else {
+            fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let Some((filename, content_type, bytes)) = file else {
+        return error(400, codes::BAD_REQUEST, "no file part");
+    };
+    let subtype = match fields.get("subtype").map(String::as_str) {
+        None => None,
+        Some("image") => Some(FileSubtype::Image),
+        Some("video") => Some(FileSubtype::Video),
+        Some("audio") => Some(FileSubtype::Audio),
+        Some("voice") => Some(FileSubtype::Voice),
+        Some(other) => return error(400, codes::BAD_REQUEST, format!("unknown subtype {other}")),
+    };
+    fn number<T: std::str::FromStr>(fields: &std::collections::HashMap<String, String>, key: &str) -> Result<Option<T>, HttpResponse> {
+        fields
+            .get(key)
+            .map(|v| v.parse().map_err(|_| error(400, codes::BAD_REQUEST, format!("{key} must be a number"))))
+            .transpose()
+    }
+    let (width, height, duration) = match (number(&fields, "width"), number(&fields, "height"), number::<f64>(&fields, "duration")) {
+        (Ok(w), Ok(h), Ok(d)) => (w, h, d),
+        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+    };
+    let token = lock(&world).add_file(FileRecord {
+        token: String::new(),
+        filename,
+        content_type,
+        bytes,
+        subtype,
+        width,
+        height,
+        duration,
+    });
+    HttpResponse::Ok().json(UploadResponse {
+        file_token: talkjs_protocol::content::FileToken(token),
+    })
+}
+
+async fn download(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpResponse {
+    if let Err(resp) = check_app(&world, &req, 3) {
+        return resp;
+    }
+    let token = match segment(&req, 5) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let w = lock(&world);
+    match w.store().file(&token) {
+        Some(f) => HttpResponse::Ok().content_type(f.content_type.clone()).body(f.bytes.clone()),
+        None => error(404, codes::NOT_FOUND, "no such file"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchParams {
+    search_string: Option<String>,
+    conversation_filter: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Turns the query string into a search. The official client encodes `searchString` twice, so it
+/// is decoded once more here; the filter is JSON.
+fn search_query(p: SearchParams) -> Result<SearchQuery, HttpResponse> {
+    let query = match &p.search_string {
+        Some(s) => decode_component(s).map_err(|_| error(400, codes::BAD_REQUEST, "malformed searchString"))?,
+        None => String::new(),
+    };
+    let filter = match p.conversation_filter.as_deref() {
+        None | Some("") | Some("{}") => None,
+        Some(json) => Some(
+            serde_json::from_str::<ConversationFilter>(json)
+                .map_err(|e| error(400, codes::BAD_REQUEST, format!("invalid conversationFilter: {e}")))?,
+        ),
+    };
+    if p.cursor.is_none() && p.search_string.is_none() {
+        return Err(error(400, codes::BAD_REQUEST, "searchString or cursor is required"));
+    }
+    Ok(SearchQuery {
+        query,
+        filter,
+        cursor: p.cursor,
+        limit: p.limit,
+    })
+}
+
+fn streaming_json(body: Result<String, serde_json::Error>) -> HttpResponse {
+    match body {
+        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
+        Err(e) => error(500, codes::INTERNAL_ERROR, e.to_string()),
+    }
+}
+
+async fn search_messages(world: web::Data<SharedWorld>, req: HttpRequest, q: web::Query<SearchParams>) -> HttpResponse {
+    if let Err(resp) = check_app(&world, &req, 3) {
+        return resp;
+    }
+    let user = match bearer_user(&world, &req) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let query = match search_query(q.into_inner()) {
+        Ok(q) => q,
+        Err(resp) => return resp,
+    };
+    match lock(&world).search_messages(&user, query) {
+        Ok(page) => streaming_json(page.to_body()),
+        Err(e) => api_error(e),
+    }
+}
+
+async fn search_conversations(world: web::Data<SharedWorld>, req: HttpRequest, q: web::Query<SearchParams>) -> HttpResponse {
+    if let Err(resp) = check_app(&world, &req, 3) {
+        return resp;
+    }
+    let user = match bearer_user(&world, &req) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let query = match search_query(q.into_inner()) {
+        Ok(q) => q,
+        Err(resp) => return resp,
+    };
+    match lock(&world).search_conversations(&user, query) {
+        Ok(page) => streaming_json(page.to_body()),
+        Err(e) => api_error(e),
+    }
+}

@@ -1,0 +1,329 @@
+//! The realtime websocket: one task per socket.
+//!
+//! The task reads frames, answers requests through the [`World`], and writes the pushes the world
+//! queues for it, numbering them with this socket's PUBLISH ids (from 1, strictly increasing, as
+//! the official client requires). It also owns the socket's authentication: nothing but
+//! `/session/renew` and `/ping` is served before a token is accepted, a `session.expired` push
+//! goes out shortly before the token expires, and requests after expiry get 401 until the client
+//! renews.
+//!
+//! Input that is not a frame at all (not JSON, not one of the four shapes, binary data, a frame
+//! only a server sends) closes the socket cleanly with a close code that says why. A well-formed
+//! request the emulator cannot serve gets an error response and the socket stays open.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use futures_util::StreamExt;
+use talkjs_protocol::error::codes;
+use talkjs_protocol::event::Event;
+use talkjs_protocol::frame::{Frame, Request, Response};
+use talkjs_protocol::path::{Route, RouteError, Topic};
+use talkjs_protocol::request::{RenewResponse, RequestBody, SendMessageResponse, TranslateResponse, Translation};
+use talkjs_protocol::request::{ActionResult, ParticipantActionsResponse, ParticipantMethod};
+use talkjs_protocol::params::SetParticipantParams;
+use tokio::sync::mpsc;
+
+use crate::auth::{self, AuthError};
+use crate::world::conversations::ParticipantWrite;
+use crate::world::{ApiError, ApiResult, ConnId, Outbound, TYPING_TIMEOUT, World};
+
+/// Largest frame accepted from a client.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+/// How long before a token's expiry the socket is sent `session.expired`, so the client can renew
+/// without a gap.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(30);
+
+/// The world, shared by every socket and HTTP handler of one emulator.
+pub type SharedWorld = Arc<Mutex<World>>;
+
+/// Locks the world. A panic while holding the lock is a bug, but the data is still consistent
+/// (operations validate before they mutate), so keep serving.
+pub(crate) fn lock(world: &SharedWorld) -> std::sync::MutexGuard<'_, World> {
+    world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The per-socket state the task keeps.
+struct Socket {
+    conn: ConnId,
+    user_id: String,
+    authenticated: bool,
+    /// Expiry of the accepted token, Unix seconds.
+    expires_at: Option<i64>,
+    /// Whether `session.expired` was sent for the current token.
+    warned: bool,
+    publish_id: u64,
+}
+
+/// Serves one socket until it closes.
+pub(crate) async fn run(world: SharedWorld, user_id: String, mut session: Session, stream: actix_ws::MessageStream) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let conn = lock(&world).connect(&user_id, tx);
+    let mut socket = Socket {
+        conn,
+        user_id,
+        authenticated: false,
+        expires_at: None,
+        warned: false,
+        publish_id: 0,
+    };
+    let mut stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations();
+    let close: Option<CloseReason> = loop {
+        let expiry = expiry_sleep(&world, &socket);
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(AggregatedMessage::Text(text))) => match Frame::parse(&text) {
+                    Ok(Frame::Request(req)) => {
+                        let resp = handle(&world, &mut socket, req);
+                        if session.text(Frame::Response(resp).to_text()).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Ok(Frame::Ack(_)) => {}
+                    Ok(Frame::Response(_) | Frame::Publish(_)) => {
+                        break Some(reason(CloseCode::Policy, "clients send requests and acks only"));
+                    }
+                    Err(e) => break Some(reason(CloseCode::Invalid, &format!("not a frame: {e}"))),
+                },
+                Some(Ok(AggregatedMessage::Binary(_))) => {
+                    break Some(reason(CloseCode::Unsupported, "frames are JSON text"));
+                }
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    if session.pong(&bytes).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Ok(AggregatedMessage::Pong(_))) => {}
+                Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                Some(Err(e)) => break Some(reason(CloseCode::Protocol, &e.to_string())),
+            },
+            out = rx.recv() => match out {
+                Some(Outbound::Publish(events)) => {
+                    socket.publish_id += 1;
+                    if session.text(events.frame(socket.publish_id)).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Outbound::Close(code, text)) => break Some(reason(CloseCode::from(code), &text)),
+                None => break None,
+            },
+            () = expiry => {
+                // Warn once per token; requests keep working until the token really expires.
+                socket.warned = true;
+                lock(&world).push_to(socket.conn, &Event::SessionExpired);
+            }
+        }
+    };
+    lock(&world).disconnect(socket.conn);
+    let _ = session.close(close).await;
+}
+
+fn reason(code: CloseCode, description: &str) -> CloseReason {
+    CloseReason {
+        code,
+        description: Some(description.to_owned()),
+    }
+}
+
+/// Sleeps until it is time to send `session.expired`, or forever if the token does not expire.
+fn expiry_sleep(world: &SharedWorld, socket: &Socket) -> futures_util::future::Either<tokio::time::Sleep, std::future::Pending<()>> {
+    use futures_util::future::Either;
+    match socket.expires_at.filter(|_| !socket.warned) {
+        Some(exp) => {
+            let now = lock(world).clock.unix_seconds();
+            let warn_at = exp - EXPIRY_WARNING.as_secs() as i64;
+            let secs = (warn_at - now).max(0) as u64;
+            Either::Left(tokio::time::sleep(Duration::from_secs(secs)))
+        }
+        None => Either::Right(std::future::pending()),
+    }
+}
+
+/// Answers one request.
+fn handle(world: &SharedWorld, socket: &mut Socket, req: Request) -> Response {
+    let seq = req.seq;
+    let span = tracing::debug_span!("request", seq, method = %req.method, path = %req.path, user = %socket.user_id);
+    let _enter = span.enter();
+    match serve(world, socket, &req) {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(status = e.status, code = %e.body.error_code, "request refused");
+            Response::error(seq, e.status, &e.body)
+        }
+    }
+}
+
+fn ok<T: serde::Serialize>(seq: u64, data: &T) -> ApiResult<Response> {
+    Response::ok(seq, data).map_err(|e| ApiError::new(500, codes::INTERNAL_ERROR, e.to_string()))
+}
+
+fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<Response> {
+    let seq = req.seq;
+    let route = Route::parse(req.method, &req.path).map_err(|e| match e {
+        RouteError::Unknown { .. } => ApiError::not_found(codes::NOT_FOUND, e.to_string()),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    let body = RequestBody::decode(&route, req.data.get())
+        .map_err(|e| ApiError::bad_request(format!("invalid data for {} {}: {e}", req.method, req.path)))?;
+
+    if route == Route::Ping {
+        return Ok(Response::ok_empty(seq));
+    }
+    if let RequestBody::Renew(renew) = &body {
+        return renew_session(world, socket, seq, &renew.token);
+    }
+    if !socket.authenticated {
+        return Err(ApiError::unauthorized("authenticate with POST /session/renew first"));
+    }
+    let mut w = lock(world);
+    if socket.expires_at.is_some_and(|exp| w.clock.unix_seconds() >= exp) {
+        return Err(ApiError::unauthorized("the token has expired; renew the session"));
+    }
+    let me = socket.user_id.clone();
+    let conn = socket.conn;
+    use Route as R;
+    match (route, body) {
+        (R::GetUsers, RequestBody::GetUsers(r)) => ok(seq, &w.get_users(&r.ids)),
+        (R::CreateUser { user }, RequestBody::CreateUser(p)) => w.create_user(&user, p).map(|()| Response::ok_empty(seq)),
+        (R::SetUser { user }, RequestBody::SetUser(p)) => w.set_user(&user, p).map(|()| Response::ok_empty(seq)),
+        (R::GetUserOnline { user }, _) => ok(seq, &w.get_online(&user)?),
+        (R::ListConversations, RequestBody::ListConversations(r)) => ok(
+            seq,
+            &w.list_conversations(&me, Some(r.limit as usize), r.filter, r.cursor.as_deref())?,
+        ),
+        (R::GetConversation { conversation }, _) => ok(seq, &w.get_conversation(&conversation, &me)?),
+        (R::CreateConversation { conversation }, RequestBody::CreateConversation(p)) => {
+            w.create_conversation(&conversation, p).map(|()| Response::ok_empty(seq))
+        }
+        (R::SetConversation { conversation }, RequestBody::SetConversation(p)) => {
+            w.set_conversation(&conversation, p).map(|()| Response::ok_empty(seq))
+        }
+        (R::ParticipantActions { conversation }, RequestBody::ParticipantActions(r)) => {
+            let responses = r
+                .actions
+                .into_iter()
+                .map(|a| {
+                    let kind = match a.method {
+                        ParticipantMethod::Post => ParticipantWrite::Create,
+                        ParticipantMethod::Put => ParticipantWrite::Set,
+                        ParticipantMethod::Patch => ParticipantWrite::Edit,
+                    };
+                    let params = SetParticipantParams {
+                        access: a.params.access,
+                        notify: a.params.notify,
+                    };
+                    match w.write_participant(&conversation, &a.id, kind, params) {
+                        Ok(()) => ActionResult::ok(),
+                        Err(e) => ActionResult::error(e.status, e.body),
+                    }
+                })
+                .collect();
+            ok(seq, &ParticipantActionsResponse { responses })
+        }
+        (R::DeleteParticipant { conversation, user }, _) => {
+            w.remove_participant(&conversation, &user).map(|()| Response::ok_empty(seq))
+        }
+        (R::ListParticipants { conversation }, RequestBody::List(l)) => ok(
+            seq,
+            &w.list_participants(&conversation, &me, Some(l.limit as usize), l.cursor.as_deref())?,
+        ),
+        (R::GetParticipant { conversation, user }, _) => ok(seq, &w.get_participant(&conversation, &me, &user)?),
+        (R::ListMessages { conversation }, RequestBody::List(l)) => ok(
+            seq,
+            &w.list_messages(&conversation, &me, Some(l.limit as usize), l.cursor.as_deref())?,
+        ),
+        (R::GetMessage { conversation, message }, _) => ok(seq, &w.get_message(&conversation, &me, &message)?),
+        (R::SendMessage { conversation }, RequestBody::SendMessage(m)) => {
+            let sent = w.send_message(&conversation, &me, m)?;
+            ok(seq, &SendMessageResponse { id: sent.id })
+        }
+        (R::EditMessage { conversation, message }, RequestBody::EditMessage(e)) => {
+            w.edit_message(&conversation, &me, &message, e).map(|()| Response::ok_empty(seq))
+        }
+        (R::DeleteMessage { conversation, message }, _) => {
+            w.delete_message(&conversation, &me, &message).map(|()| Response::ok_empty(seq))
+        }
+        (R::AddReaction { conversation, message, emoji, user }, _) => {
+            w.add_reaction(&conversation, &me, &message, &emoji, &user).map(|()| Response::ok_empty(seq))
+        }
+        (R::RemoveReaction { conversation, message, emoji, user }, _) => {
+            w.remove_reaction(&conversation, &me, &message, &emoji, &user).map(|()| Response::ok_empty(seq))
+        }
+        (R::ListReactions { conversation, message, emoji }, RequestBody::List(l)) => ok(
+            seq,
+            &w.list_reactions(&conversation, &me, &message, &emoji, Some(l.limit as usize), l.cursor.as_deref())?,
+        ),
+        (R::MarkAsRead { conversation }, _) => w.mark_read(&conversation, &me).map(|()| Response::ok_empty(seq)),
+        (R::MarkAsUnread { conversation }, _) => w.mark_unread(&conversation, &me).map(|()| Response::ok_empty(seq)),
+        (R::MarkAsTyping { conversation }, _) => {
+            let started = w.mark_typing(&conversation, &me)?;
+            schedule_typing_expiry(world.clone(), conversation, me, started);
+            Ok(Response::ok_empty(seq))
+        }
+        (R::GetTyping { conversation }, _) => ok(seq, &w.get_typing(&conversation, &me)?),
+        (R::Translate { conversation }, RequestBody::Translate(t)) => {
+            if t.lang.trim().is_empty() {
+                return Err(ApiError::bad_request("lang must not be empty"));
+            }
+            let data = w
+                .translate(&conversation, &me, &t.ids)?
+                .into_iter()
+                .map(|(id, content)| (id, content.map(|content| Translation::Content { content })))
+                .collect();
+            ok(seq, &TranslateResponse { data })
+        }
+        (R::ValidateFile, RequestBody::ValidateFile(f)) => {
+            w.validate_file(&f.filename, f.filesize).map(|()| Response::ok_empty(seq))
+        }
+        (R::Subscribe(topic), body) => {
+            let ids = users_of(&topic, &body)?;
+            w.subscribe(conn, topic, &ids);
+            Ok(Response::ok_empty(seq))
+        }
+        (R::Unsubscribe(topic), body) => {
+            let ids = users_of(&topic, &body)?;
+            match topic {
+                Topic::User { user } => w.unsubscribe(conn, &Topic::Users, &[user]),
+                other => w.unsubscribe(conn, &other, &ids),
+            }
+            Ok(Response::ok_empty(seq))
+        }
+        (route, _) => Err(ApiError::bad_request(format!("unexpected data for {route:?}"))),
+    }
+}
+
+fn users_of(topic: &Topic, body: &RequestBody) -> ApiResult<Vec<String>> {
+    match (topic, body) {
+        (Topic::Users, RequestBody::SubscribeUsers(r)) => Ok(r.ids.clone()),
+        (Topic::Users, _) => Err(ApiError::bad_request("SUBSCRIBE /users needs {ids}")),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn renew_session(world: &SharedWorld, socket: &mut Socket, seq: u64, token: &str) -> ApiResult<Response> {
+    let mut w = lock(world);
+    let now = w.clock.unix_seconds();
+    match auth::verify_token(w.config(), &socket.user_id, token, now) {
+        Ok(info) => {
+            socket.authenticated = true;
+            socket.expires_at = info.expires_at;
+            socket.warned = false;
+            w.authenticated(socket.conn);
+            let expires_in_seconds = info.expires_at.map(|exp| (exp - now).max(0) as u64);
+            ok(seq, &RenewResponse { expires_in_seconds })
+        }
+        Err(e @ (AuthError::Missing | AuthError::Invalid(_) | AuthError::Expired)) => {
+            tracing::debug!(error = %e, "token refused");
+            Err(ApiError::unauthorized(e.to_string()))
+        }
+    }
+}
+
+/// Ends a `markAsTyping` after [`TYPING_TIMEOUT`] unless it was renewed meanwhile.
+fn schedule_typing_expiry(world: SharedWorld, conversation: String, user: String, started: talkjs_protocol::wire::Millis) {
+    actix_rt::spawn(async move {
+        tokio::time::sleep(TYPING_TIMEOUT).await;
+        lock(&world).expire_typing(&conversation, &user, started);
+    });
+}

@@ -1,0 +1,500 @@
+//! Messages and reactions: send (exactly once per idempotency key), edit, delete, pages, reactions,
+//! translation, and files.
+
+use std::collections::BTreeMap;
+
+use talkjs_protocol::content::{ContentBlock, FileBlock, SendContentBlock, TextNode};
+use talkjs_protocol::error::codes;
+use talkjs_protocol::event::{
+    Event, MessageCreated, MessageDeleted, MessageEdited, ReactionAdded, ReactionRemoved,
+};
+use talkjs_protocol::path::encode_component;
+use talkjs_protocol::request::{EditMessageRequest, SendMessageRequest};
+use talkjs_protocol::wire::{
+    Access, MessageDiff, MessageType, MessageWire, Millis, Origin, Page, ReactionSummaryDiff,
+    ReactionUserWire, apply_custom_patch,
+};
+
+use super::conversations::page_size;
+use super::cursor;
+use super::typing::READ_ONLY_ACCESS;
+use super::view::message_wire;
+use super::{ApiError, ApiResult, World};
+use crate::store::{FileRecord, MessageRecord, ReactionRecord};
+
+/// The message page size when the request gives none (the official client's window).
+pub const DEFAULT_MESSAGE_PAGE: usize = 30;
+/// The reaction-user page size when the request gives none (what the official client asks for).
+pub const DEFAULT_REACTION_PAGE: usize = 30;
+/// Most distinct emoji on one message (TalkJS's documented limit).
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 50;
+/// Longest accepted emoji string, in bytes (a long ZWJ sequence fits; prose does not).
+pub const MAX_EMOJI_BYTES: usize = 64;
+
+/// Error code: the message is not the current user's to change.
+pub const NOT_MESSAGE_SENDER: &str = "NOT_MESSAGE_SENDER";
+/// Error code: a file token that no upload returned.
+pub const INVALID_FILE_TOKEN: &str = "INVALID_FILE_TOKEN";
+/// Error code: a reply to a message that is not in the conversation.
+pub const REFERENCED_MESSAGE_NOT_FOUND: &str = "REFERENCED_MESSAGE_NOT_FOUND";
+/// Error code: the message already has the most distinct reactions allowed.
+pub const TOO_MANY_REACTIONS: &str = "TOO_MANY_REACTIONS";
+
+/// Where a page of reacting users continues.
+type ReactionCursor = (Millis, String);
+
+impl World {
+    fn message_in<'a>(&'a self, conversation: &str, message: &str) -> ApiResult<&'a MessageRecord> {
+        self.store
+            .message(conversation, message)
+            .ok_or_else(|| ApiError::not_found(codes::MESSAGE_NOT_FOUND, format!("message {message} does not exist")))
+    }
+
+    /// Turns sent blocks into stored blocks: file tokens become full file blocks, text keeps its
+    /// nodes (stored with camelCase types), locations are range-checked.
+    fn store_content(&self, blocks: Vec<SendContentBlock>) -> ApiResult<Vec<ContentBlock>> {
+        if blocks.len() != 1 {
+            return Err(ApiError::bad_request(format!(
+                "a message holds exactly one content block, got {}",
+                blocks.len()
+            )));
+        }
+        blocks
+            .into_iter()
+            .map(|b| match b {
+                SendContentBlock::Text(t) => Ok(ContentBlock::Text(t)),
+                SendContentBlock::Location(l) => {
+                    let ok = l.latitude.is_finite()
+                        && l.longitude.is_finite()
+                        && (-90.0..=90.0).contains(&l.latitude)
+                        && (-180.0..=180.0).contains(&l.longitude);
+                    if ok {
+                        Ok(ContentBlock::Location(l))
+                    } else {
+                        Err(ApiError::bad_request("latitude must be within ±90 and longitude within ±180"))
+                    }
+                }
+                SendContentBlock::File(f) => {
+                    let file = self.store.file(f.file_token.as_str()).ok_or_else(|| {
+                        ApiError::new(400, INVALID_FILE_TOKEN, format!("no uploaded file has token {}", f.file_token))
+                    })?;
+                    Ok(ContentBlock::File(self.file_block(file)))
+                }
+            })
+            .collect()
+    }
+
+    /// The block a message shows for an uploaded file.
+    pub(crate) fn file_block(&self, f: &FileRecord) -> FileBlock {
+        let mut url = format!("{}/public_api/v1/", self.public_url);
+        encode_component(&self.config.app_id, &mut url);
+        url.push_str("/files/");
+        encode_component(&f.token, &mut url);
+        url.push('/');
+        encode_component(&f.filename, &mut url);
+        FileBlock {
+            subtype: f.subtype,
+            file_token: talkjs_protocol::content::FileToken(f.token.clone()),
+            url,
+            size: f.bytes.len() as u64,
+            filename: f.filename.clone(),
+            width: f.width,
+            height: f.height,
+            duration: f.duration,
+        }
+    }
+
+    /// Registers an uploaded file and returns its token.
+    pub fn add_file(&mut self, mut file: FileRecord) -> String {
+        let token = self.new_id("file");
+        file.token = token.clone();
+        self.store.put_file(file);
+        token
+    }
+
+    /// `POST /conversations/{c}/messages`. A repeat with the same idempotency key returns the
+    /// first send's message and changes nothing.
+    pub fn send_message(&mut self, conversation: &str, sender: &str, m: SendMessageRequest) -> ApiResult<MessageWire> {
+        let (_, me) = self.member(conversation, sender)?;
+        if me.access == Access::Read {
+            return Err(ApiError::forbidden(READ_ONLY_ACCESS, "read-only participants cannot send messages"));
+        }
+        let key = m.idempotency_key.as_str();
+        if let Some(id) = self.store.sent_with_key(conversation, sender, key)
+            && let Some(existing) = self.store.message(conversation, &id)
+        {
+            return Ok(message_wire(existing, sender));
+        }
+        if let Some(r) = &m.referenced_message_id
+            && self.store.message(conversation, r).is_none()
+        {
+            return Err(ApiError::new(
+                400,
+                REFERENCED_MESSAGE_NOT_FOUND,
+                format!("message {r} is not in conversation {conversation}"),
+            ));
+        }
+        let content = self.store_content(m.content)?;
+        if matches!(content.as_slice(), [ContentBlock::Text(t)] if !has_visible_text(&t.children)) {
+            return Err(ApiError::bad_request("a message needs some content"));
+        }
+        // Everything is validated; from here on the send happens.
+        let record = MessageRecord {
+            id: self.new_id("msg"),
+            conversation_id: conversation.to_owned(),
+            kind: MessageType::UserMessage,
+            sender_id: Some(sender.to_owned()),
+            custom: m.custom.unwrap_or_default(),
+            created_at: self.clock.now(),
+            edited_at: None,
+            referenced_message_id: m.referenced_message_id,
+            origin: Origin::Rest,
+            content,
+            reactions: BTreeMap::new(),
+        };
+        let created_at = record.created_at;
+        let id = record.id.clone();
+        self.store.remember_key(conversation, sender, key, &id);
+        // A sender has read their own message.
+        self.update_participant(conversation, sender, |p| {
+            p.read_until = p.read_until.max(created_at);
+            p.marked_unread = false;
+        });
+        let reply = message_wire(&record, sender);
+        self.store.put_message(record);
+        self.stop_typing(conversation, sender);
+        let participants = self.participants_of(conversation);
+        // A new message has no reactions yet, so every participant sees the same object.
+        self.publish_to_users(
+            participants.iter().map(String::as_str),
+            &Event::MessageCreated(MessageCreated {
+                conversation_id: conversation.to_owned(),
+                message_id: id,
+                state: reply.clone(),
+            }),
+        );
+        self.publish_side_activity(conversation, participants.iter().map(String::as_str));
+        Ok(reply)
+    }
+
+    fn participants_of(&self, conversation: &str) -> Vec<String> {
+        self.store
+            .conversation(conversation)
+            .map(|c| c.participants.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `PATCH /conversations/{c}/messages/{m}`: only the sender may edit.
+    pub fn edit_message(&mut self, conversation: &str, user: &str, message: &str, e: EditMessageRequest) -> ApiResult<()> {
+        self.member(conversation, user)?;
+        let mut m = self.message_in(conversation, message)?.clone();
+        if m.sender_id.as_deref() != Some(user) {
+            return Err(ApiError::forbidden(NOT_MESSAGE_SENDER, "only the sender can edit a message"));
+        }
+        let content = e.content.map(|c| self.store_content(c)).transpose()?;
+        let mut diff = MessageDiff::default();
+        if let Some(content) = content {
+            m.content = content.clone();
+            diff.content = Some(content);
+        }
+        match e.custom {
+            Some(Some(patch)) => {
+                apply_custom_patch(&mut m.custom, &patch);
+                diff.custom = Some(Some(patch));
+            }
+            Some(None) => {
+                m.custom.clear();
+                diff.custom = Some(None);
+            }
+            None => {}
+        }
+        let now = self.clock.now();
+        m.edited_at = Some(now);
+        diff.edited_at = Some(Some(now));
+        self.store.put_message(m);
+        let users = self.participants_of(conversation);
+        self.publish_to_users(
+            users.iter().map(String::as_str),
+            &Event::MessageEdited(MessageEdited {
+                conversation_id: conversation.to_owned(),
+                message_id: message.to_owned(),
+                diff,
+            }),
+        );
+        Ok(())
+    }
+
+    /// `DELETE /conversations/{c}/messages/{m}`: only the sender may delete. Replies to it lose
+    /// their reference, so no client is left asking for a message that is gone.
+    pub fn delete_message(&mut self, conversation: &str, user: &str, message: &str) -> ApiResult<()> {
+        self.member(conversation, user)?;
+        let m = self.message_in(conversation, message)?;
+        if m.sender_id.as_deref() != Some(user) {
+            return Err(ApiError::forbidden(NOT_MESSAGE_SENDER, "only the sender can delete a message"));
+        }
+        self.store.remove_message(conversation, message);
+        let replies: Vec<MessageRecord> = self
+            .store
+            .messages(conversation, None, usize::MAX)
+            .into_iter()
+            .filter(|r| r.referenced_message_id.as_deref() == Some(message))
+            .cloned()
+            .collect();
+        for mut r in replies {
+            r.referenced_message_id = None;
+            self.store.put_message(r);
+        }
+        let users = self.participants_of(conversation);
+        let probe = Event::MessageDeleted(MessageDeleted {
+            conversation_id: conversation.to_owned(),
+            message_id: message.to_owned(),
+            new_last_message: None,
+        });
+        self.publish_per_user(users.iter().map(String::as_str), &probe, |viewer| {
+            Some(Event::MessageDeleted(MessageDeleted {
+                conversation_id: conversation.to_owned(),
+                message_id: message.to_owned(),
+                new_last_message: self.store.last_message(conversation).map(|m| message_wire(m, viewer)),
+            }))
+        });
+        self.publish_side_activity(conversation, users.iter().map(String::as_str));
+        Ok(())
+    }
+
+    /// `GET /me/conversations/{c}/messages`: newest first.
+    pub fn list_messages(
+        &self,
+        conversation: &str,
+        user: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> ApiResult<Page<MessageWire>> {
+        self.member(conversation, user)?;
+        let limit = page_size(limit, DEFAULT_MESSAGE_PAGE);
+        let before: Option<(Millis, String)> = cursor.map(cursor::decode).transpose()?;
+        // One extra tells whether there is a next page.
+        let mut page = self.store.messages(conversation, before.as_ref(), limit + 1);
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let cursor = match (more, page.last()) {
+            (true, Some(last)) => Some(cursor::encode(&(last.created_at, last.id.clone()))),
+            _ => None,
+        };
+        Ok(Page {
+            data: page.into_iter().map(|m| message_wire(m, user)).collect(),
+            cursor,
+        })
+    }
+
+    /// `GET /me/conversations/{c}/messages/{m}`.
+    pub fn get_message(&self, conversation: &str, user: &str, message: &str) -> ApiResult<MessageWire> {
+        self.member(conversation, user)?;
+        Ok(message_wire(self.message_in(conversation, message)?, user))
+    }
+
+    /// `GET /me/conversations/{c}/translate`: this emulator translates nothing, and says so
+    /// honestly by returning each message's own content (an identity translation).
+    pub fn translate(&self, conversation: &str, user: &str, ids: &[String]) -> ApiResult<BTreeMap<String, Option<Vec<ContentBlock>>>> {
+        self.member(conversation, user)?;
+        Ok(ids
+            .iter()
+            .map(|id| (id.clone(), self.store.message(conversation, id).map(|m| m.content.clone())))
+            .collect())
+    }
+
+    /// `PUT /conversations/{c}/messages/{m}/reactions/{emoji}/{u}`: `u` must be the current user.
+    pub fn add_reaction(&mut self, conversation: &str, user: &str, message: &str, emoji: &str, target: &str) -> ApiResult<()> {
+        if target != user {
+            return Err(ApiError::forbidden(codes::FORBIDDEN, "users can only react as themselves"));
+        }
+        validate_emoji(emoji)?;
+        self.member(conversation, user)?;
+        let mut m = self.message_in(conversation, message)?.clone();
+        if m.reactions.get(emoji).is_some_and(|r| r.users.iter().any(|(u, _)| u == user)) {
+            return Ok(());
+        }
+        if !m.reactions.contains_key(emoji) && m.reactions.len() >= MAX_REACTIONS_PER_MESSAGE {
+            return Err(ApiError::new(
+                400,
+                TOO_MANY_REACTIONS,
+                format!("a message can have at most {MAX_REACTIONS_PER_MESSAGE} different reactions"),
+            ));
+        }
+        let now = self.clock.now();
+        let entry = m.reactions.entry(emoji.to_owned()).or_insert_with(|| ReactionRecord {
+            first_at: now,
+            users: Vec::new(),
+        });
+        entry.users.push((user.to_owned(), now));
+        self.store.put_message(m);
+        self.publish_reaction_change(conversation, message, emoji);
+        let users = self.participants_of(conversation);
+        self.publish_to_users(
+            users.iter().map(String::as_str),
+            &Event::ReactionAdded(ReactionAdded {
+                conversation_id: conversation.to_owned(),
+                message_id: message.to_owned(),
+                emoji: emoji.to_owned(),
+                user_id: user.to_owned(),
+                created_at: now,
+            }),
+        );
+        Ok(())
+    }
+
+    /// `DELETE /conversations/{c}/messages/{m}/reactions/{emoji}/{u}`; 404 if there is no such
+    /// reaction (which clients treat as done).
+    pub fn remove_reaction(&mut self, conversation: &str, user: &str, message: &str, emoji: &str, target: &str) -> ApiResult<()> {
+        if target != user {
+            return Err(ApiError::forbidden(codes::FORBIDDEN, "users can only remove their own reactions"));
+        }
+        self.member(conversation, user)?;
+        let mut m = self.message_in(conversation, message)?.clone();
+        let Some(r) = m.reactions.get_mut(emoji) else {
+            return Err(ApiError::not_found(codes::NOT_FOUND, "no such reaction"));
+        };
+        let before = r.users.len();
+        r.users.retain(|(u, _)| u != user);
+        if r.users.len() == before {
+            return Err(ApiError::not_found(codes::NOT_FOUND, "no such reaction"));
+        }
+        if r.users.is_empty() {
+            m.reactions.remove(emoji);
+        }
+        self.store.put_message(m);
+        self.publish_reaction_change(conversation, message, emoji);
+        let users = self.participants_of(conversation);
+        self.publish_to_users(
+            users.iter().map(String::as_str),
+            &Event::ReactionRemoved(ReactionRemoved {
+                conversation_id: conversation.to_owned(),
+                message_id: message.to_owned(),
+                emoji: emoji.to_owned(),
+                user_id: user.to_owned(),
+            }),
+        );
+        Ok(())
+    }
+
+    /// Sends each participant the new summary entry for one emoji (it differs per viewer in
+    /// `currentUserReacted`).
+    fn publish_reaction_change(&self, conversation: &str, message: &str, emoji: &str) {
+        let Some(m) = self.store.message(conversation, message) else {
+            return;
+        };
+        let users = self.participants_of(conversation);
+        let probe = Event::MessageEdited(MessageEdited {
+            conversation_id: conversation.to_owned(),
+            message_id: message.to_owned(),
+            diff: MessageDiff::default(),
+        });
+        self.publish_per_user(users.iter().map(String::as_str), &probe, |viewer| {
+            let entry = m.reactions.get(emoji).map(|r| ReactionSummaryDiff {
+                count: Some(r.users.len() as u64),
+                current_user_reacted: Some(r.users.iter().any(|(u, _)| u == viewer)),
+                created_at: Some(r.first_at),
+            });
+            Some(Event::MessageEdited(MessageEdited {
+                conversation_id: conversation.to_owned(),
+                message_id: message.to_owned(),
+                diff: MessageDiff {
+                    reactions: Some(Some(BTreeMap::from([(emoji.to_owned(), entry)]))),
+                    ..MessageDiff::default()
+                },
+            }))
+        });
+    }
+
+    /// `GET /me/conversations/{c}/messages/{m}/reactions/{emoji}`: oldest first.
+    pub fn list_reactions(
+        &self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+        emoji: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> ApiResult<Page<ReactionUserWire>> {
+        self.member(conversation, user)?;
+        let m = self.message_in(conversation, message)?;
+        let limit = page_size(limit, DEFAULT_REACTION_PAGE);
+        let after: Option<ReactionCursor> = cursor.map(cursor::decode).transpose()?;
+        let users: &[(String, Millis)] = m.reactions.get(emoji).map(|r| r.users.as_slice()).unwrap_or(&[]);
+        let start = match &after {
+            Some((t, id)) => users
+                .iter()
+                .position(|(u, at)| at > t || (at == t && u > id))
+                .unwrap_or(users.len()),
+            None => 0,
+        };
+        let data: Vec<ReactionUserWire> = users[start..]
+            .iter()
+            .take(limit)
+            .map(|(u, at)| ReactionUserWire {
+                user_id: u.clone(),
+                created_at: *at,
+            })
+            .collect();
+        let more = start + data.len() < users.len();
+        let cursor = match (more, data.last()) {
+            (true, Some(last)) => Some(cursor::encode(&(last.created_at, last.user_id.clone()))),
+            _ => None,
+        };
+        Ok(Page { data, cursor })
+    }
+
+    /// `POST /files/validate`: whether a file of this size may be uploaded.
+    pub fn validate_file(&self, filename: &str, filesize: u64) -> ApiResult<()> {
+        if filename.is_empty() {
+            return Err(ApiError::bad_request("filename must not be empty"));
+        }
+        if filesize > self.config.max_upload_bytes {
+            return Err(ApiError::new(
+                400,
+                codes::FILE_TOO_LARGE,
+                format!("max {} bytes", self.config.max_upload_bytes),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn has_visible_text(nodes: &[TextNode]) -> bool {
+    nodes.iter().any(|n| match n {
+        TextNode::Text(s) => !s.trim().is_empty(),
+        other => other.children().is_none_or(has_visible_text),
+    })
+}
+
+/// Accepts a custom emoji (`:name:`) or a short string of non-alphanumeric characters.
+fn validate_emoji(emoji: &str) -> ApiResult<()> {
+    let custom = emoji.len() > 2
+        && emoji.starts_with(':')
+        && emoji.ends_with(':')
+        && emoji[1..emoji.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'));
+    let unicode = !emoji.is_empty()
+        && emoji.len() <= MAX_EMOJI_BYTES
+        && !emoji.chars().any(|c| c.is_ascii_alphanumeric() || c.is_whitespace());
+    if custom || unicode {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{emoji:?} is not an emoji")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_validation() {
+        for ok in ["👍", ":cat-roomba:", "👩‍👩‍👧‍👦", "❤️"] {
+            assert!(validate_emoji(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "abc", "👍 x", "::", ":a b:"] {
+            assert!(validate_emoji(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! The emulator's state and rules: what each request does, who may do it, and which events it
+//! causes for whom.
+//!
+//! [`World`] owns the [`Store`], the connected sockets with their subscriptions, and typing state.
+//! It does no I/O: a request handler calls one method under the world's lock, the method validates
+//! everything *before* it changes anything (so a rejected request leaves no trace), applies the
+//! change, and queues events. Each event is serialised once ([`EncodedEvents`]) and handed to the
+//! outbound queue of every socket whose subscriptions consume it; the socket's own task adds its
+//! PUBLISH id and writes it.
+//!
+//! Who receives what follows the official client's dispatch rules (docs/protocol.md §5.3): an event
+//! goes once to each socket that holds a subscription whose store consumes it.
+
+pub mod conversations;
+mod cursor;
+pub mod search;
+mod messages;
+mod typing;
+mod users;
+mod view;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use talkjs_protocol::error::{ErrorBody, codes};
+use talkjs_protocol::event::Event;
+use talkjs_protocol::frame::EncodedEvents;
+use talkjs_protocol::path::Topic;
+use talkjs_protocol::wire::Millis;
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+
+pub use typing::TYPING_TIMEOUT;
+
+/// Identifies one websocket connection.
+pub type ConnId = u64;
+
+/// What a socket's task is asked to write.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// Events to push; the socket adds its next PUBLISH id.
+    Publish(Arc<EncodedEvents>),
+    /// Close the socket with this code and reason.
+    Close(u16, String),
+}
+
+/// A request's failure: an HTTP-like status and the error body the client reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {body}")]
+pub struct ApiError {
+    /// Status (never 200).
+    pub status: u16,
+    /// `{errorCode, reasons}`.
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    /// An error with a status, code and one reason.
+    pub fn new(status: u16, code: &str, reason: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody::new(code, reason),
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(reason: impl Into<String>) -> ApiError {
+        ApiError::new(400, codes::BAD_REQUEST, reason)
+    }
+
+    /// 401: the token is missing, invalid or expired.
+    pub fn unauthorized(reason: impl Into<String>) -> ApiError {
+        ApiError::new(401, codes::INVALID_TOKEN, reason)
+    }
+
+    /// 403 `NOT_A_PARTICIPANT`.
+    pub fn not_a_participant(conversation: &str) -> ApiError {
+        ApiError::new(
+            403,
+            codes::NOT_A_PARTICIPANT,
+            format!("you are not a participant of conversation {conversation}"),
+        )
+    }
+
+    /// 403 with a specific code.
+    pub fn forbidden(code: &str, reason: impl Into<String>) -> ApiError {
+        ApiError::new(403, code, reason)
+    }
+
+    /// 404 with a specific code.
+    pub fn not_found(code: &str, reason: impl Into<String>) -> ApiError {
+        ApiError::new(404, code, reason)
+    }
+
+    /// 409 `ALREADY_EXISTS`.
+    pub fn conflict(reason: impl Into<String>) -> ApiError {
+        ApiError::new(409, codes::ALREADY_EXISTS, reason)
+    }
+}
+
+/// The result of a world operation.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// One connected socket, as the world sees it.
+#[derive(Debug)]
+struct Conn {
+    user_id: String,
+    tx: mpsc::UnboundedSender<Outbound>,
+    /// Subscribed topics. Batched user subscriptions are stored as one `Topic::User` per id.
+    topics: HashSet<Topic>,
+    /// Set once `POST /session/renew` succeeded.
+    authenticated: bool,
+}
+
+/// The emulator's state. See the module docs.
+pub struct World {
+    pub(crate) config: Config,
+    pub(crate) store: Box<dyn Store>,
+    pub(crate) clock: Clock,
+    /// Base URL clients reach this emulator at (for file download links).
+    pub(crate) public_url: String,
+    conns: HashMap<ConnId, Conn>,
+    conns_by_user: HashMap<String, HashSet<ConnId>>,
+    next_conn: ConnId,
+    next_id: u64,
+    /// conversation -> user -> when they started typing.
+    pub(crate) typing: HashMap<String, HashMap<String, Millis>>,
+}
+
+impl World {
+    /// A world over a store.
+    pub fn new(config: Config, store: Box<dyn Store>) -> World {
+        World {
+            config,
+            store,
+            clock: Clock::default(),
+            public_url: String::new(),
+            conns: HashMap::new(),
+            conns_by_user: HashMap::new(),
+            next_conn: 1,
+            next_id: 1,
+            typing: HashMap::new(),
+        }
+    }
+
+    /// Sets the base URL clients reach the emulator at, e.g. `http://127.0.0.1:8787`.
+    pub fn set_public_url(&mut self, url: impl Into<String>) {
+        self.public_url = url.into();
+    }
+
+    /// The emulator's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store (read-only), e.g. for tests and search.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// A fresh id with a prefix, e.g. `msg_000012`. Ids only need to be unique and stable.
+    pub(crate) fn new_id(&mut self, prefix: &str) -> String {
+        let n = self.next_id;
+        self.next_id += 1;
+        format!("{prefix}_{n:06}")
+    }
+
+    // -- connections -------------------------------------------------------------------------
+
+    /// Registers a socket for `user_id`; events for it arrive on `tx`.
+    pub fn connect(&mut self, user_id: &str, tx: mpsc::UnboundedSender<Outbound>) -> ConnId {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                user_id: user_id.to_owned(),
+                tx,
+                topics: HashSet::new(),
+                authenticated: false,
+            },
+        );
+        self.conns_by_user.entry(user_id.to_owned()).or_default().insert(id);
+        id
+    }
+
+    /// Marks a socket authenticated; the first authenticated socket of a user makes them online.
+    pub fn authenticated(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.authenticated {
+            return;
+        }
+        c.authenticated = true;
+        let user = c.user_id.clone();
+        if self.online_sockets(&user) == 1 {
+            self.publish_online(&user, true);
+        }
+    }
+
+    /// Forgets a socket; the last authenticated socket of a user going makes them offline.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Some(set) = self.conns_by_user.get_mut(&c.user_id) {
+            set.remove(&conn);
+            if set.is_empty() {
+                self.conns_by_user.remove(&c.user_id);
+            }
+        }
+        if c.authenticated && self.online_sockets(&c.user_id) == 0 {
+            self.publish_online(&c.user_id, false);
+        }
+    }
+
+    /// Asks every socket of the app to close (used on shutdown).
+    pub fn close_all(&mut self, code: u16, reason: &str) {
+        for c in self.conns.values() {
+            let _ = c.tx.send(Outbound::Close(code, reason.to_owned()));
+        }
+    }
+
+    /// Pushes an event to one socket, whatever it subscribed to (e.g. `session.expired`).
+    pub fn push_to(&self, conn: ConnId, event: &Event) {
+        if let (Some(c), Ok(enc)) = (self.conns.get(&conn), EncodedEvents::encode(std::slice::from_ref(event))) {
+            let _ = c.tx.send(Outbound::Publish(Arc::new(enc)));
+        }
+    }
+
+    /// Number of connected sockets (authenticated or not).
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn online_sockets(&self, user: &str) -> usize {
+        self.conns_by_user
+            .get(user)
+            .map(|set| set.iter().filter(|id| self.conns.get(id).is_some_and(|c| c.authenticated)).count())
+            .unwrap_or(0)
+    }
+
+    /// Whether a user has at least one authenticated socket.
+    pub fn is_online(&self, user: &str) -> bool {
+        self.online_sockets(user) > 0
+    }
+
+    fn publish_online(&self, user: &str, is_connected: bool) {
+        let event = Event::UserOnlineChanged(talkjs_protocol::event::UserOnlineChanged {
+            user_id: user.to_owned(),
+            diff: talkjs_protocol::wire::OnlineWire { is_connected },
+        });
+        self.publish_to_all(&event);
+    }
+
+    // -- subscriptions -----------------------------------------------------------------------
+
+    /// Records a subscription. Subscribing always succeeds, even without access: the official
+    /// client treats a rejected SUBSCRIBE as fatal and learns about access from the GET instead.
+    pub fn subscribe(&mut self, conn: ConnId, topic: Topic, user_ids: &[String]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if topic == Topic::Users {
+            for u in user_ids {
+                c.topics.insert(Topic::User { user: u.clone() });
+            }
+        } else {
+            c.topics.insert(topic);
+        }
+    }
+
+    /// Removes a subscription; unknown topics are fine (the official client may unsubscribe
+    /// paths it never subscribed on this socket).
+    pub fn unsubscribe(&mut self, conn: ConnId, topic: &Topic, user_ids: &[String]) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if *topic == Topic::Users {
+            for u in user_ids {
+                c.topics.remove(&Topic::User { user: u.clone() });
+            }
+        } else {
+            c.topics.remove(topic);
+        }
+    }
+
+    // -- fan-out -----------------------------------------------------------------------------
+
+    /// Sends an event to every socket (of any user) that consumes it.
+    pub(crate) fn publish_to_all(&self, event: &Event) {
+        let mut encoded = None;
+        for c in self.conns.values() {
+            if c.authenticated && wants(&c.topics, &c.user_id, event) {
+                let enc = encoded.get_or_insert_with(|| encode(event));
+                if let Some(enc) = enc {
+                    let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                }
+            }
+        }
+    }
+
+    /// Sends an event, identical for every recipient, to the sockets of `users` that consume it.
+    /// The event is serialised at most once.
+    pub(crate) fn publish_to_users<'a>(&self, users: impl IntoIterator<Item = &'a str>, event: &Event) {
+        let mut encoded = None;
+        for user in users {
+            for c in self.user_conns(user) {
+                if wants(&c.topics, &c.user_id, event) {
+                    let enc = encoded.get_or_insert_with(|| encode(event));
+                    if let Some(enc) = enc {
+                        let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends each user an event built for them (e.g. their unread count), building and
+    /// serialising it only if one of their sockets consumes it. `probe` is any event of the same
+    /// type and ids, used to decide interest before building.
+    pub(crate) fn publish_per_user<'a, F>(&self, users: impl IntoIterator<Item = &'a str>, probe: &Event, mut build: F)
+    where
+        F: FnMut(&str) -> Option<Event>,
+    {
+        for user in users {
+            let interested: Vec<&Conn> = self.user_conns(user).filter(|c| wants(&c.topics, &c.user_id, probe)).collect();
+            if interested.is_empty() {
+                continue;
+            }
+            let Some(event) = build(user) else { continue };
+            if let Some(enc) = encode(&event) {
+                for c in interested {
+                    let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                }
+            }
+        }
+    }
+
+    fn user_conns<'a>(&'a self, user: &str) -> impl Iterator<Item = &'a Conn> + 'a {
+        self.conns_by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.conns.get(id))
+            .filter(|c| c.authenticated)
+    }
+}
+
+fn encode(event: &Event) -> Option<Arc<EncodedEvents>> {
+    match EncodedEvents::encode(std::slice::from_ref(event)) {
+        Ok(enc) => Some(Arc::new(enc)),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise an event");
+            None
+        }
+    }
+}
+
+/// Whether a socket of `me` with these subscriptions consumes `event` (docs/protocol.md §5.3).
+fn wants(topics: &HashSet<Topic>, me: &str, event: &Event) -> bool {
+    use Event as E;
+    let has = |t: Topic| topics.contains(&t);
+    let conv = |c: &str, f: &dyn Fn(&Topic) -> bool| topics.iter().any(|t| topic_conversation(t) == Some(c) && f(t));
+    match event {
+        E::UserCreated(e) => {
+            has(Topic::User { user: e.user_id.clone() })
+                || has(Topic::UserOnline { user: e.user_id.clone() })
+                || (e.user_id == me && has(Topic::Conversations))
+        }
+        E::UserEdited(e) => has(Topic::User { user: e.user_id.clone() }) || has(Topic::UserOnline { user: e.user_id.clone() }),
+        E::UserOnlineChanged(e) => has(Topic::UserOnline { user: e.user_id.clone() }),
+        E::SideCreated(e) => has(Topic::Conversations) || conv(&e.conversation_id, &|t| !matches!(t, Topic::Typing { .. })),
+        E::SideDeleted(e) => has(Topic::Conversations) || conv(&e.conversation_id, &|_| true),
+        E::SideEdited(e) | E::ConversationEdited(e) => {
+            has(Topic::Conversations) || has(Topic::Conversation { conversation: e.conversation_id.clone() })
+        }
+        E::ConversationCleared(e) => has(Topic::Messages { conversation: e.conversation_id.clone() }),
+        E::MessageCreated(e) => conv(&e.conversation_id, &|t| matches!(t, Topic::Messages { .. } | Topic::Reactions { .. })),
+        E::MessageDeleted(e) => conv(&e.conversation_id, &|t| matches!(t, Topic::Messages { .. } | Topic::Reactions { .. })),
+        E::MessageEdited(e) => has(Topic::Messages { conversation: e.conversation_id.clone() }),
+        E::ParticipantCreated(e) => participant_topics(topics, &e.conversation_id, &e.user_id),
+        E::ParticipantDeleted(e) => participant_topics(topics, &e.conversation_id, &e.user_id),
+        E::ParticipantEdited(e) => {
+            participant_topics(topics, &e.conversation_id, &e.user_id)
+                || (e.user_id == me
+                    && (has(Topic::Conversations) || has(Topic::Conversation { conversation: e.conversation_id.clone() })))
+        }
+        E::TypingAvailable(e) => has(Topic::Typing { conversation: e.conversation_id.clone() }),
+        E::TypingChanged(e) => has(Topic::Typing { conversation: e.conversation_id.clone() }),
+        E::ReactionAdded(e) => has(Topic::Reactions {
+            conversation: e.conversation_id.clone(),
+            message: e.message_id.clone(),
+            emoji: e.emoji.clone(),
+        }),
+        E::ReactionRemoved(e) => has(Topic::Reactions {
+            conversation: e.conversation_id.clone(),
+            message: e.message_id.clone(),
+            emoji: e.emoji.clone(),
+        }),
+        // Control and custom events are addressed to sockets directly, never by interest.
+        E::SessionExpired | E::UpstreamRestarting | E::Other(_) => false,
+    }
+}
+
+fn participant_topics(topics: &HashSet<Topic>, c: &str, u: &str) -> bool {
+    topics.contains(&Topic::Participants { conversation: c.to_owned() })
+        || topics.contains(&Topic::Participant {
+            conversation: c.to_owned(),
+            user: u.to_owned(),
+        })
+}
+
+fn topic_conversation(t: &Topic) -> Option<&str> {
+    match t {
+        Topic::Conversation { conversation }
+        | Topic::Messages { conversation }
+        | Topic::Participants { conversation }
+        | Topic::Participant { conversation, .. }
+        | Topic::Typing { conversation }
+        | Topic::Reactions { conversation, .. } => Some(conversation),
+        _ => None,
+    }
+}
