@@ -141,7 +141,7 @@ pub struct FileBlock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     /// Duration in seconds (videos, audio and voice recordings).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "js_number::serialize_some")]
     pub duration: Option<f64>,
 }
 
@@ -157,9 +157,38 @@ pub struct SendFileBlock {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LocationBlock {
     /// Latitude in degrees.
+    #[serde(serialize_with = "js_number::serialize")]
     pub latitude: f64,
     /// Longitude in degrees.
+    #[serde(serialize_with = "js_number::serialize")]
     pub longitude: f64,
+}
+
+/// Writes numbers as JavaScript's `JSON.stringify` does: an integral value has no fraction
+/// (`1`, not serde's `1.0`), so our frames equal the official client's byte for byte.
+pub(crate) mod js_number {
+    use serde::Serializer;
+
+    /// Largest integer a JavaScript number represents exactly (2^53 - 1).
+    const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+    /// Serialises one number.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER {
+            // Exact: the value is an integer within i64's range.
+            s.serialize_i64(*v as i64)
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    /// Serialises an optional number (only called when present).
+    pub fn serialize_some<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 /// One node of formatted text.
@@ -608,6 +637,12 @@ mod tests {
         for bad in [json!({"type":"bold"}), json!({"children":[]}), json!(3), json!([1])] {
             assert!(serde_json::from_value::<TextNode>(bad).is_err());
         }
+    }
+
+    #[test]
+    fn integral_coordinates_are_written_without_a_fraction_like_javascript_does() {
+        let loc = LocationBlock { latitude: 1.0, longitude: -2.5 };
+        assert_eq!(serde_json::to_string(&loc).unwrap(), r#"{"latitude":1,"longitude":-2.5}"#);
     }
 
     #[test]

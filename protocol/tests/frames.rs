@@ -2,7 +2,8 @@
 //! (`tests/fixtures/frames/`, made by `conformance/record.mjs`) must:
 //!
 //! - parse as a [`Frame`] and re-encode to the same bytes;
-//! - if it is a request, name a known [`Route`] whose path re-encodes to the same string;
+//! - if it is a request, name a known [`Route`] whose path re-encodes to the same string, and have
+//!   data that decodes into the route's typed body and serialises back to the same JSON;
 //! - if it is a push, decode into typed [`Event`]s that serialise back to the same JSON;
 //! - if it is a response, decode into the type its request's route promises, and back.
 //!
@@ -22,6 +23,7 @@ use talkjs_protocol::wire::{
     ConversationWire, MessageWire, OnlineWire, Page, ParticipantWire, ReactionUserWire, TypingWire, UserWire,
 };
 use talkjs_protocol::ErrorBody;
+use talkjs_protocol::request::RequestBody;
 
 #[derive(serde::Deserialize)]
 struct Fixture {
@@ -98,6 +100,15 @@ fn typed_response(route: Option<&Route>, resp: &Response, what: &str) -> TypedBo
 
 fn decode_request(req: &Request, what: &str) -> Route {
     let route = Route::parse(req.method, &req.path).unwrap_or_else(|e| panic!("{what}: {e}"));
+    // Our typed body must say exactly what the official client said. `Value` equality compares
+    // everything but object key order (which in JavaScript is the caller's insertion order), and
+    // tells `1` from `1.0`.
+    let body = RequestBody::decode(&route, req.data.get())
+        .unwrap_or_else(|e| panic!("{what}: data does not decode as {route:?}: {e}\n{}", req.data.get()));
+    let ours = serde_json::to_string(&body).expect("serialises");
+    let original: Value = serde_json::from_str(req.data.get()).expect("JSON");
+    assert_eq!(serde_json::from_str::<Value>(&ours).expect("JSON"), original, "{what}: typed request round trip");
+
     assert_eq!(route.path().encode(), req.path, "{what}: path re-encodes");
     assert_eq!(route.method(), req.method, "{what}: method");
     // The only batched subscription carries its ids in the data.
