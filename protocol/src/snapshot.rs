@@ -426,7 +426,7 @@ impl MessageSnapshot {
             edited_at: wire.edited_at,
             referenced_message,
             origin: wire.origin,
-            plaintext: plaintext_of(&wire.content),
+            plaintext: crate::plaintext::plaintext(&wire.content),
             content: wire.content.clone(),
             reactions: ReactionsSummarySnapshot::list_from_wire(&wire.reactions),
             reaction_times: wire
@@ -477,7 +477,7 @@ impl MessageSnapshot {
     pub fn apply(&mut self, diff: &MessageDiff) {
         if let Some(content) = &diff.content {
             self.content.clone_from(content);
-            self.plaintext = plaintext_of(&self.content);
+            self.plaintext = crate::plaintext::plaintext(&self.content);
         }
         patch_custom(&mut self.custom, &diff.custom);
         patch(&mut self.edited_at, &diff.edited_at);
@@ -932,27 +932,6 @@ impl std::error::Error for SubscriptionError {}
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The plaintext of content (docs/protocol.md §6.6).
-// TODO(plaintext): call `crate::plaintext::plaintext` once that module lands. This stand-in only
-// knows plain strings, so `tests/types.rs` has one failing test until then.
-fn plaintext_of(blocks: &[ContentBlock]) -> String {
-    blocks
-        .iter()
-        .map(|b| match b {
-            ContentBlock::Text(t) => t
-                .children
-                .iter()
-                .map(|n| match n {
-                    crate::content::TextNode::Text(s) => s.clone(),
-                    _ => String::new(),
-                })
-                .collect::<String>(),
-            _ => String::new(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n\n")
-}
 
 /// Sets `field` when the diff carries a value.
 fn set<T: Copy>(field: &mut T, value: Option<T>) {

@@ -624,7 +624,6 @@ fn user_events_update_snapshots_as_the_official_client_does() {
 
 /// A message is created, edited (content, custom, edit time and a first reaction), and deleted.
 #[test]
-#[ignore = "TODO(plaintext): needs crate::plaintext for autolink and bold text"]
 fn message_events_update_snapshots_as_the_official_client_does() {
     let f = Fixture::load("events_messages");
     let summary = |m: &MessageSnapshot| {
