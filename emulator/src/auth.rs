@@ -56,14 +56,21 @@ struct Claims {
 }
 
 /// Checks `token` for `user_id` at time `now` (Unix seconds).
-pub fn verify_token(config: &Config, user_id: &str, token: &str, now: i64) -> Result<TokenInfo, AuthError> {
+pub fn verify_token(
+    config: &Config,
+    user_id: &str,
+    token: &str,
+    now: i64,
+) -> Result<TokenInfo, AuthError> {
     if token.is_empty() {
         return Err(AuthError::Missing);
     }
     if token.starts_with(BOKEN_PREFIX) {
         return match boken_user(config, token) {
             Some(owner) if owner == user_id => Ok(TokenInfo { expires_at: None }),
-            _ => Err(AuthError::Invalid("boken was not issued for this user".into())),
+            _ => Err(AuthError::Invalid(
+                "boken was not issued for this user".into(),
+            )),
         };
     }
     let claims = match &config.secret {
@@ -74,19 +81,33 @@ pub fn verify_token(config: &Config, user_id: &str, token: &str, now: i64) -> Re
             None => return Ok(TokenInfo { expires_at: None }),
         },
     };
-    if claims.iss.as_deref().is_some_and(|iss| iss != config.app_id) {
-        return Err(AuthError::Invalid(format!("iss must be the app id {}", config.app_id)));
+    if claims
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != config.app_id)
+    {
+        return Err(AuthError::Invalid(format!(
+            "iss must be the app id {}",
+            config.app_id
+        )));
     }
     if claims.sub.as_deref().is_some_and(|sub| sub != user_id) {
-        return Err(AuthError::Invalid(format!("sub must be the user id {user_id}")));
+        return Err(AuthError::Invalid(format!(
+            "sub must be the user id {user_id}"
+        )));
     }
     if config.secret.is_some() && (claims.iss.is_none() || claims.sub.is_none()) {
         return Err(AuthError::Invalid("iss and sub are required".into()));
     }
-    if claims.token_type.as_deref().is_some_and(|t| t != USER_TOKEN_TYPE)
+    if claims
+        .token_type
+        .as_deref()
+        .is_some_and(|t| t != USER_TOKEN_TYPE)
         || (config.secret.is_some() && claims.token_type.is_none())
     {
-        return Err(AuthError::Invalid(format!("tokenType must be {USER_TOKEN_TYPE:?}")));
+        return Err(AuthError::Invalid(format!(
+            "tokenType must be {USER_TOKEN_TYPE:?}"
+        )));
     }
     if claims.nbf.is_some_and(|nbf| now < nbf) {
         return Err(AuthError::Invalid("token is not valid yet (nbf)".into()));
@@ -156,24 +177,36 @@ fn hmac_hex(key: &[u8], message: &str) -> String {
 }
 
 fn boken_mac(config: &Config, user_id: &str) -> String {
-    let key = config.secret.as_deref().map_or(UNAUTHENTICATED_BOKEN_KEY, str::as_bytes);
+    let key = config
+        .secret
+        .as_deref()
+        .map_or(UNAUTHENTICATED_BOKEN_KEY, str::as_bytes);
     hmac_hex(key, &format!("boken:{}:{user_id}", config.app_id))
 }
 
 /// The user a token was issued for, checked as [`verify_token`] checks it. HTTP endpoints (upload,
 /// search) have no user id in their URL; the bearer token names the user.
-pub fn token_user(config: &Config, token: &str, now: i64) -> Result<(String, TokenInfo), AuthError> {
+pub fn token_user(
+    config: &Config,
+    token: &str,
+    now: i64,
+) -> Result<(String, TokenInfo), AuthError> {
     if token.is_empty() {
         return Err(AuthError::Missing);
     }
     let user = if token.starts_with(BOKEN_PREFIX) {
-        boken_user(config, token).ok_or_else(|| AuthError::Invalid("not a boken of this app".into()))?
+        boken_user(config, token)
+            .ok_or_else(|| AuthError::Invalid("not a boken of this app".into()))?
     } else {
         let claims = match &config.secret {
             Some(secret) => verified_claims(config, secret, token)?,
-            None => unverified_claims(token).ok_or_else(|| AuthError::Invalid("not a JWT".into()))?,
+            None => {
+                unverified_claims(token).ok_or_else(|| AuthError::Invalid("not a JWT".into()))?
+            }
         };
-        claims.sub.ok_or_else(|| AuthError::Invalid("the token names no user (sub)".into()))?
+        claims
+            .sub
+            .ok_or_else(|| AuthError::Invalid("the token names no user (sub)".into()))?
     };
     let info = verify_token(config, &user, token, now)?;
     Ok((user, info))
@@ -195,7 +228,10 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The identity-verification signature of a user id: hex HMAC-SHA256 of the id with the secret.
@@ -204,13 +240,23 @@ pub fn signature(secret: &str, user_id: &str) -> String {
 }
 
 /// Issues a boken for `user_id`, checking the signature when the app has a secret.
-pub fn issue_boken(config: &Config, user_id: &str, signature_param: &str) -> Result<String, AuthError> {
+pub fn issue_boken(
+    config: &Config,
+    user_id: &str,
+    signature_param: &str,
+) -> Result<String, AuthError> {
     if let Some(secret) = &config.secret
         && !signature_param.eq_ignore_ascii_case(&signature(secret, user_id))
     {
-        return Err(AuthError::Invalid("signature does not match the user id".into()));
+        return Err(AuthError::Invalid(
+            "signature does not match the user id".into(),
+        ));
     }
-    Ok(format!("{BOKEN_PREFIX}{}.{}", hex_encode(user_id.as_bytes()), boken_mac(config, user_id)))
+    Ok(format!(
+        "{BOKEN_PREFIX}{}.{}",
+        hex_encode(user_id.as_bytes()),
+        boken_mac(config, user_id)
+    ))
 }
 
 #[cfg(test)]
@@ -228,29 +274,50 @@ mod tests {
     }
 
     fn jwt(secret: &str, claims: serde_json::Value) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-            .unwrap()
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_signed_user_token_is_accepted_with_its_expiry() {
         let c = config(Some("s"));
-        let t = jwt("s", json!({"iss":"app1","sub":"alice","tokenType":"user","exp":2000}));
-        assert_eq!(verify_token(&c, "alice", &t, 1000), Ok(TokenInfo { expires_at: Some(2000) }));
+        let t = jwt(
+            "s",
+            json!({"iss":"app1","sub":"alice","tokenType":"user","exp":2000}),
+        );
+        assert_eq!(
+            verify_token(&c, "alice", &t, 1000),
+            Ok(TokenInfo {
+                expires_at: Some(2000)
+            })
+        );
     }
 
     #[test]
     fn wrong_secret_user_app_type_or_time_is_refused() {
         let c = config(Some("s"));
         let ok = json!({"iss":"app1","sub":"alice","tokenType":"user"});
-        assert!(matches!(verify_token(&c, "alice", &jwt("other", ok.clone()), 0), Err(AuthError::Invalid(_))));
-        assert!(matches!(verify_token(&c, "bob", &jwt("s", ok), 0), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            verify_token(&c, "alice", &jwt("other", ok.clone()), 0),
+            Err(AuthError::Invalid(_))
+        ));
+        assert!(matches!(
+            verify_token(&c, "bob", &jwt("s", ok), 0),
+            Err(AuthError::Invalid(_))
+        ));
         let wrong_app = json!({"iss":"app2","sub":"alice","tokenType":"user"});
         assert!(verify_token(&c, "alice", &jwt("s", wrong_app), 0).is_err());
         let wrong_type = json!({"iss":"app1","sub":"alice","tokenType":"app"});
         assert!(verify_token(&c, "alice", &jwt("s", wrong_type), 0).is_err());
         let expired = json!({"iss":"app1","sub":"alice","tokenType":"user","exp":10});
-        assert_eq!(verify_token(&c, "alice", &jwt("s", expired), 10), Err(AuthError::Expired));
+        assert_eq!(
+            verify_token(&c, "alice", &jwt("s", expired), 10),
+            Err(AuthError::Expired)
+        );
         let early = json!({"iss":"app1","sub":"alice","tokenType":"user","nbf":100});
         assert!(verify_token(&c, "alice", &jwt("s", early), 10).is_err());
         assert_eq!(verify_token(&c, "alice", "", 0), Err(AuthError::Missing));
@@ -275,7 +342,10 @@ mod tests {
         let other_user = jwt("x", json!({"sub":"bob"}));
         assert!(verify_token(&c, "alice", &other_user, 0).is_err());
         let expired = jwt("x", json!({"sub":"alice","exp":5}));
-        assert_eq!(verify_token(&c, "alice", &expired, 6), Err(AuthError::Expired));
+        assert_eq!(
+            verify_token(&c, "alice", &expired, 6),
+            Err(AuthError::Expired)
+        );
         let b = issue_boken(&c, "alice", "").unwrap();
         assert!(verify_token(&c, "alice", &b, 0).is_ok());
     }

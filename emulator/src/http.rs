@@ -8,11 +8,11 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
+use talkjs_protocol::content::FileSubtype;
 use talkjs_protocol::error::{ErrorBody, codes};
 use talkjs_protocol::filter::ConversationFilter;
 use talkjs_protocol::path::decode_component;
 use talkjs_protocol::request::{BokenResponse, UploadResponse};
-use talkjs_protocol::content::FileSubtype;
 
 use crate::auth;
 use crate::realtime::{self, SharedWorld, lock};
@@ -27,11 +27,23 @@ pub const APP_NOT_FOUND: &str = "APP_NOT_FOUND";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v0/{app}", web::get().to(app_check))
         .route("/api/v0/{app}/bokens/{user}", web::get().to(boken))
-        .route("/public_api/v1/{app}/realtime/{user}", web::get().to(realtime_upgrade))
+        .route(
+            "/public_api/v1/{app}/realtime/{user}",
+            web::get().to(realtime_upgrade),
+        )
         .route("/public_api/v1/{app}/files", web::post().to(upload))
-        .route("/public_api/v1/{app}/files/{token}/{name}", web::get().to(download))
-        .route("/public_api/v1/{app}/me/messages/search", web::get().to(search_messages))
-        .route("/public_api/v1/{app}/me/conversations/search", web::get().to(search_conversations));
+        .route(
+            "/public_api/v1/{app}/files/{token}/{name}",
+            web::get().to(download),
+        )
+        .route(
+            "/public_api/v1/{app}/me/messages/search",
+            web::get().to(search_messages),
+        )
+        .route(
+            "/public_api/v1/{app}/me/conversations/search",
+            web::get().to(search_conversations),
+        );
 }
 
 fn error(status: u16, code: &str, reason: impl Into<String>) -> HttpResponse {
@@ -40,7 +52,8 @@ fn error(status: u16, code: &str, reason: impl Into<String>) -> HttpResponse {
 }
 
 fn api_error(e: ApiError) -> HttpResponse {
-    HttpResponse::build(StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).json(e.body)
+    HttpResponse::build(StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .json(e.body)
 }
 
 /// The raw (still percent-encoded) path segments after the prefix, decoded one by one: ids may
@@ -62,7 +75,11 @@ fn check_app(world: &SharedWorld, req: &HttpRequest, index: usize) -> Result<(),
     if app == lock(world).config().app_id {
         Ok(())
     } else {
-        Err(error(404, APP_NOT_FOUND, format!("the app {app} does not exist")))
+        Err(error(
+            404,
+            APP_NOT_FOUND,
+            format!("the app {app} does not exist"),
+        ))
     }
 }
 
@@ -93,7 +110,11 @@ struct BokenQuery {
     signature: String,
 }
 
-async fn boken(world: web::Data<SharedWorld>, req: HttpRequest, q: web::Query<BokenQuery>) -> HttpResponse {
+async fn boken(
+    world: web::Data<SharedWorld>,
+    req: HttpRequest,
+    q: web::Query<BokenQuery>,
+) -> HttpResponse {
     if let Err(resp) = check_app(&world, &req, 3) {
         return resp;
     }
@@ -129,7 +150,11 @@ async fn realtime_upgrade(
 
 /// Reads a multipart upload: the `file` part and its `subtype`, `width`, `height` and `duration`
 /// fields, refusing files over the configured limit without buffering them whole.
-async fn upload(world: web::Data<SharedWorld>, req: HttpRequest, mut form: Multipart) -> HttpResponse {
+async fn upload(
+    world: web::Data<SharedWorld>,
+    req: HttpRequest,
+    mut form: Multipart,
+) -> HttpResponse {
     if let Err(resp) = check_app(&world, &req, 3) {
         return resp;
     }
@@ -142,7 +167,13 @@ async fn upload(world: web::Data<SharedWorld>, req: HttpRequest, mut form: Multi
     while let Some(part) = form.next().await {
         let mut part = match part {
             Ok(p) => p,
-            Err(e) => return error(400, codes::BAD_REQUEST, format!("malformed multipart body: {e}")),
+            Err(e) => {
+                return error(
+                    400,
+                    codes::BAD_REQUEST,
+                    format!("malformed multipart body: {e}"),
+                );
+            }
         };
         let name = part.name().unwrap_or_default().to_owned();
         let filename = part
@@ -156,7 +187,13 @@ async fn upload(world: web::Data<SharedWorld>, req: HttpRequest, mut form: Multi
         while let Some(chunk) = part.next().await {
             let chunk = match chunk {
                 Ok(c) => c,
-                Err(e) => return error(400, codes::BAD_REQUEST, format!("malformed multipart body: {e}")),
+                Err(e) => {
+                    return error(
+                        400,
+                        codes::BAD_REQUEST,
+                        format!("malformed multipart body: {e}"),
+                    );
+                }
             };
             if (bytes.len() + chunk.len()) as u64 > limit {
                 return error(413, codes::FILE_TOO_LARGE, format!("max {limit} bytes"));
@@ -183,13 +220,23 @@ async fn upload(world: web::Data<SharedWorld>, req: HttpRequest, mut form: Multi
         Some("voice") => Some(FileSubtype::Voice),
         Some(other) => return error(400, codes::BAD_REQUEST, format!("unknown subtype {other}")),
     };
-    fn number<T: std::str::FromStr>(fields: &std::collections::HashMap<String, String>, key: &str) -> Result<Option<T>, HttpResponse> {
+    fn number<T: std::str::FromStr>(
+        fields: &std::collections::HashMap<String, String>,
+        key: &str,
+    ) -> Result<Option<T>, HttpResponse> {
         fields
             .get(key)
-            .map(|v| v.parse().map_err(|_| error(400, codes::BAD_REQUEST, format!("{key} must be a number"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| error(400, codes::BAD_REQUEST, format!("{key} must be a number")))
+            })
             .transpose()
     }
-    let (width, height, duration) = match (number(&fields, "width"), number(&fields, "height"), number::<f64>(&fields, "duration")) {
+    let (width, height, duration) = match (
+        number(&fields, "width"),
+        number(&fields, "height"),
+        number::<f64>(&fields, "duration"),
+    ) {
         (Ok(w), Ok(h), Ok(d)) => (w, h, d),
         (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
     };
@@ -218,7 +265,9 @@ async fn download(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpRespon
     };
     let w = lock(&world);
     match w.store().file(&token) {
-        Some(f) => HttpResponse::Ok().content_type(f.content_type.clone()).body(f.bytes.clone()),
+        Some(f) => HttpResponse::Ok()
+            .content_type(f.content_type.clone())
+            .body(f.bytes.clone()),
         None => error(404, codes::NOT_FOUND, "no such file"),
     }
 }
@@ -236,18 +285,28 @@ struct SearchParams {
 /// is decoded once more here; the filter is JSON.
 fn search_query(p: SearchParams) -> Result<SearchQuery, HttpResponse> {
     let query = match &p.search_string {
-        Some(s) => decode_component(s).map_err(|_| error(400, codes::BAD_REQUEST, "malformed searchString"))?,
+        Some(s) => decode_component(s)
+            .map_err(|_| error(400, codes::BAD_REQUEST, "malformed searchString"))?,
         None => String::new(),
     };
     let filter = match p.conversation_filter.as_deref() {
         None | Some("") | Some("{}") => None,
         Some(json) => Some(
-            serde_json::from_str::<ConversationFilter>(json)
-                .map_err(|e| error(400, codes::BAD_REQUEST, format!("invalid conversationFilter: {e}")))?,
+            serde_json::from_str::<ConversationFilter>(json).map_err(|e| {
+                error(
+                    400,
+                    codes::BAD_REQUEST,
+                    format!("invalid conversationFilter: {e}"),
+                )
+            })?,
         ),
     };
     if p.cursor.is_none() && p.search_string.is_none() {
-        return Err(error(400, codes::BAD_REQUEST, "searchString or cursor is required"));
+        return Err(error(
+            400,
+            codes::BAD_REQUEST,
+            "searchString or cursor is required",
+        ));
     }
     Ok(SearchQuery {
         query,
@@ -259,12 +318,18 @@ fn search_query(p: SearchParams) -> Result<SearchQuery, HttpResponse> {
 
 fn streaming_json(body: Result<String, serde_json::Error>) -> HttpResponse {
     match body {
-        Ok(body) => HttpResponse::Ok().content_type("application/json").body(body),
+        Ok(body) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
         Err(e) => error(500, codes::INTERNAL_ERROR, e.to_string()),
     }
 }
 
-async fn search_messages(world: web::Data<SharedWorld>, req: HttpRequest, q: web::Query<SearchParams>) -> HttpResponse {
+async fn search_messages(
+    world: web::Data<SharedWorld>,
+    req: HttpRequest,
+    q: web::Query<SearchParams>,
+) -> HttpResponse {
     if let Err(resp) = check_app(&world, &req, 3) {
         return resp;
     }
@@ -282,7 +347,11 @@ async fn search_messages(world: web::Data<SharedWorld>, req: HttpRequest, q: web
     }
 }
 
-async fn search_conversations(world: web::Data<SharedWorld>, req: HttpRequest, q: web::Query<SearchParams>) -> HttpResponse {
+async fn search_conversations(
+    world: web::Data<SharedWorld>,
+    req: HttpRequest,
+    q: web::Query<SearchParams>,
+) -> HttpResponse {
     if let Err(resp) = check_app(&world, &req, 3) {
         return resp;
     }

@@ -61,7 +61,10 @@ impl Emulator {
 
     /// Starts from a complete configuration.
     pub fn with_config(config: Config) -> Emulator {
-        Emulator { config, store: None }
+        Emulator {
+            config,
+            store: None,
+        }
     }
 
     /// The app id to serve.
@@ -106,16 +109,15 @@ impl Emulator {
         let store = self.store.unwrap_or_else(|| Box::new(MemoryStore::new()));
         let world: SharedWorld = Arc::new(Mutex::new(World::new(self.config, store)));
         let data = web::Data::new(world.clone());
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(http::routes))
-            .workers(WORKERS)
-            .disable_signals()
-            .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-            .bind(addr)?;
-        let local = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "bound to no address"))?;
+        let server =
+            HttpServer::new(move || App::new().app_data(data.clone()).configure(http::routes))
+                .workers(WORKERS)
+                .disable_signals()
+                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+                .bind(addr)?;
+        let local = server.addrs().first().copied().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::AddrNotAvailable, "bound to no address")
+        })?;
         let server = server.run();
         let handle = server.handle();
         lock(&world).set_public_url(format!("http://{local}"));

@@ -43,7 +43,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--secret" => emulator = emulator.secret(value("--secret")?),
             "--max-upload-bytes" => {
                 let n = value("--max-upload-bytes")?;
-                let n = n.parse().map_err(|_| format!("--max-upload-bytes: {n:?} is not a number"))?;
+                let n = n
+                    .parse()
+                    .map_err(|_| format!("--max-upload-bytes: {n:?} is not a number"))?;
                 emulator = emulator.max_upload_bytes(n);
             }
             "--no-user-sync" => emulator = emulator.user_sync(false),

@@ -19,10 +19,12 @@ use futures_util::StreamExt;
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::{Frame, Request, Response};
-use talkjs_protocol::path::{Route, RouteError, Topic};
-use talkjs_protocol::request::{RenewResponse, RequestBody, SendMessageResponse, TranslateResponse, Translation};
-use talkjs_protocol::request::{ActionResult, ParticipantActionsResponse, ParticipantMethod};
 use talkjs_protocol::params::SetParticipantParams;
+use talkjs_protocol::path::{Route, RouteError, Topic};
+use talkjs_protocol::request::{ActionResult, ParticipantActionsResponse, ParticipantMethod};
+use talkjs_protocol::request::{
+    RenewResponse, RequestBody, SendMessageResponse, TranslateResponse, Translation,
+};
 use tokio::sync::mpsc;
 
 use crate::auth::{self, AuthError};
@@ -41,7 +43,9 @@ pub type SharedWorld = Arc<Mutex<World>>;
 /// Locks the world. A panic while holding the lock is a bug, but the data is still consistent
 /// (operations validate before they mutate), so keep serving.
 pub(crate) fn lock(world: &SharedWorld) -> std::sync::MutexGuard<'_, World> {
-    world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    world
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The per-socket state the task keeps.
@@ -57,7 +61,12 @@ struct Socket {
 }
 
 /// Serves one socket until it closes.
-pub(crate) async fn run(world: SharedWorld, user_id: String, mut session: Session, stream: actix_ws::MessageStream) {
+pub(crate) async fn run(
+    world: SharedWorld,
+    user_id: String,
+    mut session: Session,
+    stream: actix_ws::MessageStream,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let conn = lock(&world).connect(&user_id, tx);
     let mut socket = Socket {
@@ -68,7 +77,9 @@ pub(crate) async fn run(world: SharedWorld, user_id: String, mut session: Sessio
         warned: false,
         publish_id: 0,
     };
-    let mut stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations();
+    let mut stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations();
     let close: Option<CloseReason> = loop {
         let expiry = expiry_sleep(&world, &socket);
         tokio::select! {
@@ -127,7 +138,10 @@ fn reason(code: CloseCode, description: &str) -> CloseReason {
 }
 
 /// Sleeps until it is time to send `session.expired`, or forever if the token does not expire.
-fn expiry_sleep(world: &SharedWorld, socket: &Socket) -> futures_util::future::Either<tokio::time::Sleep, std::future::Pending<()>> {
+fn expiry_sleep(
+    world: &SharedWorld,
+    socket: &Socket,
+) -> futures_util::future::Either<tokio::time::Sleep, std::future::Pending<()>> {
     use futures_util::future::Either;
     match socket.expires_at.filter(|_| !socket.warned) {
         Some(exp) => {
@@ -164,8 +178,9 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
         RouteError::Unknown { .. } => ApiError::not_found(codes::NOT_FOUND, e.to_string()),
         other => ApiError::bad_request(other.to_string()),
     })?;
-    let body = RequestBody::decode(&route, req.data.get())
-        .map_err(|e| ApiError::bad_request(format!("invalid data for {} {}: {e}", req.method, req.path)))?;
+    let body = RequestBody::decode(&route, req.data.get()).map_err(|e| {
+        ApiError::bad_request(format!("invalid data for {} {}: {e}", req.method, req.path))
+    })?;
 
     if route == Route::Ping {
         return Ok(Response::ok_empty(seq));
@@ -174,31 +189,44 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
         return renew_session(world, socket, seq, &renew.token);
     }
     if !socket.authenticated {
-        return Err(ApiError::unauthorized("authenticate with POST /session/renew first"));
+        return Err(ApiError::unauthorized(
+            "authenticate with POST /session/renew first",
+        ));
     }
     let mut w = lock(world);
-    if socket.expires_at.is_some_and(|exp| w.clock.unix_seconds() >= exp) {
-        return Err(ApiError::unauthorized("the token has expired; renew the session"));
+    if socket
+        .expires_at
+        .is_some_and(|exp| w.clock.unix_seconds() >= exp)
+    {
+        return Err(ApiError::unauthorized(
+            "the token has expired; renew the session",
+        ));
     }
     let me = socket.user_id.clone();
     let conn = socket.conn;
     use Route as R;
     match (route, body) {
         (R::GetUsers, RequestBody::GetUsers(r)) => ok(seq, &w.get_users(&r.ids)),
-        (R::CreateUser { user }, RequestBody::CreateUser(p)) => w.create_user(&user, p).map(|()| Response::ok_empty(seq)),
-        (R::SetUser { user }, RequestBody::SetUser(p)) => w.set_user(&user, p).map(|()| Response::ok_empty(seq)),
+        (R::CreateUser { user }, RequestBody::CreateUser(p)) => {
+            w.create_user(&user, p).map(|()| Response::ok_empty(seq))
+        }
+        (R::SetUser { user }, RequestBody::SetUser(p)) => {
+            w.set_user(&user, p).map(|()| Response::ok_empty(seq))
+        }
         (R::GetUserOnline { user }, _) => ok(seq, &w.get_online(&user)?),
         (R::ListConversations, RequestBody::ListConversations(r)) => ok(
             seq,
             &w.list_conversations(&me, Some(r.limit as usize), r.filter, r.cursor.as_deref())?,
         ),
-        (R::GetConversation { conversation }, _) => ok(seq, &w.get_conversation(&conversation, &me)?),
-        (R::CreateConversation { conversation }, RequestBody::CreateConversation(p)) => {
-            w.create_conversation(&conversation, p).map(|()| Response::ok_empty(seq))
+        (R::GetConversation { conversation }, _) => {
+            ok(seq, &w.get_conversation(&conversation, &me)?)
         }
-        (R::SetConversation { conversation }, RequestBody::SetConversation(p)) => {
-            w.set_conversation(&conversation, p).map(|()| Response::ok_empty(seq))
-        }
+        (R::CreateConversation { conversation }, RequestBody::CreateConversation(p)) => w
+            .create_conversation(&conversation, p)
+            .map(|()| Response::ok_empty(seq)),
+        (R::SetConversation { conversation }, RequestBody::SetConversation(p)) => w
+            .set_conversation(&conversation, p)
+            .map(|()| Response::ok_empty(seq)),
         (R::ParticipantActions { conversation }, RequestBody::ParticipantActions(r)) => {
             let responses = r
                 .actions
@@ -221,41 +249,105 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
                 .collect();
             ok(seq, &ParticipantActionsResponse { responses })
         }
-        (R::DeleteParticipant { conversation, user }, _) => {
-            w.remove_participant(&conversation, &user).map(|()| Response::ok_empty(seq))
-        }
+        (R::DeleteParticipant { conversation, user }, _) => w
+            .remove_participant(&conversation, &user)
+            .map(|()| Response::ok_empty(seq)),
         (R::ListParticipants { conversation }, RequestBody::List(l)) => ok(
             seq,
-            &w.list_participants(&conversation, &me, Some(l.limit as usize), l.cursor.as_deref())?,
+            &w.list_participants(
+                &conversation,
+                &me,
+                Some(l.limit as usize),
+                l.cursor.as_deref(),
+            )?,
         ),
-        (R::GetParticipant { conversation, user }, _) => ok(seq, &w.get_participant(&conversation, &me, &user)?),
+        (R::GetParticipant { conversation, user }, _) => {
+            ok(seq, &w.get_participant(&conversation, &me, &user)?)
+        }
         (R::ListMessages { conversation }, RequestBody::List(l)) => ok(
             seq,
-            &w.list_messages(&conversation, &me, Some(l.limit as usize), l.cursor.as_deref())?,
+            &w.list_messages(
+                &conversation,
+                &me,
+                Some(l.limit as usize),
+                l.cursor.as_deref(),
+            )?,
         ),
-        (R::GetMessage { conversation, message }, _) => ok(seq, &w.get_message(&conversation, &me, &message)?),
+        (
+            R::GetMessage {
+                conversation,
+                message,
+            },
+            _,
+        ) => ok(seq, &w.get_message(&conversation, &me, &message)?),
         (R::SendMessage { conversation }, RequestBody::SendMessage(m)) => {
             let sent = w.send_message(&conversation, &me, m)?;
             ok(seq, &SendMessageResponse { id: sent.id })
         }
-        (R::EditMessage { conversation, message }, RequestBody::EditMessage(e)) => {
-            w.edit_message(&conversation, &me, &message, e).map(|()| Response::ok_empty(seq))
-        }
-        (R::DeleteMessage { conversation, message }, _) => {
-            w.delete_message(&conversation, &me, &message).map(|()| Response::ok_empty(seq))
-        }
-        (R::AddReaction { conversation, message, emoji, user }, _) => {
-            w.add_reaction(&conversation, &me, &message, &emoji, &user).map(|()| Response::ok_empty(seq))
-        }
-        (R::RemoveReaction { conversation, message, emoji, user }, _) => {
-            w.remove_reaction(&conversation, &me, &message, &emoji, &user).map(|()| Response::ok_empty(seq))
-        }
-        (R::ListReactions { conversation, message, emoji }, RequestBody::List(l)) => ok(
+        (
+            R::EditMessage {
+                conversation,
+                message,
+            },
+            RequestBody::EditMessage(e),
+        ) => w
+            .edit_message(&conversation, &me, &message, e)
+            .map(|()| Response::ok_empty(seq)),
+        (
+            R::DeleteMessage {
+                conversation,
+                message,
+            },
+            _,
+        ) => w
+            .delete_message(&conversation, &me, &message)
+            .map(|()| Response::ok_empty(seq)),
+        (
+            R::AddReaction {
+                conversation,
+                message,
+                emoji,
+                user,
+            },
+            _,
+        ) => w
+            .add_reaction(&conversation, &me, &message, &emoji, &user)
+            .map(|()| Response::ok_empty(seq)),
+        (
+            R::RemoveReaction {
+                conversation,
+                message,
+                emoji,
+                user,
+            },
+            _,
+        ) => w
+            .remove_reaction(&conversation, &me, &message, &emoji, &user)
+            .map(|()| Response::ok_empty(seq)),
+        (
+            R::ListReactions {
+                conversation,
+                message,
+                emoji,
+            },
+            RequestBody::List(l),
+        ) => ok(
             seq,
-            &w.list_reactions(&conversation, &me, &message, &emoji, Some(l.limit as usize), l.cursor.as_deref())?,
+            &w.list_reactions(
+                &conversation,
+                &me,
+                &message,
+                &emoji,
+                Some(l.limit as usize),
+                l.cursor.as_deref(),
+            )?,
         ),
-        (R::MarkAsRead { conversation }, _) => w.mark_read(&conversation, &me).map(|()| Response::ok_empty(seq)),
-        (R::MarkAsUnread { conversation }, _) => w.mark_unread(&conversation, &me).map(|()| Response::ok_empty(seq)),
+        (R::MarkAsRead { conversation }, _) => w
+            .mark_read(&conversation, &me)
+            .map(|()| Response::ok_empty(seq)),
+        (R::MarkAsUnread { conversation }, _) => w
+            .mark_unread(&conversation, &me)
+            .map(|()| Response::ok_empty(seq)),
         (R::MarkAsTyping { conversation }, _) => {
             let started = w.mark_typing(&conversation, &me)?;
             schedule_typing_expiry(world.clone(), conversation, me, started);
@@ -273,9 +365,9 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
                 .collect();
             ok(seq, &TranslateResponse { data })
         }
-        (R::ValidateFile, RequestBody::ValidateFile(f)) => {
-            w.validate_file(&f.filename, f.filesize).map(|()| Response::ok_empty(seq))
-        }
+        (R::ValidateFile, RequestBody::ValidateFile(f)) => w
+            .validate_file(&f.filename, f.filesize)
+            .map(|()| Response::ok_empty(seq)),
         (R::Subscribe(topic), body) => {
             let ids = users_of(&topic, &body)?;
             w.subscribe(conn, topic, &ids);
@@ -289,7 +381,9 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
             }
             Ok(Response::ok_empty(seq))
         }
-        (route, _) => Err(ApiError::bad_request(format!("unexpected data for {route:?}"))),
+        (route, _) => Err(ApiError::bad_request(format!(
+            "unexpected data for {route:?}"
+        ))),
     }
 }
 
@@ -301,7 +395,12 @@ fn users_of(topic: &Topic, body: &RequestBody) -> ApiResult<Vec<String>> {
     }
 }
 
-fn renew_session(world: &SharedWorld, socket: &mut Socket, seq: u64, token: &str) -> ApiResult<Response> {
+fn renew_session(
+    world: &SharedWorld,
+    socket: &mut Socket,
+    seq: u64,
+    token: &str,
+) -> ApiResult<Response> {
     let mut w = lock(world);
     let now = w.clock.unix_seconds();
     match auth::verify_token(w.config(), &socket.user_id, token, now) {
@@ -321,7 +420,12 @@ fn renew_session(world: &SharedWorld, socket: &mut Socket, seq: u64, token: &str
 }
 
 /// Ends a `markAsTyping` after [`TYPING_TIMEOUT`] unless it was renewed meanwhile.
-fn schedule_typing_expiry(world: SharedWorld, conversation: String, user: String, started: talkjs_protocol::wire::Millis) {
+fn schedule_typing_expiry(
+    world: SharedWorld,
+    conversation: String,
+    user: String,
+    started: talkjs_protocol::wire::Millis,
+) {
     actix_rt::spawn(async move {
         tokio::time::sleep(TYPING_TIMEOUT).await;
         lock(&world).expire_typing(&conversation, &user, started);

@@ -59,7 +59,8 @@ impl Store for MemoryStore {
                 .or_default()
                 .insert(conversation.id.clone());
         }
-        self.conversations.insert(conversation.id.clone(), conversation);
+        self.conversations
+            .insert(conversation.id.clone(), conversation);
     }
 
     fn conversations_of(&self, user_id: &str) -> Vec<String> {
@@ -94,9 +95,16 @@ impl Store for MemoryStore {
         Some(old)
     }
 
-    fn messages(&self, conversation_id: &str, before: Option<&MessageCursor>, limit: usize) -> Vec<&MessageRecord> {
-        let (Some(timeline), Some(by_id)) = (self.timeline.get(conversation_id), self.messages.get(conversation_id))
-        else {
+    fn messages(
+        &self,
+        conversation_id: &str,
+        before: Option<&MessageCursor>,
+        limit: usize,
+    ) -> Vec<&MessageRecord> {
+        let (Some(timeline), Some(by_id)) = (
+            self.timeline.get(conversation_id),
+            self.messages.get(conversation_id),
+        ) else {
             return Vec::new();
         };
         let range: Box<dyn DoubleEndedIterator<Item = (&MessageCursor, &())>> = match before {
@@ -111,8 +119,10 @@ impl Store for MemoryStore {
     }
 
     fn count_unread(&self, conversation_id: &str, user_id: &str, after: Millis) -> u64 {
-        let (Some(timeline), Some(by_id)) = (self.timeline.get(conversation_id), self.messages.get(conversation_id))
-        else {
+        let (Some(timeline), Some(by_id)) = (
+            self.timeline.get(conversation_id),
+            self.messages.get(conversation_id),
+        ) else {
             return 0;
         };
         timeline
@@ -124,13 +134,27 @@ impl Store for MemoryStore {
 
     fn sent_with_key(&self, conversation_id: &str, sender_id: &str, key: &str) -> Option<String> {
         self.keys
-            .get(&(conversation_id.to_owned(), sender_id.to_owned(), key.to_owned()))
+            .get(&(
+                conversation_id.to_owned(),
+                sender_id.to_owned(),
+                key.to_owned(),
+            ))
             .cloned()
     }
 
-    fn remember_key(&mut self, conversation_id: &str, sender_id: &str, key: &str, message_id: &str) {
+    fn remember_key(
+        &mut self,
+        conversation_id: &str,
+        sender_id: &str,
+        key: &str,
+        message_id: &str,
+    ) {
         self.keys.insert(
-            (conversation_id.to_owned(), sender_id.to_owned(), key.to_owned()),
+            (
+                conversation_id.to_owned(),
+                sender_id.to_owned(),
+                key.to_owned(),
+            ),
             message_id.to_owned(),
         );
     }

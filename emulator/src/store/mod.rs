@@ -158,7 +158,12 @@ pub trait Store: Send + 'static {
     /// Removes a message, returning it.
     fn remove_message(&mut self, conversation_id: &str, id: &str) -> Option<MessageRecord>;
     /// Up to `limit` messages of a conversation, newest first, strictly older than `before`.
-    fn messages(&self, conversation_id: &str, before: Option<&MessageCursor>, limit: usize) -> Vec<&MessageRecord>;
+    fn messages(
+        &self,
+        conversation_id: &str,
+        before: Option<&MessageCursor>,
+        limit: usize,
+    ) -> Vec<&MessageRecord>;
     /// The newest message of a conversation.
     fn last_message(&self, conversation_id: &str) -> Option<&MessageRecord> {
         self.messages(conversation_id, None, 1).into_iter().next()

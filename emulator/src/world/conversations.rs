@@ -4,14 +4,16 @@ use std::collections::BTreeMap;
 
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::{
-    ConversationChanged, ConversationOnly, Event, ParticipantCreated, ParticipantDeleted, ParticipantEdited, SideCreated,
-    TypingAvailable,
+    ConversationChanged, ConversationOnly, Event, ParticipantCreated, ParticipantDeleted,
+    ParticipantEdited, SideCreated, TypingAvailable,
 };
 use talkjs_protocol::filter::ConversationFilter;
-use talkjs_protocol::params::{CreateConversationParams, SetConversationParams, SetParticipantParams};
+use talkjs_protocol::params::{
+    CreateConversationParams, SetConversationParams, SetParticipantParams,
+};
 use talkjs_protocol::wire::{
-    Access, ConversationDiff, ConversationWire, CustomPatch, Millis, Notify, Page, ParticipantDiff, ParticipantWire,
-    apply_custom_patch,
+    Access, ConversationDiff, ConversationWire, CustomPatch, Millis, Notify, Page, ParticipantDiff,
+    ParticipantWire, apply_custom_patch,
 };
 
 use super::cursor;
@@ -60,7 +62,10 @@ impl World {
         if self.config.conversation_sync {
             Ok(())
         } else {
-            Err(ApiError::forbidden(code, "conversation synchronization from clients is disabled for this app"))
+            Err(ApiError::forbidden(
+                code,
+                "conversation synchronization from clients is disabled for this app",
+            ))
         }
     }
 
@@ -75,7 +80,9 @@ impl World {
     pub fn create_conversation(&mut self, id: &str, p: CreateConversationParams) -> ApiResult<()> {
         self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT)?;
         if self.store.conversation(id).is_some() {
-            return Err(ApiError::conflict(format!("conversation {id} already exists")));
+            return Err(ApiError::conflict(format!(
+                "conversation {id} already exists"
+            )));
         }
         let conv = ConversationRecord {
             id: id.to_owned(),
@@ -175,16 +182,26 @@ impl World {
         if user.is_empty() {
             return Err(ApiError::bad_request("participant id must not be empty"));
         }
-        let conv = self.store.conversation(conversation).cloned().ok_or_else(|| {
-            ApiError::not_found(codes::CONVERSATION_NOT_FOUND, format!("conversation {conversation} does not exist"))
-        })?;
+        let conv = self
+            .store
+            .conversation(conversation)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    codes::CONVERSATION_NOT_FOUND,
+                    format!("conversation {conversation} does not exist"),
+                )
+            })?;
         if self.store.user(user).is_none() {
-            return Err(ApiError::not_found(codes::USER_NOT_FOUND, format!("user {user} does not exist")));
+            return Err(ApiError::not_found(
+                codes::USER_NOT_FOUND,
+                format!("user {user} does not exist"),
+            ));
         }
         match (conv.participants.get(user), kind) {
-            (Some(_), ParticipantWrite::Create) => {
-                Err(ApiError::conflict(format!("{user} is already a participant of {conversation}")))
-            }
+            (Some(_), ParticipantWrite::Create) => Err(ApiError::conflict(format!(
+                "{user} is already a participant of {conversation}"
+            ))),
             (None, ParticipantWrite::Edit) => Err(ApiError::not_found(
                 codes::PARTICIPANT_NOT_FOUND,
                 format!("{user} is not a participant of {conversation}"),
@@ -224,7 +241,11 @@ impl World {
                 state: wire,
             }),
         );
-        if let Some(state) = self.store.conversation(&c).and_then(|conv| self.conversation_wire(conv, user)) {
+        if let Some(state) = self
+            .store
+            .conversation(&c)
+            .and_then(|conv| self.conversation_wire(conv, user))
+        {
             self.publish_to_users(
                 [user],
                 &Event::SideCreated(SideCreated {
@@ -246,7 +267,12 @@ impl World {
         self.publish_everyone_read_until(&c, None);
     }
 
-    fn edit_participant(&mut self, mut conv: ConversationRecord, old: ParticipantRecord, p: SetParticipantParams) {
+    fn edit_participant(
+        &mut self,
+        mut conv: ConversationRecord,
+        old: ParticipantRecord,
+        p: SetParticipantParams,
+    ) {
         let mut new = old.clone();
         if let Some(a) = p.access {
             new.access = a.unwrap_or(DEFAULT_ACCESS);
@@ -279,9 +305,16 @@ impl World {
     /// `DELETE /conversations/{c}/participants/{u}`: remove a participant; 404 if not one.
     pub fn remove_participant(&mut self, conversation: &str, user: &str) -> ApiResult<()> {
         self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT)?;
-        let mut conv = self.store.conversation(conversation).cloned().ok_or_else(|| {
-            ApiError::not_found(codes::CONVERSATION_NOT_FOUND, format!("conversation {conversation} does not exist"))
-        })?;
+        let mut conv = self
+            .store
+            .conversation(conversation)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    codes::CONVERSATION_NOT_FOUND,
+                    format!("conversation {conversation} does not exist"),
+                )
+            })?;
         if conv.participants.remove(user).is_none() {
             return Err(ApiError::not_found(
                 codes::PARTICIPANT_NOT_FOUND,
@@ -330,7 +363,12 @@ impl World {
         Ok(())
     }
 
-    pub(crate) fn update_participant(&mut self, conversation: &str, user: &str, f: impl FnOnce(&mut ParticipantRecord)) {
+    pub(crate) fn update_participant(
+        &mut self,
+        conversation: &str,
+        user: &str,
+        f: impl FnOnce(&mut ParticipantRecord),
+    ) {
         if let Some(mut conv) = self.store.conversation(conversation).cloned()
             && let Some(p) = conv.participants.get_mut(user)
         {
@@ -340,7 +378,11 @@ impl World {
     }
 
     /// Sends each of `users` a `side.edited` with their current activity fields.
-    pub(crate) fn publish_side_activity<'a>(&self, conversation: &str, users: impl IntoIterator<Item = &'a str>) {
+    pub(crate) fn publish_side_activity<'a>(
+        &self,
+        conversation: &str,
+        users: impl IntoIterator<Item = &'a str>,
+    ) {
         let probe = Event::SideEdited(ConversationChanged {
             conversation_id: conversation.to_owned(),
             diff: ConversationDiff::default(),
@@ -368,7 +410,12 @@ impl World {
                 ..ConversationDiff::default()
             },
         });
-        let users: Vec<&str> = conv.participants.keys().map(String::as_str).filter(|u| Some(*u) != skip).collect();
+        let users: Vec<&str> = conv
+            .participants
+            .keys()
+            .map(String::as_str)
+            .filter(|u| Some(*u) != skip)
+            .collect();
         self.publish_to_users(users, &event);
     }
 
@@ -381,7 +428,10 @@ impl World {
         cursor: Option<&str>,
     ) -> ApiResult<Page<ConversationWire>> {
         if self.store.user(user).is_none() {
-            return Err(ApiError::not_found(codes::USER_NOT_FOUND, format!("user {user} does not exist")));
+            return Err(ApiError::not_found(
+                codes::USER_NOT_FOUND,
+                format!("user {user} does not exist"),
+            ));
         }
         let limit = page_size(limit, DEFAULT_CONVERSATION_PAGE);
         let (after, filter) = match cursor {
@@ -400,7 +450,11 @@ impl World {
             .filter(|w| filter.as_ref().is_none_or(|f| f.matches(w)))
             .collect();
         // Newest activity first; ties broken by id so that paging is stable.
-        all.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at).then_with(|| a.id.cmp(&b.id)));
+        all.sort_by(|a, b| {
+            b.last_message_at
+                .cmp(&a.last_message_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         let start = match &after {
             Some((t, id)) => all
                 .iter()
@@ -439,7 +493,11 @@ impl World {
         let limit = page_size(limit, DEFAULT_PARTICIPANT_PAGE);
         let after: Option<(Millis, String)> = cursor.map(cursor::decode).transpose()?;
         let mut all: Vec<&ParticipantRecord> = conv.participants.values().collect();
-        all.sort_by(|a, b| b.joined_at.cmp(&a.joined_at).then_with(|| a.user_id.cmp(&b.user_id)));
+        all.sort_by(|a, b| {
+            b.joined_at
+                .cmp(&a.joined_at)
+                .then_with(|| a.user_id.cmp(&b.user_id))
+        });
         let start = match &after {
             Some((t, id)) => all
                 .iter()
@@ -447,7 +505,12 @@ impl World {
                 .unwrap_or(all.len()),
             None => 0,
         };
-        let data: Vec<ParticipantWire> = all.iter().skip(start).take(limit).map(|p| participant_wire(p)).collect();
+        let data: Vec<ParticipantWire> = all
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|p| participant_wire(p))
+            .collect();
         let more = start + data.len() < all.len();
         let cursor = match (more, data.last()) {
             (true, Some(last)) => Some(cursor::encode(&(last.joined_at, last.id.clone()))),
@@ -457,13 +520,21 @@ impl World {
     }
 
     /// `GET /me/conversations/{c}/participants/{u}`.
-    pub fn get_participant(&self, conversation: &str, user: &str, target: &str) -> ApiResult<ParticipantWire> {
+    pub fn get_participant(
+        &self,
+        conversation: &str,
+        user: &str,
+        target: &str,
+    ) -> ApiResult<ParticipantWire> {
         let (conv, _) = self.member(conversation, user)?;
-        conv.participants.get(target).map(participant_wire).ok_or_else(|| {
-            ApiError::not_found(
-                codes::PARTICIPANT_NOT_FOUND,
-                format!("{target} is not a participant of {conversation}"),
-            )
-        })
+        conv.participants
+            .get(target)
+            .map(participant_wire)
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    codes::PARTICIPANT_NOT_FOUND,
+                    format!("{target} is not a participant of {conversation}"),
+                )
+            })
     }
 }

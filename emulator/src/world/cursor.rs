@@ -42,7 +42,10 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_garbage() {
         let c = encode(&(12_i64, "a/b ü".to_string()));
-        assert_eq!(decode::<(i64, String)>(&c).unwrap(), (12, "a/b ü".to_string()));
+        assert_eq!(
+            decode::<(i64, String)>(&c).unwrap(),
+            (12, "a/b ü".to_string())
+        );
         for bad in ["", "zz", "abc", "null", "7b"] {
             assert!(decode::<(i64, String)>(bad).is_err(), "{bad}");
         }

@@ -45,9 +45,12 @@ type ReactionCursor = (Millis, String);
 
 impl World {
     fn message_in<'a>(&'a self, conversation: &str, message: &str) -> ApiResult<&'a MessageRecord> {
-        self.store
-            .message(conversation, message)
-            .ok_or_else(|| ApiError::not_found(codes::MESSAGE_NOT_FOUND, format!("message {message} does not exist")))
+        self.store.message(conversation, message).ok_or_else(|| {
+            ApiError::not_found(
+                codes::MESSAGE_NOT_FOUND,
+                format!("message {message} does not exist"),
+            )
+        })
     }
 
     /// Turns sent blocks into stored blocks: file tokens become full file blocks, text keeps its
@@ -71,12 +74,18 @@ impl World {
                     if ok {
                         Ok(ContentBlock::Location(l))
                     } else {
-                        Err(ApiError::bad_request("latitude must be within ±90 and longitude within ±180"))
+                        Err(ApiError::bad_request(
+                            "latitude must be within ±90 and longitude within ±180",
+                        ))
                     }
                 }
                 SendContentBlock::File(f) => {
                     let file = self.store.file(f.file_token.as_str()).ok_or_else(|| {
-                        ApiError::new(400, INVALID_FILE_TOKEN, format!("no uploaded file has token {}", f.file_token))
+                        ApiError::new(
+                            400,
+                            INVALID_FILE_TOKEN,
+                            format!("no uploaded file has token {}", f.file_token),
+                        )
                     })?;
                     Ok(ContentBlock::File(self.file_block(file)))
                 }
@@ -104,6 +113,11 @@ impl World {
         }
     }
 
+    /// The download URL of an uploaded file, as file blocks show it.
+    pub fn file_block_url(&self, token: &str) -> Option<String> {
+        self.store.file(token).map(|f| self.file_block(f).url)
+    }
+
     /// Registers an uploaded file and returns its token.
     pub fn add_file(&mut self, mut file: FileRecord) -> String {
         let token = self.new_id("file");
@@ -114,10 +128,18 @@ impl World {
 
     /// `POST /conversations/{c}/messages`. A repeat with the same idempotency key returns the
     /// first send's message and changes nothing.
-    pub fn send_message(&mut self, conversation: &str, sender: &str, m: SendMessageRequest) -> ApiResult<MessageWire> {
+    pub fn send_message(
+        &mut self,
+        conversation: &str,
+        sender: &str,
+        m: SendMessageRequest,
+    ) -> ApiResult<MessageWire> {
         let (_, me) = self.member(conversation, sender)?;
         if me.access == Access::Read {
-            return Err(ApiError::forbidden(READ_ONLY_ACCESS, "read-only participants cannot send messages"));
+            return Err(ApiError::forbidden(
+                READ_ONLY_ACCESS,
+                "read-only participants cannot send messages",
+            ));
         }
         let key = m.idempotency_key.as_str();
         if let Some(id) = self.store.sent_with_key(conversation, sender, key)
@@ -185,11 +207,20 @@ impl World {
     }
 
     /// `PATCH /conversations/{c}/messages/{m}`: only the sender may edit.
-    pub fn edit_message(&mut self, conversation: &str, user: &str, message: &str, e: EditMessageRequest) -> ApiResult<()> {
+    pub fn edit_message(
+        &mut self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+        e: EditMessageRequest,
+    ) -> ApiResult<()> {
         self.member(conversation, user)?;
         let mut m = self.message_in(conversation, message)?.clone();
         if m.sender_id.as_deref() != Some(user) {
-            return Err(ApiError::forbidden(NOT_MESSAGE_SENDER, "only the sender can edit a message"));
+            return Err(ApiError::forbidden(
+                NOT_MESSAGE_SENDER,
+                "only the sender can edit a message",
+            ));
         }
         let content = e.content.map(|c| self.store_content(c)).transpose()?;
         let mut diff = MessageDiff::default();
@@ -226,11 +257,19 @@ impl World {
 
     /// `DELETE /conversations/{c}/messages/{m}`: only the sender may delete. Replies to it lose
     /// their reference, so no client is left asking for a message that is gone.
-    pub fn delete_message(&mut self, conversation: &str, user: &str, message: &str) -> ApiResult<()> {
+    pub fn delete_message(
+        &mut self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+    ) -> ApiResult<()> {
         self.member(conversation, user)?;
         let m = self.message_in(conversation, message)?;
         if m.sender_id.as_deref() != Some(user) {
-            return Err(ApiError::forbidden(NOT_MESSAGE_SENDER, "only the sender can delete a message"));
+            return Err(ApiError::forbidden(
+                NOT_MESSAGE_SENDER,
+                "only the sender can delete a message",
+            ));
         }
         self.store.remove_message(conversation, message);
         let replies: Vec<MessageRecord> = self
@@ -254,7 +293,10 @@ impl World {
             Some(Event::MessageDeleted(MessageDeleted {
                 conversation_id: conversation.to_owned(),
                 message_id: message.to_owned(),
-                new_last_message: self.store.last_message(conversation).map(|m| message_wire(m, viewer)),
+                new_last_message: self
+                    .store
+                    .last_message(conversation)
+                    .map(|m| message_wire(m, viewer)),
             }))
         });
         self.publish_side_activity(conversation, users.iter().map(String::as_str));
@@ -273,7 +315,9 @@ impl World {
         let limit = page_size(limit, DEFAULT_MESSAGE_PAGE);
         let before: Option<(Millis, String)> = cursor.map(cursor::decode).transpose()?;
         // One extra tells whether there is a next page.
-        let mut page = self.store.messages(conversation, before.as_ref(), limit + 1);
+        let mut page = self
+            .store
+            .messages(conversation, before.as_ref(), limit + 1);
         let more = page.len() > limit;
         page.truncate(limit);
         let cursor = match (more, page.last()) {
@@ -287,44 +331,79 @@ impl World {
     }
 
     /// `GET /me/conversations/{c}/messages/{m}`.
-    pub fn get_message(&self, conversation: &str, user: &str, message: &str) -> ApiResult<MessageWire> {
+    pub fn get_message(
+        &self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+    ) -> ApiResult<MessageWire> {
         self.member(conversation, user)?;
         Ok(message_wire(self.message_in(conversation, message)?, user))
     }
 
     /// `GET /me/conversations/{c}/translate`: this emulator translates nothing, and says so
     /// honestly by returning each message's own content (an identity translation).
-    pub fn translate(&self, conversation: &str, user: &str, ids: &[String]) -> ApiResult<BTreeMap<String, Option<Vec<ContentBlock>>>> {
+    pub fn translate(
+        &self,
+        conversation: &str,
+        user: &str,
+        ids: &[String],
+    ) -> ApiResult<BTreeMap<String, Option<Vec<ContentBlock>>>> {
         self.member(conversation, user)?;
         Ok(ids
             .iter()
-            .map(|id| (id.clone(), self.store.message(conversation, id).map(|m| m.content.clone())))
+            .map(|id| {
+                (
+                    id.clone(),
+                    self.store
+                        .message(conversation, id)
+                        .map(|m| m.content.clone()),
+                )
+            })
             .collect())
     }
 
     /// `PUT /conversations/{c}/messages/{m}/reactions/{emoji}/{u}`: `u` must be the current user.
-    pub fn add_reaction(&mut self, conversation: &str, user: &str, message: &str, emoji: &str, target: &str) -> ApiResult<()> {
+    pub fn add_reaction(
+        &mut self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+        emoji: &str,
+        target: &str,
+    ) -> ApiResult<()> {
         if target != user {
-            return Err(ApiError::forbidden(codes::FORBIDDEN, "users can only react as themselves"));
+            return Err(ApiError::forbidden(
+                codes::FORBIDDEN,
+                "users can only react as themselves",
+            ));
         }
         validate_emoji(emoji)?;
         self.member(conversation, user)?;
         let mut m = self.message_in(conversation, message)?.clone();
-        if m.reactions.get(emoji).is_some_and(|r| r.users.iter().any(|(u, _)| u == user)) {
+        if m.reactions
+            .get(emoji)
+            .is_some_and(|r| r.users.iter().any(|(u, _)| u == user))
+        {
             return Ok(());
         }
         if !m.reactions.contains_key(emoji) && m.reactions.len() >= MAX_REACTIONS_PER_MESSAGE {
             return Err(ApiError::new(
                 400,
                 TOO_MANY_REACTIONS,
-                format!("a message can have at most {MAX_REACTIONS_PER_MESSAGE} different reactions"),
+                format!(
+                    "a message can have at most {MAX_REACTIONS_PER_MESSAGE} different reactions"
+                ),
             ));
         }
         let now = self.clock.now();
-        let entry = m.reactions.entry(emoji.to_owned()).or_insert_with(|| ReactionRecord {
-            first_at: now,
-            users: Vec::new(),
-        });
+        let entry = m
+            .reactions
+            .entry(emoji.to_owned())
+            .or_insert_with(|| ReactionRecord {
+                first_at: now,
+                users: Vec::new(),
+            });
         entry.users.push((user.to_owned(), now));
         self.store.put_message(m);
         self.publish_reaction_change(conversation, message, emoji);
@@ -344,9 +423,19 @@ impl World {
 
     /// `DELETE /conversations/{c}/messages/{m}/reactions/{emoji}/{u}`; 404 if there is no such
     /// reaction (which clients treat as done).
-    pub fn remove_reaction(&mut self, conversation: &str, user: &str, message: &str, emoji: &str, target: &str) -> ApiResult<()> {
+    pub fn remove_reaction(
+        &mut self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+        emoji: &str,
+        target: &str,
+    ) -> ApiResult<()> {
         if target != user {
-            return Err(ApiError::forbidden(codes::FORBIDDEN, "users can only remove their own reactions"));
+            return Err(ApiError::forbidden(
+                codes::FORBIDDEN,
+                "users can only remove their own reactions",
+            ));
         }
         self.member(conversation, user)?;
         let mut m = self.message_in(conversation, message)?.clone();
@@ -419,7 +508,11 @@ impl World {
         let m = self.message_in(conversation, message)?;
         let limit = page_size(limit, DEFAULT_REACTION_PAGE);
         let after: Option<ReactionCursor> = cursor.map(cursor::decode).transpose()?;
-        let users: &[(String, Millis)] = m.reactions.get(emoji).map(|r| r.users.as_slice()).unwrap_or(&[]);
+        let users: &[(String, Millis)] = m
+            .reactions
+            .get(emoji)
+            .map(|r| r.users.as_slice())
+            .unwrap_or(&[]);
         let start = match &after {
             Some((t, id)) => users
                 .iter()
@@ -466,7 +559,7 @@ fn has_visible_text(nodes: &[TextNode]) -> bool {
     })
 }
 
-/// Accepts a custom emoji (`:name:`) or a short string of non-alphanumeric characters.
+/// Accepts a custom emoji (`:name:`) or a short non-ASCII string without letters, digits or spaces.
 fn validate_emoji(emoji: &str) -> ApiResult<()> {
     let custom = emoji.len() > 2
         && emoji.starts_with(':')
@@ -474,9 +567,11 @@ fn validate_emoji(emoji: &str) -> ApiResult<()> {
         && emoji[1..emoji.len() - 1]
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'));
-    let unicode = !emoji.is_empty()
-        && emoji.len() <= MAX_EMOJI_BYTES
-        && !emoji.chars().any(|c| c.is_ascii_alphanumeric() || c.is_whitespace());
+    let unicode = emoji.len() <= MAX_EMOJI_BYTES
+        && emoji.chars().any(|c| !c.is_ascii())
+        && !emoji
+            .chars()
+            .any(|c| c.is_ascii_alphanumeric() || c.is_whitespace());
     if custom || unicode {
         Ok(())
     } else {

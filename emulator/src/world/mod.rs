@@ -13,8 +13,8 @@
 
 pub mod conversations;
 mod cursor;
-pub mod search;
 mod messages;
+pub mod search;
 mod typing;
 mod users;
 mod view;
@@ -183,7 +183,10 @@ impl World {
                 authenticated: false,
             },
         );
-        self.conns_by_user.entry(user_id.to_owned()).or_default().insert(id);
+        self.conns_by_user
+            .entry(user_id.to_owned())
+            .or_default()
+            .insert(id);
         id
     }
 
@@ -227,7 +230,10 @@ impl World {
 
     /// Pushes an event to one socket, whatever it subscribed to (e.g. `session.expired`).
     pub fn push_to(&self, conn: ConnId, event: &Event) {
-        if let (Some(c), Ok(enc)) = (self.conns.get(&conn), EncodedEvents::encode(std::slice::from_ref(event))) {
+        if let (Some(c), Ok(enc)) = (
+            self.conns.get(&conn),
+            EncodedEvents::encode(std::slice::from_ref(event)),
+        ) {
             let _ = c.tx.send(Outbound::Publish(Arc::new(enc)));
         }
     }
@@ -240,7 +246,11 @@ impl World {
     fn online_sockets(&self, user: &str) -> usize {
         self.conns_by_user
             .get(user)
-            .map(|set| set.iter().filter(|id| self.conns.get(id).is_some_and(|c| c.authenticated)).count())
+            .map(|set| {
+                set.iter()
+                    .filter(|id| self.conns.get(id).is_some_and(|c| c.authenticated))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -306,7 +316,11 @@ impl World {
 
     /// Sends an event, identical for every recipient, to the sockets of `users` that consume it.
     /// The event is serialised at most once.
-    pub(crate) fn publish_to_users<'a>(&self, users: impl IntoIterator<Item = &'a str>, event: &Event) {
+    pub(crate) fn publish_to_users<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a str>,
+        event: &Event,
+    ) {
         let mut encoded = None;
         for user in users {
             for c in self.user_conns(user) {
@@ -323,12 +337,19 @@ impl World {
     /// Sends each user an event built for them (e.g. their unread count), building and
     /// serialising it only if one of their sockets consumes it. `probe` is any event of the same
     /// type and ids, used to decide interest before building.
-    pub(crate) fn publish_per_user<'a, F>(&self, users: impl IntoIterator<Item = &'a str>, probe: &Event, mut build: F)
-    where
+    pub(crate) fn publish_per_user<'a, F>(
+        &self,
+        users: impl IntoIterator<Item = &'a str>,
+        probe: &Event,
+        mut build: F,
+    ) where
         F: FnMut(&str) -> Option<Event>,
     {
         for user in users {
-            let interested: Vec<&Conn> = self.user_conns(user).filter(|c| wants(&c.topics, &c.user_id, probe)).collect();
+            let interested: Vec<&Conn> = self
+                .user_conns(user)
+                .filter(|c| wants(&c.topics, &c.user_id, probe))
+                .collect();
             if interested.is_empty() {
                 continue;
             }
@@ -365,33 +386,68 @@ fn encode(event: &Event) -> Option<Arc<EncodedEvents>> {
 fn wants(topics: &HashSet<Topic>, me: &str, event: &Event) -> bool {
     use Event as E;
     let has = |t: Topic| topics.contains(&t);
-    let conv = |c: &str, f: &dyn Fn(&Topic) -> bool| topics.iter().any(|t| topic_conversation(t) == Some(c) && f(t));
+    let conv = |c: &str, f: &dyn Fn(&Topic) -> bool| {
+        topics
+            .iter()
+            .any(|t| topic_conversation(t) == Some(c) && f(t))
+    };
     match event {
         E::UserCreated(e) => {
-            has(Topic::User { user: e.user_id.clone() })
-                || has(Topic::UserOnline { user: e.user_id.clone() })
-                || (e.user_id == me && has(Topic::Conversations))
+            has(Topic::User {
+                user: e.user_id.clone(),
+            }) || has(Topic::UserOnline {
+                user: e.user_id.clone(),
+            }) || (e.user_id == me && has(Topic::Conversations))
         }
-        E::UserEdited(e) => has(Topic::User { user: e.user_id.clone() }) || has(Topic::UserOnline { user: e.user_id.clone() }),
-        E::UserOnlineChanged(e) => has(Topic::UserOnline { user: e.user_id.clone() }),
-        E::SideCreated(e) => has(Topic::Conversations) || conv(&e.conversation_id, &|t| !matches!(t, Topic::Typing { .. })),
+        E::UserEdited(e) => {
+            has(Topic::User {
+                user: e.user_id.clone(),
+            }) || has(Topic::UserOnline {
+                user: e.user_id.clone(),
+            })
+        }
+        E::UserOnlineChanged(e) => has(Topic::UserOnline {
+            user: e.user_id.clone(),
+        }),
+        E::SideCreated(e) => {
+            has(Topic::Conversations)
+                || conv(&e.conversation_id, &|t| !matches!(t, Topic::Typing { .. }))
+        }
         E::SideDeleted(e) => has(Topic::Conversations) || conv(&e.conversation_id, &|_| true),
         E::SideEdited(e) | E::ConversationEdited(e) => {
-            has(Topic::Conversations) || has(Topic::Conversation { conversation: e.conversation_id.clone() })
+            has(Topic::Conversations)
+                || has(Topic::Conversation {
+                    conversation: e.conversation_id.clone(),
+                })
         }
-        E::ConversationCleared(e) => has(Topic::Messages { conversation: e.conversation_id.clone() }),
-        E::MessageCreated(e) => conv(&e.conversation_id, &|t| matches!(t, Topic::Messages { .. } | Topic::Reactions { .. })),
-        E::MessageDeleted(e) => conv(&e.conversation_id, &|t| matches!(t, Topic::Messages { .. } | Topic::Reactions { .. })),
-        E::MessageEdited(e) => has(Topic::Messages { conversation: e.conversation_id.clone() }),
+        E::ConversationCleared(e) => has(Topic::Messages {
+            conversation: e.conversation_id.clone(),
+        }),
+        E::MessageCreated(e) => conv(&e.conversation_id, &|t| {
+            matches!(t, Topic::Messages { .. } | Topic::Reactions { .. })
+        }),
+        E::MessageDeleted(e) => conv(&e.conversation_id, &|t| {
+            matches!(t, Topic::Messages { .. } | Topic::Reactions { .. })
+        }),
+        E::MessageEdited(e) => has(Topic::Messages {
+            conversation: e.conversation_id.clone(),
+        }),
         E::ParticipantCreated(e) => participant_topics(topics, &e.conversation_id, &e.user_id),
         E::ParticipantDeleted(e) => participant_topics(topics, &e.conversation_id, &e.user_id),
         E::ParticipantEdited(e) => {
             participant_topics(topics, &e.conversation_id, &e.user_id)
                 || (e.user_id == me
-                    && (has(Topic::Conversations) || has(Topic::Conversation { conversation: e.conversation_id.clone() })))
+                    && (has(Topic::Conversations)
+                        || has(Topic::Conversation {
+                            conversation: e.conversation_id.clone(),
+                        })))
         }
-        E::TypingAvailable(e) => has(Topic::Typing { conversation: e.conversation_id.clone() }),
-        E::TypingChanged(e) => has(Topic::Typing { conversation: e.conversation_id.clone() }),
+        E::TypingAvailable(e) => has(Topic::Typing {
+            conversation: e.conversation_id.clone(),
+        }),
+        E::TypingChanged(e) => has(Topic::Typing {
+            conversation: e.conversation_id.clone(),
+        }),
         E::ReactionAdded(e) => has(Topic::Reactions {
             conversation: e.conversation_id.clone(),
             message: e.message_id.clone(),
@@ -408,11 +464,12 @@ fn wants(topics: &HashSet<Topic>, me: &str, event: &Event) -> bool {
 }
 
 fn participant_topics(topics: &HashSet<Topic>, c: &str, u: &str) -> bool {
-    topics.contains(&Topic::Participants { conversation: c.to_owned() })
-        || topics.contains(&Topic::Participant {
-            conversation: c.to_owned(),
-            user: u.to_owned(),
-        })
+    topics.contains(&Topic::Participants {
+        conversation: c.to_owned(),
+    }) || topics.contains(&Topic::Participant {
+        conversation: c.to_owned(),
+        user: u.to_owned(),
+    })
 }
 
 fn topic_conversation(t: &Topic) -> Option<&str> {

@@ -37,7 +37,15 @@ struct SearchCursor {
 }
 
 impl World {
-    fn resolve(&self, q: SearchQuery) -> ApiResult<(String, Option<ConversationFilter>, Option<(Millis, String)>, usize)> {
+    fn resolve(
+        &self,
+        q: SearchQuery,
+    ) -> ApiResult<(
+        String,
+        Option<ConversationFilter>,
+        Option<(Millis, String)>,
+        usize,
+    )> {
         let limit = page_size(q.limit, DEFAULT_SEARCH_PAGE);
         Ok(match q.cursor {
             Some(c) => {
@@ -49,20 +57,32 @@ impl World {
     }
 
     /// The conversations of `user` that pass the filter.
-    fn searchable_conversations(&self, user: &str, filter: Option<&ConversationFilter>) -> Vec<String> {
+    fn searchable_conversations(
+        &self,
+        user: &str,
+        filter: Option<&ConversationFilter>,
+    ) -> Vec<String> {
         self.store
             .conversations_of(user)
             .into_iter()
             .filter(|c| {
-                let Some(conv) = self.store.conversation(c) else { return false };
-                let Some(view) = self.conversation_wire(conv, user) else { return false };
+                let Some(conv) = self.store.conversation(c) else {
+                    return false;
+                };
+                let Some(view) = self.conversation_wire(conv, user) else {
+                    return false;
+                };
                 filter.is_none_or(|f| f.matches(&view))
             })
             .collect()
     }
 
     /// `GET /me/messages/search`.
-    pub fn search_messages(&self, user: &str, q: SearchQuery) -> ApiResult<SearchPage<MessageWire>> {
+    pub fn search_messages(
+        &self,
+        user: &str,
+        q: SearchQuery,
+    ) -> ApiResult<SearchPage<MessageWire>> {
         let (query, filter, after, limit) = self.resolve(q)?;
         let needle = query.to_lowercase();
         let mut hits: Vec<MessageWire> = Vec::new();
@@ -77,7 +97,11 @@ impl World {
                 }
             }
         }
-        hits.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        hits.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         let start = after.map_or(0, |(t, id)| {
             hits.iter()
                 .position(|m| m.created_at < t || (m.created_at == t && m.id > id))
@@ -97,16 +121,29 @@ impl World {
     }
 
     /// `GET /me/conversations/search`: by subject or by a participant's name.
-    pub fn search_conversations(&self, user: &str, q: SearchQuery) -> ApiResult<SearchPage<SearchConversationLine>> {
+    pub fn search_conversations(
+        &self,
+        user: &str,
+        q: SearchQuery,
+    ) -> ApiResult<SearchPage<SearchConversationLine>> {
         let (query, filter, after, limit) = self.resolve(q)?;
         let needle = query.to_lowercase();
         let mut hits: Vec<(Millis, String)> = Vec::new();
         if !needle.is_empty() {
             for c in self.searchable_conversations(user, filter.as_ref()) {
-                let Some(conv) = self.store.conversation(&c) else { continue };
-                let subject = conv.subject.as_deref().is_some_and(|s| s.to_lowercase().contains(&needle));
+                let Some(conv) = self.store.conversation(&c) else {
+                    continue;
+                };
+                let subject = conv
+                    .subject
+                    .as_deref()
+                    .is_some_and(|s| s.to_lowercase().contains(&needle));
                 let names = conv.participants.keys().any(|u| {
-                    u != user && self.store.user(u).is_some_and(|u| u.name.to_lowercase().contains(&needle))
+                    u != user
+                        && self
+                            .store
+                            .user(u)
+                            .is_some_and(|u| u.name.to_lowercase().contains(&needle))
                 });
                 if (subject || names)
                     && let Some(view) = self.conversation_wire(conv, user)
@@ -132,7 +169,10 @@ impl World {
             _ => None,
         };
         Ok(SearchPage {
-            results: page.into_iter().map(|(_, id)| SearchConversationLine { id }).collect(),
+            results: page
+                .into_iter()
+                .map(|(_, id)| SearchConversationLine { id })
+                .collect(),
             cursor,
         })
     }

@@ -40,7 +40,10 @@ impl World {
     pub fn mark_typing(&mut self, conversation: &str, user: &str) -> ApiResult<Millis> {
         let (_, me) = self.member(conversation, user)?;
         if me.access == Access::Read {
-            return Err(ApiError::forbidden(READ_ONLY_ACCESS, "read-only participants cannot type"));
+            return Err(ApiError::forbidden(
+                READ_ONLY_ACCESS,
+                "read-only participants cannot type",
+            ));
         }
         let now = self.clock.now();
         let before = self.typing.get(conversation).cloned();
@@ -55,7 +58,11 @@ impl World {
     /// Ends `user`'s typing if it still is the one that started at `started` (a later
     /// `markAsTyping` extends it).
     pub fn expire_typing(&mut self, conversation: &str, user: &str, started: Millis) {
-        let current = self.typing.get(conversation).and_then(|t| t.get(user)).copied();
+        let current = self
+            .typing
+            .get(conversation)
+            .and_then(|t| t.get(user))
+            .copied();
         if current == Some(started) {
             self.stop_typing(conversation, user);
         }
@@ -89,13 +96,20 @@ impl World {
             conversation_id: conversation.to_owned(),
             diff: TypingDiff::default(),
         });
-        self.publish_per_user(conv.participants.keys().map(String::as_str), &probe, |viewer| {
-            let diff = typing_diff(&typing_view_of(before, viewer), &typing_view_of(after, viewer))?;
-            Some(Event::TypingChanged(TypingChanged {
-                conversation_id: conversation.to_owned(),
-                diff,
-            }))
-        });
+        self.publish_per_user(
+            conv.participants.keys().map(String::as_str),
+            &probe,
+            |viewer| {
+                let diff = typing_diff(
+                    &typing_view_of(before, viewer),
+                    &typing_view_of(after, viewer),
+                )?;
+                Some(Event::TypingChanged(TypingChanged {
+                    conversation_id: conversation.to_owned(),
+                    diff,
+                }))
+            },
+        );
     }
 }
 
@@ -153,21 +167,42 @@ mod tests {
     fn viewers_never_see_themselves_and_many_kicks_in_above_the_limit() {
         let mut t = HashMap::new();
         t.insert("me".to_string(), 1);
-        assert_eq!(typing_view_of(Some(&t), "me"), TypingWire::Few(BTreeMap::new()));
-        for i in 0..MAX_LISTED_TYPISTS {
+        assert_eq!(
+            typing_view_of(Some(&t), "me"),
+            TypingWire::Few(BTreeMap::new())
+        );
+        for i in 1..=MAX_LISTED_TYPISTS {
             t.insert(format!("u{i}"), 2);
         }
-        assert!(matches!(typing_view_of(Some(&t), "me"), TypingWire::Few(u) if u.len() == MAX_LISTED_TYPISTS));
-        assert_eq!(typing_view_of(Some(&t), "u0"), TypingWire::Many);
+        // Exactly the limit of others: still listed.
+        assert!(
+            matches!(typing_view_of(Some(&t), "me"), TypingWire::Few(u) if u.len() == MAX_LISTED_TYPISTS)
+        );
+        t.insert("one_more".to_string(), 3);
+        assert_eq!(typing_view_of(Some(&t), "me"), TypingWire::Many);
+        assert_eq!(typing_view_of(Some(&t), "u1"), TypingWire::Many);
     }
 
     #[test]
     fn diffs_cover_each_transition() {
-        let few = |xs: &[(&str, i64)]| TypingWire::Few(xs.iter().map(|(u, t)| (u.to_string(), *t)).collect());
+        let few = |xs: &[(&str, i64)]| {
+            TypingWire::Few(xs.iter().map(|(u, t)| (u.to_string(), *t)).collect())
+        };
         assert_eq!(typing_diff(&few(&[]), &few(&[])), None);
         let d = typing_diff(&few(&[("a", 1)]), &few(&[("b", 2)])).unwrap();
-        assert_eq!(d.users_typing.unwrap(), BTreeMap::from([("a".into(), None), ("b".into(), Some(2))]));
-        assert_eq!(typing_diff(&few(&[]), &TypingWire::Many).unwrap().many, Some(true));
-        assert_eq!(typing_diff(&TypingWire::Many, &few(&[("a", 1)])).unwrap().many, Some(false));
+        assert_eq!(
+            d.users_typing.unwrap(),
+            BTreeMap::from([("a".into(), None), ("b".into(), Some(2))])
+        );
+        assert_eq!(
+            typing_diff(&few(&[]), &TypingWire::Many).unwrap().many,
+            Some(true)
+        );
+        assert_eq!(
+            typing_diff(&TypingWire::Many, &few(&[("a", 1)]))
+                .unwrap()
+                .many,
+            Some(false)
+        );
     }
 }

@@ -45,7 +45,12 @@ impl World {
             welcome_message: p.welcome_message,
             email: p.email,
             phone: p.phone,
-            push_tokens: p.push_tokens.unwrap_or_default().into_iter().map(|t| (t, true)).collect(),
+            push_tokens: p
+                .push_tokens
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| (t, true))
+                .collect(),
         };
         self.insert_user(user);
         Ok(())
@@ -67,10 +72,11 @@ impl World {
             return Err(ApiError::bad_request("a user needs a non-empty name"));
         }
         let Some(old) = self.store.user(id).cloned() else {
-            let name = p
-                .name
-                .clone()
-                .ok_or_else(|| ApiError::bad_request(format!("user {id} does not exist; creating it needs a name")))?;
+            let name = p.name.clone().ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "user {id} does not exist; creating it needs a name"
+                ))
+            })?;
             let mut user = UserRecord {
                 id: id.to_owned(),
                 name,
@@ -110,7 +116,10 @@ impl World {
     /// `GET /users/{u}/online`.
     pub fn get_online(&self, id: &str) -> ApiResult<OnlineWire> {
         if self.store.user(id).is_none() {
-            return Err(ApiError::not_found(codes::USER_NOT_FOUND, format!("user {id} does not exist")));
+            return Err(ApiError::not_found(
+                codes::USER_NOT_FOUND,
+                format!("user {id} does not exist"),
+            ));
         }
         Ok(OnlineWire {
             is_connected: self.is_online(id),
@@ -186,6 +195,7 @@ fn user_diff(old: &UserRecord, new: &UserRecord, p: &SetUserParams) -> UserDiff 
         locale: (old.locale != new.locale).then(|| new.locale.clone()),
         photo_url: (old.photo_url != new.photo_url).then(|| new.photo_url.clone()),
         role: (old.role != new.role).then(|| new.role.clone()),
-        welcome_message: (old.welcome_message != new.welcome_message).then(|| new.welcome_message.clone()),
+        welcome_message: (old.welcome_message != new.welcome_message)
+            .then(|| new.welcome_message.clone()),
     }
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use talkjs_protocol::error::codes;
 use talkjs_protocol::wire::{
-    ConversationDiff, ConversationWire, MessageWire, Millis, ParticipantWire, ReactionSummaryWire, UserWire,
+    ConversationDiff, ConversationWire, MessageWire, Millis, ParticipantWire, ReactionSummaryWire,
+    UserWire,
 };
 
 use super::{ApiError, ApiResult, World};
@@ -70,7 +71,10 @@ impl World {
         user: &str,
     ) -> ApiResult<(&'a ConversationRecord, &'a ParticipantRecord)> {
         let conv = self.store.conversation(conversation).ok_or_else(|| {
-            ApiError::not_found(codes::CONVERSATION_NOT_FOUND, format!("conversation {conversation} does not exist"))
+            ApiError::not_found(
+                codes::CONVERSATION_NOT_FOUND,
+                format!("conversation {conversation} does not exist"),
+            )
         })?;
         let me = conv
             .participants
@@ -80,7 +84,11 @@ impl World {
     }
 
     /// The conversation as `user` sees it, if they are a participant.
-    pub(crate) fn conversation_wire(&self, conv: &ConversationRecord, user: &str) -> Option<ConversationWire> {
+    pub(crate) fn conversation_wire(
+        &self,
+        conv: &ConversationRecord,
+        user: &str,
+    ) -> Option<ConversationWire> {
         let me = conv.participants.get(user)?;
         let last_at = self.store.last_message(&conv.id).map(|m| m.created_at);
         let unread = self.store.count_unread(&conv.id, user, me.read_until);
@@ -105,7 +113,11 @@ impl World {
     }
 
     /// The fields of `user`'s view that change when messages come and go or are read, as a diff.
-    pub(crate) fn side_activity_diff(&self, conversation: &str, user: &str) -> Option<ConversationDiff> {
+    pub(crate) fn side_activity_diff(
+        &self,
+        conversation: &str,
+        user: &str,
+    ) -> Option<ConversationDiff> {
         let conv = self.store.conversation(conversation)?;
         let w = self.conversation_wire(conv, user)?;
         Some(ConversationDiff {
@@ -121,5 +133,9 @@ impl World {
 
 /// The time up to which every participant has read.
 pub(crate) fn everyone_read_until(conv: &ConversationRecord) -> Millis {
-    conv.participants.values().map(|p| p.read_until).min().unwrap_or(0)
+    conv.participants
+        .values()
+        .map(|p| p.read_until)
+        .min()
+        .unwrap_or(0)
 }
