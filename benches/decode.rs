@@ -53,7 +53,8 @@ fn message(i: usize) -> Value {
 
 fn page_frame() -> String {
     let data: Vec<Value> = (0..PAGE_SIZE).map(message).collect();
-    serde_json::to_string(&json!([12, 200, {"data": data, "cursor": "cursor_30"}])).expect("valid JSON")
+    serde_json::to_string(&json!([12, 200, {"data": data, "cursor": "cursor_30"}]))
+        .expect("valid JSON")
 }
 
 fn decode(c: &mut Criterion) {

@@ -141,7 +141,11 @@ pub struct FileBlock {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     /// Duration in seconds (videos, audio and voice recordings).
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "js_number::serialize_some")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "js_number::serialize_some"
+    )]
     pub duration: Option<f64>,
 }
 
@@ -396,7 +400,11 @@ fn serialize_nodes<S: Serializer>(
     seq.end()
 }
 
-fn serialize_node<S: Serializer>(node: &TextNode, spelling: Spelling, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_node<S: Serializer>(
+    node: &TextNode,
+    spelling: Spelling,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     let ty = match node {
         TextNode::Text(t) => return s.serialize_str(t),
         TextNode::Unknown(map) => return map.serialize(s),
@@ -411,7 +419,9 @@ fn serialize_node<S: Serializer>(node: &TextNode, spelling: Spelling, s: S) -> R
         | TextNode::Strikethrough(c)
         | TextNode::BulletList(c)
         | TextNode::BulletPoint(c) => m.serialize_entry("children", &Nodes(c, spelling))?,
-        TextNode::CodeSpan(text) | TextNode::CustomEmoji(text) => m.serialize_entry("text", text)?,
+        TextNode::CodeSpan(text) | TextNode::CustomEmoji(text) => {
+            m.serialize_entry("text", text)?
+        }
         TextNode::Link { url, children } => {
             m.serialize_entry("url", url)?;
             m.serialize_entry("children", &Nodes(children, spelling))?;
@@ -589,7 +599,8 @@ impl NodeFields {
                     Some(p) => p,
                     None => match e.remove("params") {
                         None | Some(Value::Null) => BTreeMap::new(),
-                        Some(v) => serde_json::from_value(v).map_err(|err| format!("`{t}` params: {err}"))?,
+                        Some(v) => serde_json::from_value(v)
+                            .map_err(|err| format!("`{t}` params: {err}"))?,
                     },
                 };
                 let children = field(self.children, e, "children", t)?;
@@ -618,10 +629,15 @@ mod tests {
 
     #[test]
     fn both_spellings_decode_to_the_same_node() {
-        let lower: TextNode = serde_json::from_value(json!({"type":"codespan","text":"x"})).unwrap();
-        let camel: TextNode = serde_json::from_value(json!({"type":"codeSpan","text":"x"})).unwrap();
+        let lower: TextNode =
+            serde_json::from_value(json!({"type":"codespan","text":"x"})).unwrap();
+        let camel: TextNode =
+            serde_json::from_value(json!({"type":"codeSpan","text":"x"})).unwrap();
         assert_eq!(lower, camel);
-        assert_eq!(serde_json::to_value(&camel).unwrap(), json!({"type":"codeSpan","text":"x"}));
+        assert_eq!(
+            serde_json::to_value(&camel).unwrap(),
+            json!({"type":"codeSpan","text":"x"})
+        );
     }
 
     #[test]
@@ -634,15 +650,26 @@ mod tests {
 
     #[test]
     fn malformed_nodes_are_errors_not_panics() {
-        for bad in [json!({"type":"bold"}), json!({"children":[]}), json!(3), json!([1])] {
+        for bad in [
+            json!({"type":"bold"}),
+            json!({"children":[]}),
+            json!(3),
+            json!([1]),
+        ] {
             assert!(serde_json::from_value::<TextNode>(bad).is_err());
         }
     }
 
     #[test]
     fn integral_coordinates_are_written_without_a_fraction_like_javascript_does() {
-        let loc = LocationBlock { latitude: 1.0, longitude: -2.5 };
-        assert_eq!(serde_json::to_string(&loc).unwrap(), r#"{"latitude":1,"longitude":-2.5}"#);
+        let loc = LocationBlock {
+            latitude: 1.0,
+            longitude: -2.5,
+        };
+        assert_eq!(
+            serde_json::to_string(&loc).unwrap(),
+            r#"{"latitude":1,"longitude":-2.5}"#
+        );
     }
 
     #[test]

@@ -68,7 +68,12 @@ impl ErrorBody {
 
 impl fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, reasons: {}", self.error_code, self.reasons.join(","))
+        write!(
+            f,
+            "{}, reasons: {}",
+            self.error_code,
+            self.reasons.join(",")
+        )
     }
 }
 
@@ -93,10 +98,20 @@ mod tests {
 
     #[test]
     fn odd_reasons_are_kept_as_text() {
-        let b: ErrorBody = serde_json::from_value(json!({"errorCode":"X","reasons":{"field":"x"}})).unwrap();
+        let b: ErrorBody =
+            serde_json::from_value(json!({"errorCode":"X","reasons":{"field":"x"}})).unwrap();
         assert_eq!(b.reasons, vec![r#"{"field":"x"}"#.to_string()]);
         let b: ErrorBody = serde_json::from_value(json!({})).unwrap();
-        assert_eq!(b, ErrorBody { error_code: String::new(), reasons: vec![] });
-        assert_eq!(ErrorBody::new("NOT_A_PARTICIPANT", "nope").to_string(), "NOT_A_PARTICIPANT, reasons: nope");
+        assert_eq!(
+            b,
+            ErrorBody {
+                error_code: String::new(),
+                reasons: vec![]
+            }
+        );
+        assert_eq!(
+            ErrorBody::new("NOT_A_PARTICIPANT", "nope").to_string(),
+            "NOT_A_PARTICIPANT, reasons: nope"
+        );
     }
 }

@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::wire::{
-    ConversationDiff, ConversationWire, MessageDiff, MessageWire, Millis, OnlineWire, ParticipantDiff,
-    ParticipantWire, TypingDiff, TypingWire, UserDiff, UserWire,
+    ConversationDiff, ConversationWire, MessageDiff, MessageWire, Millis, OnlineWire,
+    ParticipantDiff, ParticipantWire, TypingDiff, TypingWire, UserDiff, UserWire,
 };
 
 /// A user was created (`user.created`).
@@ -337,7 +337,10 @@ impl<'de> Deserialize<'de> for Event {
         let text = raw.get();
         let head: TypeOnly<'_> = serde_json::from_str(text).map_err(de::Error::custom)?;
         let ty = head.ty.unwrap_or_default();
-        fn typed<T: serde::de::DeserializeOwned, E: de::Error>(text: &str, ty: &str) -> Result<T, E> {
+        fn typed<T: serde::de::DeserializeOwned, E: de::Error>(
+            text: &str,
+            ty: &str,
+        ) -> Result<T, E> {
             serde_json::from_str(text).map_err(|e| E::custom(format!("{ty} event: {e}")))
         }
         Ok(match ty.as_ref() {
@@ -382,7 +385,8 @@ mod tests {
 
     #[test]
     fn a_known_type_with_missing_fields_is_an_error() {
-        let err = serde_json::from_value::<Event>(json!({"type": "reaction.removed", "emoji": "x"}));
+        let err =
+            serde_json::from_value::<Event>(json!({"type": "reaction.removed", "emoji": "x"}));
         assert!(err.is_err());
     }
 
@@ -390,6 +394,9 @@ mod tests {
     fn control_events_have_no_fields() {
         let e: Event = serde_json::from_str(r#"{"type":"session.expired"}"#).unwrap();
         assert!(e.is_control());
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"type":"session.expired"}"#);
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"type":"session.expired"}"#
+        );
     }
 }

@@ -108,7 +108,8 @@ pub struct PayloadError(#[from] pub serde_json::Error);
 
 fn raw(json: &str) -> Box<RawValue> {
     // Only called with constants that are valid JSON.
-    RawValue::from_string(json.to_owned()).unwrap_or_else(|_| unreachable!("constant is valid JSON"))
+    RawValue::from_string(json.to_owned())
+        .unwrap_or_else(|_| unreachable!("constant is valid JSON"))
 }
 
 fn to_raw<T: Serialize + ?Sized>(value: &T) -> Result<Box<RawValue>, PayloadError> {
@@ -186,7 +187,8 @@ impl Response {
 
     /// An error response.
     pub fn error(seq: u64, status: u16, body: &ErrorBody) -> Response {
-        let data = to_raw(body).unwrap_or_else(|_| raw(r#"{"errorCode":"INTERNAL_ERROR","reasons":[]}"#));
+        let data =
+            to_raw(body).unwrap_or_else(|_| raw(r#"{"errorCode":"INTERNAL_ERROR","reasons":[]}"#));
         Response { seq, status, data }
     }
 
@@ -224,7 +226,9 @@ impl Publish {
     /// Decodes every event. Unknown event types decode to [`Event::Other`]; only malformed known
     /// events are errors, and each event's result stands alone.
     pub fn events(&self) -> impl Iterator<Item = Result<Event, PayloadError>> + '_ {
-        self.events.iter().map(|e| Ok(serde_json::from_str(e.get())?))
+        self.events
+            .iter()
+            .map(|e| Ok(serde_json::from_str(e.get())?))
     }
 }
 
@@ -268,8 +272,12 @@ impl Frame {
             return Err(FrameError::NotAnArray);
         }
         let mut parts = parts.into_iter();
-        let first = parts.next().unwrap_or_else(|| unreachable!("length checked"));
-        let second = parts.next().unwrap_or_else(|| unreachable!("length checked"));
+        let first = parts
+            .next()
+            .unwrap_or_else(|| unreachable!("length checked"));
+        let second = parts
+            .next()
+            .unwrap_or_else(|| unreachable!("length checked"));
         let number: u64 = serde_json::from_str(first.get())
             .map_err(|_| FrameError::Shape("first element must be a non-negative integer"))?;
         let rest: Vec<Box<RawValue>> = parts.collect();
@@ -304,7 +312,9 @@ impl Frame {
                 let path: String = serde_json::from_str(path.get())
                     .map_err(|_| FrameError::Shape("the path must be a string"))?;
                 if !data.get().starts_with('{') || !headers.get().starts_with('{') {
-                    return Err(FrameError::Shape("request data and headers must be objects"));
+                    return Err(FrameError::Shape(
+                        "request data and headers must be objects",
+                    ));
                 }
                 Ok(Frame::Request(Request {
                     seq: number,
@@ -321,7 +331,8 @@ impl Frame {
     /// original text, byte for byte.
     pub fn to_text(&self) -> String {
         // Serialising strings, integers and raw JSON into a String cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|_| unreachable!("frame serialisation is infallible"))
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| unreachable!("frame serialisation is infallible"))
     }
 }
 
@@ -482,13 +493,17 @@ mod tests {
 
     #[test]
     fn encoded_events_splice_the_id() {
-        let ev = EncodedEvents::encode(&[Event::SessionExpired, Event::UpstreamRestarting]).unwrap();
+        let ev =
+            EncodedEvents::encode(&[Event::SessionExpired, Event::UpstreamRestarting]).unwrap();
         let text = ev.frame(42);
         let Frame::Publish(p) = Frame::parse(&text).unwrap() else {
             panic!("not a publish")
         };
         assert_eq!(p.id, 42);
         let events: Vec<Event> = p.events().collect::<Result<_, _>>().unwrap();
-        assert_eq!(events, vec![Event::SessionExpired, Event::UpstreamRestarting]);
+        assert_eq!(
+            events,
+            vec![Event::SessionExpired, Event::UpstreamRestarting]
+        );
     }
 }

@@ -204,10 +204,13 @@ impl Topic {
             Conversations => Path::new(["me", "conversations"]),
             Conversation { conversation: c } => Path::new(["me", "conversations", c]),
             Messages { conversation: c } => Path::new(["me", "conversations", c, "messages"]),
-            Participants { conversation: c } => Path::new(["me", "conversations", c, "participants"]),
-            Participant { conversation: c, user } => {
-                Path::new(["me", "conversations", c, "participants", user])
+            Participants { conversation: c } => {
+                Path::new(["me", "conversations", c, "participants"])
             }
+            Participant {
+                conversation: c,
+                user,
+            } => Path::new(["me", "conversations", c, "participants", user]),
             Typing { conversation: c } => Path::new(["me", "conversations", c, "typing"]),
             Reactions {
                 conversation: c,
@@ -228,7 +231,9 @@ impl Topic {
             ["me", "conversations"] => Topic::Conversations,
             ["me", "conversations", c] => Topic::Conversation { conversation: o(c) },
             ["me", "conversations", c, "messages"] => Topic::Messages { conversation: o(c) },
-            ["me", "conversations", c, "participants"] => Topic::Participants { conversation: o(c) },
+            ["me", "conversations", c, "participants"] => {
+                Topic::Participants { conversation: o(c) }
+            }
             ["me", "conversations", c, "participants", u] => Topic::Participant {
                 conversation: o(c),
                 user: o(u),
@@ -299,13 +304,22 @@ pub enum Route {
     /// R15 `GET /me/conversations/{c}/messages`: a page of messages, newest first.
     ListMessages { conversation: String },
     /// R16 `GET /me/conversations/{c}/messages/{m}`: one message.
-    GetMessage { conversation: String, message: String },
+    GetMessage {
+        conversation: String,
+        message: String,
+    },
     /// R17 `POST /conversations/{c}/messages`: send a message.
     SendMessage { conversation: String },
     /// R18 `PATCH /conversations/{c}/messages/{m}`: edit a message.
-    EditMessage { conversation: String, message: String },
+    EditMessage {
+        conversation: String,
+        message: String,
+    },
     /// R19 `DELETE /conversations/{c}/messages/{m}`: delete a message.
-    DeleteMessage { conversation: String, message: String },
+    DeleteMessage {
+        conversation: String,
+        message: String,
+    },
     /// R20 `PUT /conversations/{c}/messages/{m}/reactions/{emoji}/{u}`: add a reaction.
     AddReaction {
         conversation: String,
@@ -349,16 +363,28 @@ impl Route {
     pub fn method(&self) -> Method {
         use Route::*;
         match self {
-            Ping | GetUsers | GetUserOnline { .. } | ListConversations | GetConversation { .. } => Method::Get,
-            ListParticipants { .. } | GetParticipant { .. } | ListMessages { .. } | GetMessage { .. } => Method::Get,
-            ListReactions { .. } | GetTyping { .. } | Translate { .. } => Method::Get,
-            SessionRenew | CreateUser { .. } | CreateConversation { .. } | ParticipantActions { .. } => Method::Post,
-            SendMessage { .. } | MarkAsRead { .. } | MarkAsUnread { .. } | MarkAsTyping { .. } | ValidateFile => {
-                Method::Post
+            Ping | GetUsers | GetUserOnline { .. } | ListConversations | GetConversation { .. } => {
+                Method::Get
             }
+            ListParticipants { .. }
+            | GetParticipant { .. }
+            | ListMessages { .. }
+            | GetMessage { .. } => Method::Get,
+            ListReactions { .. } | GetTyping { .. } | Translate { .. } => Method::Get,
+            SessionRenew
+            | CreateUser { .. }
+            | CreateConversation { .. }
+            | ParticipantActions { .. } => Method::Post,
+            SendMessage { .. }
+            | MarkAsRead { .. }
+            | MarkAsUnread { .. }
+            | MarkAsTyping { .. }
+            | ValidateFile => Method::Post,
             SetUser { .. } | SetConversation { .. } | AddReaction { .. } => Method::Put,
             EditMessage { .. } => Method::Patch,
-            DeleteParticipant { .. } | DeleteMessage { .. } | RemoveReaction { .. } => Method::Delete,
+            DeleteParticipant { .. } | DeleteMessage { .. } | RemoveReaction { .. } => {
+                Method::Delete
+            }
             Subscribe(_) => Method::Subscribe,
             Unsubscribe(_) => Method::Unsubscribe,
         }
@@ -378,18 +404,34 @@ impl Route {
             CreateConversation { conversation: c } | SetConversation { conversation: c } => {
                 Path::new(["conversations", c])
             }
-            ParticipantActions { conversation: c } => Path::new(["conversations", c, "participants"]),
-            DeleteParticipant { conversation: c, user } => Path::new(["conversations", c, "participants", user]),
-            ListParticipants { conversation: c } => Path::new(["me", "conversations", c, "participants"]),
-            GetParticipant { conversation: c, user } => {
-                Path::new(["me", "conversations", c, "participants", user])
+            ParticipantActions { conversation: c } => {
+                Path::new(["conversations", c, "participants"])
             }
+            DeleteParticipant {
+                conversation: c,
+                user,
+            } => Path::new(["conversations", c, "participants", user]),
+            ListParticipants { conversation: c } => {
+                Path::new(["me", "conversations", c, "participants"])
+            }
+            GetParticipant {
+                conversation: c,
+                user,
+            } => Path::new(["me", "conversations", c, "participants", user]),
             ListMessages { conversation: c } => Path::new(["me", "conversations", c, "messages"]),
-            GetMessage { conversation: c, message: m } => Path::new(["me", "conversations", c, "messages", m]),
+            GetMessage {
+                conversation: c,
+                message: m,
+            } => Path::new(["me", "conversations", c, "messages", m]),
             SendMessage { conversation: c } => Path::new(["conversations", c, "messages"]),
-            EditMessage { conversation: c, message: m } | DeleteMessage { conversation: c, message: m } => {
-                Path::new(["conversations", c, "messages", m])
+            EditMessage {
+                conversation: c,
+                message: m,
             }
+            | DeleteMessage {
+                conversation: c,
+                message: m,
+            } => Path::new(["conversations", c, "messages", m]),
             AddReaction {
                 conversation: c,
                 message: m,
@@ -468,17 +510,23 @@ impl Route {
             (Get, ["me", "conversations", c]) => Route::GetConversation { conversation: o(c) },
             (Post, ["conversations", c]) => Route::CreateConversation { conversation: o(c) },
             (Put, ["conversations", c]) => Route::SetConversation { conversation: o(c) },
-            (Post, ["conversations", c, "participants"]) => Route::ParticipantActions { conversation: o(c) },
+            (Post, ["conversations", c, "participants"]) => {
+                Route::ParticipantActions { conversation: o(c) }
+            }
             (Delete, ["conversations", c, "participants", u]) => Route::DeleteParticipant {
                 conversation: o(c),
                 user: o(u),
             },
-            (Get, ["me", "conversations", c, "participants"]) => Route::ListParticipants { conversation: o(c) },
+            (Get, ["me", "conversations", c, "participants"]) => {
+                Route::ListParticipants { conversation: o(c) }
+            }
             (Get, ["me", "conversations", c, "participants", u]) => Route::GetParticipant {
                 conversation: o(c),
                 user: o(u),
             },
-            (Get, ["me", "conversations", c, "messages"]) => Route::ListMessages { conversation: o(c) },
+            (Get, ["me", "conversations", c, "messages"]) => {
+                Route::ListMessages { conversation: o(c) }
+            }
             (Get, ["me", "conversations", c, "messages", m]) => Route::GetMessage {
                 conversation: o(c),
                 message: o(m),
@@ -498,22 +546,32 @@ impl Route {
                 emoji: o(e),
                 user: o(u),
             },
-            (Delete, ["conversations", c, "messages", m, "reactions", e, u]) => Route::RemoveReaction {
-                conversation: o(c),
-                message: o(m),
-                emoji: o(e),
-                user: o(u),
-            },
-            (Get, ["me", "conversations", c, "messages", m, "reactions", e]) => Route::ListReactions {
-                conversation: o(c),
-                message: o(m),
-                emoji: o(e),
-            },
+            (Delete, ["conversations", c, "messages", m, "reactions", e, u]) => {
+                Route::RemoveReaction {
+                    conversation: o(c),
+                    message: o(m),
+                    emoji: o(e),
+                    user: o(u),
+                }
+            }
+            (Get, ["me", "conversations", c, "messages", m, "reactions", e]) => {
+                Route::ListReactions {
+                    conversation: o(c),
+                    message: o(m),
+                    emoji: o(e),
+                }
+            }
             (Post, ["me", "conversations", c, "read"]) => Route::MarkAsRead { conversation: o(c) },
-            (Post, ["me", "conversations", c, "unread"]) => Route::MarkAsUnread { conversation: o(c) },
-            (Post, ["me", "conversations", c, "typing"]) => Route::MarkAsTyping { conversation: o(c) },
+            (Post, ["me", "conversations", c, "unread"]) => {
+                Route::MarkAsUnread { conversation: o(c) }
+            }
+            (Post, ["me", "conversations", c, "typing"]) => {
+                Route::MarkAsTyping { conversation: o(c) }
+            }
             (Get, ["me", "conversations", c, "typing"]) => Route::GetTyping { conversation: o(c) },
-            (Get, ["me", "conversations", c, "translate"]) => Route::Translate { conversation: o(c) },
+            (Get, ["me", "conversations", c, "translate"]) => {
+                Route::Translate { conversation: o(c) }
+            }
             (Post, ["files", "validate"]) => Route::ValidateFile,
             _ => return None,
         })
@@ -540,9 +598,18 @@ impl Route {
             DeleteParticipant { conversation, user } | GetParticipant { conversation, user } => {
                 vec![conversation, user]
             }
-            GetMessage { conversation, message }
-            | EditMessage { conversation, message }
-            | DeleteMessage { conversation, message } => vec![conversation, message],
+            GetMessage {
+                conversation,
+                message,
+            }
+            | EditMessage {
+                conversation,
+                message,
+            }
+            | DeleteMessage {
+                conversation,
+                message,
+            } => vec![conversation, message],
             AddReaction {
                 conversation,
                 message,
@@ -582,7 +649,9 @@ mod tests {
         assert_eq!(p.segments(), ["users", "al/ice", "online"]);
         assert_eq!(
             Route::parse(Method::Get, "/users/al%2Fice/online").unwrap(),
-            Route::GetUserOnline { user: "al/ice".into() }
+            Route::GetUserOnline {
+                user: "al/ice".into()
+            }
         );
     }
 
@@ -592,9 +661,18 @@ mod tests {
         assert!(matches!(Path::parse("/a%2"), Err(PathError::BadEscape(_))));
         assert!(matches!(Path::parse("/a%zz"), Err(PathError::BadEscape(_))));
         assert!(matches!(Path::parse("/a%FF"), Err(PathError::NotUtf8(_))));
-        assert!(matches!(Route::parse(Method::Get, "/nope"), Err(RouteError::Unknown { .. })));
-        assert!(matches!(Route::parse(Method::Patch, "/users/a"), Err(RouteError::Unknown { .. })));
-        assert!(matches!(Route::parse(Method::Post, "/users/"), Err(RouteError::EmptyId(_))));
+        assert!(matches!(
+            Route::parse(Method::Get, "/nope"),
+            Err(RouteError::Unknown { .. })
+        ));
+        assert!(matches!(
+            Route::parse(Method::Patch, "/users/a"),
+            Err(RouteError::Unknown { .. })
+        ));
+        assert!(matches!(
+            Route::parse(Method::Post, "/users/"),
+            Err(RouteError::EmptyId(_))
+        ));
         assert!(matches!(
             Route::parse(Method::Subscribe, "/me/conversations//typing"),
             Err(RouteError::EmptyId(_))
@@ -616,17 +694,46 @@ mod tests {
             Route::CreateConversation { conversation: c() },
             Route::SetConversation { conversation: c() },
             Route::ParticipantActions { conversation: c() },
-            Route::DeleteParticipant { conversation: c(), user: "u".into() },
+            Route::DeleteParticipant {
+                conversation: c(),
+                user: "u".into(),
+            },
             Route::ListParticipants { conversation: c() },
-            Route::GetParticipant { conversation: c(), user: "u".into() },
+            Route::GetParticipant {
+                conversation: c(),
+                user: "u".into(),
+            },
             Route::ListMessages { conversation: c() },
-            Route::GetMessage { conversation: c(), message: "m".into() },
+            Route::GetMessage {
+                conversation: c(),
+                message: "m".into(),
+            },
             Route::SendMessage { conversation: c() },
-            Route::EditMessage { conversation: c(), message: "m".into() },
-            Route::DeleteMessage { conversation: c(), message: "m".into() },
-            Route::AddReaction { conversation: c(), message: "m".into(), emoji: ":cat:".into(), user: "u".into() },
-            Route::RemoveReaction { conversation: c(), message: "m".into(), emoji: "👍".into(), user: "u".into() },
-            Route::ListReactions { conversation: c(), message: "m".into(), emoji: "👍".into() },
+            Route::EditMessage {
+                conversation: c(),
+                message: "m".into(),
+            },
+            Route::DeleteMessage {
+                conversation: c(),
+                message: "m".into(),
+            },
+            Route::AddReaction {
+                conversation: c(),
+                message: "m".into(),
+                emoji: ":cat:".into(),
+                user: "u".into(),
+            },
+            Route::RemoveReaction {
+                conversation: c(),
+                message: "m".into(),
+                emoji: "👍".into(),
+                user: "u".into(),
+            },
+            Route::ListReactions {
+                conversation: c(),
+                message: "m".into(),
+                emoji: "👍".into(),
+            },
             Route::MarkAsRead { conversation: c() },
             Route::MarkAsUnread { conversation: c() },
             Route::MarkAsTyping { conversation: c() },
@@ -639,14 +746,26 @@ mod tests {
             Route::Subscribe(Topic::Conversation { conversation: c() }),
             Route::Subscribe(Topic::Messages { conversation: c() }),
             Route::Subscribe(Topic::Participants { conversation: c() }),
-            Route::Subscribe(Topic::Participant { conversation: c(), user: "u".into() }),
+            Route::Subscribe(Topic::Participant {
+                conversation: c(),
+                user: "u".into(),
+            }),
             Route::Subscribe(Topic::Typing { conversation: c() }),
-            Route::Subscribe(Topic::Reactions { conversation: c(), message: "m".into(), emoji: "👍".into() }),
+            Route::Subscribe(Topic::Reactions {
+                conversation: c(),
+                message: "m".into(),
+                emoji: "👍".into(),
+            }),
             Route::Unsubscribe(Topic::User { user: "u".into() }),
         ];
         for r in routes {
             let wire = r.path().encode();
-            assert_eq!(Route::parse(r.method(), &wire).unwrap(), r, "{} {wire}", r.method());
+            assert_eq!(
+                Route::parse(r.method(), &wire).unwrap(),
+                r,
+                "{} {wire}",
+                r.method()
+            );
         }
     }
 }

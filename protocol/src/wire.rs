@@ -454,7 +454,10 @@ pub struct TypingDiff {
 pub(crate) mod patch_ser {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match v {
             Some(inner) => inner.serialize(s),
             None => s.serialize_none(),
@@ -492,12 +495,19 @@ mod tests {
         let d: UserDiff = serde_json::from_value(json!({"locale": null, "name": "B"})).unwrap();
         assert_eq!(d.locale, Some(None));
         assert_eq!(d.photo_url, None);
-        assert_eq!(serde_json::to_value(&d).unwrap(), json!({"name": "B", "locale": null}));
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({"name": "B", "locale": null})
+        );
     }
 
     #[test]
     fn notify_accepts_its_three_wire_forms_only() {
-        for (v, n) in [(json!(true), Notify::All), (json!(false), Notify::Off), (json!("MentionsOnly"), Notify::MentionsOnly)] {
+        for (v, n) in [
+            (json!(true), Notify::All),
+            (json!(false), Notify::Off),
+            (json!("MentionsOnly"), Notify::MentionsOnly),
+        ] {
             assert_eq!(serde_json::from_value::<Notify>(v.clone()).unwrap(), n);
             assert_eq!(serde_json::to_value(n).unwrap(), v);
         }
@@ -506,8 +516,12 @@ mod tests {
 
     #[test]
     fn typing_has_two_shapes() {
-        let few: TypingWire = serde_json::from_value(json!({"many": false, "usersTyping": {"bob": 5}})).unwrap();
+        let few: TypingWire =
+            serde_json::from_value(json!({"many": false, "usersTyping": {"bob": 5}})).unwrap();
         assert_eq!(few, TypingWire::Few([("bob".to_string(), 5)].into()));
-        assert_eq!(serde_json::to_value(TypingWire::Many).unwrap(), json!({"many": true}));
+        assert_eq!(
+            serde_json::to_value(TypingWire::Many).unwrap(),
+            json!({"many": true})
+        );
     }
 }

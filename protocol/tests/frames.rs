@@ -16,14 +16,15 @@ use std::path::Path as FsPath;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use talkjs_protocol::ErrorBody;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::{Frame, Method, Request, Response};
 use talkjs_protocol::path::{Route, Topic};
-use talkjs_protocol::wire::{
-    ConversationWire, MessageWire, OnlineWire, Page, ParticipantWire, ReactionUserWire, TypingWire, UserWire,
-};
-use talkjs_protocol::ErrorBody;
 use talkjs_protocol::request::RequestBody;
+use talkjs_protocol::wire::{
+    ConversationWire, MessageWire, OnlineWire, Page, ParticipantWire, ReactionUserWire, TypingWire,
+    UserWire,
+};
 
 #[derive(serde::Deserialize)]
 struct Fixture {
@@ -41,10 +42,23 @@ struct Recorded {
 #[derive(Debug)]
 #[allow(dead_code)] // Fields are read through Debug, for the snapshots.
 enum Decoded {
-    Request { seq: u64, route: Route, data: Value },
-    Response { seq: u64, status: u16, body: TypedBody },
-    Publish { id: u64, events: Vec<Event> },
-    Ack { id: u64 },
+    Request {
+        seq: u64,
+        route: Route,
+        data: Value,
+    },
+    Response {
+        seq: u64,
+        status: u16,
+        body: TypedBody,
+    },
+    Publish {
+        id: u64,
+        events: Vec<Event>,
+    },
+    Ack {
+        id: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -68,11 +82,18 @@ enum TypedBody {
 
 /// Decodes `data` as `T` and checks that `T` serialises back to the same JSON value.
 fn typed<T: DeserializeOwned + Serialize>(resp: &Response, what: &str) -> T {
-    let value: T = resp
-        .data()
-        .unwrap_or_else(|e| panic!("{what}: response data does not decode: {e}\n{}", resp.data.get()));
+    let value: T = resp.data().unwrap_or_else(|e| {
+        panic!(
+            "{what}: response data does not decode: {e}\n{}",
+            resp.data.get()
+        )
+    });
     let original: Value = serde_json::from_str(resp.data.get()).expect("valid JSON");
-    assert_eq!(serde_json::to_value(&value).expect("serialises"), original, "{what}: typed round trip");
+    assert_eq!(
+        serde_json::to_value(&value).expect("serialises"),
+        original,
+        "{what}: typed round trip"
+    );
     value
 }
 
@@ -103,18 +124,29 @@ fn decode_request(req: &Request, what: &str) -> Route {
     // Our typed body must say exactly what the official client said. `Value` equality compares
     // everything but object key order (which in JavaScript is the caller's insertion order), and
     // tells `1` from `1.0`.
-    let body = RequestBody::decode(&route, req.data.get())
-        .unwrap_or_else(|e| panic!("{what}: data does not decode as {route:?}: {e}\n{}", req.data.get()));
+    let body = RequestBody::decode(&route, req.data.get()).unwrap_or_else(|e| {
+        panic!(
+            "{what}: data does not decode as {route:?}: {e}\n{}",
+            req.data.get()
+        )
+    });
     let ours = serde_json::to_string(&body).expect("serialises");
     let original: Value = serde_json::from_str(req.data.get()).expect("JSON");
-    assert_eq!(serde_json::from_str::<Value>(&ours).expect("JSON"), original, "{what}: typed request round trip");
+    assert_eq!(
+        serde_json::from_str::<Value>(&ours).expect("JSON"),
+        original,
+        "{what}: typed request round trip"
+    );
 
     assert_eq!(route.path().encode(), req.path, "{what}: path re-encodes");
     assert_eq!(route.method(), req.method, "{what}: method");
     // The only batched subscription carries its ids in the data.
     if route == Route::Subscribe(Topic::Users) {
         let data: Value = req.data().expect("JSON");
-        assert!(data["ids"].is_array(), "{what}: SUBSCRIBE /users without ids");
+        assert!(
+            data["ids"].is_array(),
+            "{what}: SUBSCRIBE /users without ids"
+        );
     }
     route
 }
@@ -157,9 +189,16 @@ fn decode_fixture(path: &FsPath) -> (String, Vec<Decoded>) {
                     let original: Value = serde_json::from_str(raw.get()).expect("JSON");
                     if let Event::Other(_) = event {
                         let ty = original["type"].as_str().unwrap_or_default();
-                        assert!(ty.starts_with("custom."), "{what}: known-looking event {ty} fell through");
+                        assert!(
+                            ty.starts_with("custom."),
+                            "{what}: known-looking event {ty} fell through"
+                        );
                     }
-                    assert_eq!(serde_json::to_value(&event).expect("serialises"), original, "{what}: event round trip");
+                    assert_eq!(
+                        serde_json::to_value(&event).expect("serialises"),
+                        original,
+                        "{what}: event round trip"
+                    );
                     events.push(event);
                 }
                 Decoded::Publish { id: p.id, events }
@@ -179,7 +218,11 @@ fn every_recorded_frame_decodes_and_round_trips() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 40, "expected the recorded scenarios, found {}", paths.len());
+    assert!(
+        paths.len() >= 40,
+        "expected the recorded scenarios, found {}",
+        paths.len()
+    );
     let mut frames = 0;
     for path in &paths {
         let (_, decoded) = decode_fixture(path);
@@ -202,29 +245,77 @@ fn every_route_and_event_type_is_covered_by_a_recording() {
             match d {
                 Decoded::Request { route, .. } => {
                     let name = format!("{route:?}");
-                    let variant = name.split([' ', '(', '{']).next().unwrap_or_default().to_owned();
+                    let variant = name
+                        .split([' ', '(', '{'])
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
                     methods.insert(variant);
                 }
-                Decoded::Publish { events: evs, .. } => events.extend(evs.iter().map(|e| e.type_name().to_owned())),
+                Decoded::Publish { events: evs, .. } => {
+                    events.extend(evs.iter().map(|e| e.type_name().to_owned()))
+                }
                 _ => {}
             }
         }
     }
     for route in [
-        "SessionRenew", "GetUsers", "CreateUser", "SetUser", "GetUserOnline", "ListConversations",
-        "GetConversation", "CreateConversation", "SetConversation", "ParticipantActions",
-        "DeleteParticipant", "ListParticipants", "GetParticipant", "ListMessages", "GetMessage",
-        "SendMessage", "EditMessage", "DeleteMessage", "AddReaction", "RemoveReaction", "ListReactions",
-        "MarkAsRead", "MarkAsUnread", "MarkAsTyping", "GetTyping", "Translate", "ValidateFile",
-        "Subscribe", "Unsubscribe",
+        "SessionRenew",
+        "GetUsers",
+        "CreateUser",
+        "SetUser",
+        "GetUserOnline",
+        "ListConversations",
+        "GetConversation",
+        "CreateConversation",
+        "SetConversation",
+        "ParticipantActions",
+        "DeleteParticipant",
+        "ListParticipants",
+        "GetParticipant",
+        "ListMessages",
+        "GetMessage",
+        "SendMessage",
+        "EditMessage",
+        "DeleteMessage",
+        "AddReaction",
+        "RemoveReaction",
+        "ListReactions",
+        "MarkAsRead",
+        "MarkAsUnread",
+        "MarkAsTyping",
+        "GetTyping",
+        "Translate",
+        "ValidateFile",
+        "Subscribe",
+        "Unsubscribe",
     ] {
-        assert!(methods.contains(route), "no recording sends {route}; have {methods:?}");
+        assert!(
+            methods.contains(route),
+            "no recording sends {route}; have {methods:?}"
+        );
     }
     for ty in [
-        "user.created", "user.edited", "user.online.changed", "side.created", "side.edited", "side.deleted",
-        "conversation.edited", "conversation.cleared", "message.created", "message.edited", "message.deleted",
-        "participant.created", "participant.edited", "participant.deleted", "typing.available",
-        "typing.changed", "reaction.added", "reaction.removed", "session.expired", "upstream.restarting",
+        "user.created",
+        "user.edited",
+        "user.online.changed",
+        "side.created",
+        "side.edited",
+        "side.deleted",
+        "conversation.edited",
+        "conversation.cleared",
+        "message.created",
+        "message.edited",
+        "message.deleted",
+        "participant.created",
+        "participant.edited",
+        "participant.deleted",
+        "typing.available",
+        "typing.changed",
+        "reaction.added",
+        "reaction.removed",
+        "session.expired",
+        "upstream.restarting",
     ] {
         assert!(events.contains(ty), "no recording pushes {ty}");
     }
