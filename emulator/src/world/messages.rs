@@ -30,6 +30,9 @@ pub const DEFAULT_REACTION_PAGE: usize = 30;
 pub const MAX_REACTIONS_PER_MESSAGE: usize = 50;
 /// Longest accepted emoji string, in bytes (a long ZWJ sequence fits; prose does not).
 pub const MAX_EMOJI_BYTES: usize = 64;
+/// Longest accepted custom emoji (`:name:`), in characters, colons included: the .d.ts of
+/// `MessageRef.reactions` says "Custom emoji can be up to 50 characters long".
+pub const MAX_CUSTOM_EMOJI_CHARS: usize = 50;
 
 /// Error code: the message is not the current user's to change.
 pub const NOT_MESSAGE_SENDER: &str = "NOT_MESSAGE_SENDER";
@@ -562,6 +565,7 @@ fn has_visible_text(nodes: &[TextNode]) -> bool {
 /// Accepts a custom emoji (`:name:`) or a short non-ASCII string without letters, digits or spaces.
 fn validate_emoji(emoji: &str) -> ApiResult<()> {
     let custom = emoji.len() > 2
+        && emoji.len() <= MAX_CUSTOM_EMOJI_CHARS
         && emoji.starts_with(':')
         && emoji.ends_with(':')
         && emoji[1..emoji.len() - 1]

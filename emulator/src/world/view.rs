@@ -100,9 +100,14 @@ impl World {
             custom: conv.custom.clone(),
             created_at: conv.created_at,
             joined_at: me.joined_at,
-            // Equal to joinedAt when there are no (newer) messages: the official client's
-            // `hasMessages` filter compares the two.
-            last_message_at: last_at.map_or(me.joined_at, |t| t.max(me.joined_at)),
+            // The last message's time, or joinedAt when there is none. Not the later of the two:
+            // the official client sorts lists by `lastMessage.createdAt ?? joinedAt`, tests
+            // `hasMessages` as `lastMessageAt != joinedAt` and `lastActivityAt` against
+            // `lastMessageAt`, and the .d.ts documents lastActivityAt as "falls back to joinedAt
+            // if the conversation has no messages". With max(), a conversation joined after its
+            // history counted as empty and was paged by its join time while the client showed
+            // it by its last message (conformance/test/conversations.test.mjs).
+            last_message_at: last_at.unwrap_or(me.joined_at),
             unread_message_count: unread,
             is_unread: unread > 0 || me.marked_unread,
             access: me.access,
