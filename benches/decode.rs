@@ -7,6 +7,9 @@
 //!
 //! Run with `cargo bench --bench decode`; compare the two lines of one run (the machine is noisy).
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use talkjs::protocol::frame::Frame;

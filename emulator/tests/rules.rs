@@ -416,7 +416,7 @@ fn bob_who_watches_the_messages_gets_alices_message_and_carol_gets_nothing() {
     let messages = Topic::Messages {
         conversation: "c1".into(),
     };
-    let mut bob = socket(&mut w, "bob", &[messages.clone()]);
+    let mut bob = socket(&mut w, "bob", std::slice::from_ref(&messages));
     let mut carol = socket(&mut w, "carol", &[messages]);
     let mut alice = socket(&mut w, "alice", &[]);
     let id = send(&mut w, "c1", "alice", "hello bob", "k1").unwrap();
@@ -453,7 +453,7 @@ fn typing_is_seen_by_others_never_by_the_typist_and_ends_on_send() {
     let typing = Topic::Typing {
         conversation: "c1".into(),
     };
-    let mut alice = socket(&mut w, "alice", &[typing.clone()]);
+    let mut alice = socket(&mut w, "alice", std::slice::from_ref(&typing));
     let mut bob = socket(&mut w, "bob", &[typing]);
     w.mark_typing("c1", "alice").unwrap();
     assert!(events(&mut alice).is_empty());
@@ -475,7 +475,7 @@ fn reactions_tell_each_viewer_whether_they_reacted() {
     let messages = Topic::Messages {
         conversation: "c1".into(),
     };
-    let mut alice = socket(&mut w, "alice", &[messages.clone()]);
+    let mut alice = socket(&mut w, "alice", std::slice::from_ref(&messages));
     let mut bob = socket(&mut w, "bob", &[messages]);
     w.add_reaction("c1", "bob", &id, "👍", "bob").unwrap();
     let reacted = |evs: Vec<Event>| -> Option<bool> {

@@ -572,7 +572,7 @@ fn validate_emoji(emoji: &str) -> ApiResult<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'));
     let unicode = emoji.len() <= MAX_EMOJI_BYTES
-        && emoji.chars().any(|c| !c.is_ascii())
+        && !emoji.is_ascii()
         && !emoji
             .chars()
             .any(|c| c.is_ascii_alphanumeric() || c.is_whitespace());

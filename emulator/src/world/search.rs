@@ -36,23 +36,35 @@ struct SearchCursor {
     after: (Millis, String),
 }
 
+/// A search request with its cursor unpacked.
+struct Resolved {
+    query: String,
+    filter: Option<ConversationFilter>,
+    after: Option<(Millis, String)>,
+    limit: usize,
+}
+
 impl World {
-    fn resolve(
-        &self,
-        q: SearchQuery,
-    ) -> ApiResult<(
-        String,
-        Option<ConversationFilter>,
-        Option<(Millis, String)>,
-        usize,
-    )> {
+    /// The query, filter and position a request means: its own for a first page, the cursor's
+    /// for a later one.
+    fn resolve(&self, q: SearchQuery) -> ApiResult<Resolved> {
         let limit = page_size(q.limit, DEFAULT_SEARCH_PAGE);
         Ok(match q.cursor {
             Some(c) => {
                 let c: SearchCursor = cursor::decode(&c)?;
-                (c.query, c.filter, Some(c.after), limit)
+                Resolved {
+                    query: c.query,
+                    filter: c.filter,
+                    after: Some(c.after),
+                    limit,
+                }
             }
-            None => (q.query, q.filter, None, limit),
+            None => Resolved {
+                query: q.query,
+                filter: q.filter,
+                after: None,
+                limit,
+            },
         })
     }
 
@@ -83,7 +95,12 @@ impl World {
         user: &str,
         q: SearchQuery,
     ) -> ApiResult<SearchPage<MessageWire>> {
-        let (query, filter, after, limit) = self.resolve(q)?;
+        let Resolved {
+            query,
+            filter,
+            after,
+            limit,
+        } = self.resolve(q)?;
         let needle = query.to_lowercase();
         let mut hits: Vec<MessageWire> = Vec::new();
         if !needle.is_empty() {
@@ -126,7 +143,12 @@ impl World {
         user: &str,
         q: SearchQuery,
     ) -> ApiResult<SearchPage<SearchConversationLine>> {
-        let (query, filter, after, limit) = self.resolve(q)?;
+        let Resolved {
+            query,
+            filter,
+            after,
+            limit,
+        } = self.resolve(q)?;
         let needle = query.to_lowercase();
         let mut hits: Vec<(Millis, String)> = Vec::new();
         if !needle.is_empty() {
