@@ -236,3 +236,36 @@ test("search and upload without a token get 401 with an error body", async () =>
 test("the realtime socket of another app id is refused", async () => {
   await assert.rejects(rawSocket(emu, "alice", { appId: "not-this-app", authenticate: false }));
 });
+
+test("a browser page on another origin may call the HTTP endpoints: preflights are answered and answers allow any origin", async () => {
+  // The official client always needs a CORS preflight: it sends Authorization, x-talkjs-client-*
+  // and Content-Type: application/json, even on GET (notes §1.3).
+  const wanted = "authorization,content-type,x-talkjs-client-build,x-talkjs-client-date";
+  for (const [method, path] of [
+    ["GET", `/api/v0/${emu.appId}`],
+    ["GET", `/api/v0/${emu.appId}/bokens/alice?signature=`],
+    ["POST", `/public_api/v1/${emu.appId}/files`],
+    ["GET", `/public_api/v1/${emu.appId}/me/messages/search?searchString=x`],
+    ["GET", `/public_api/v1/${emu.appId}/me/conversations/search?searchString=x`],
+  ]) {
+    const pre = await fetch(`${emu.url}${path}`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://localhost:3000", "Access-Control-Request-Method": method, "Access-Control-Request-Headers": wanted },
+    });
+    assert.ok(pre.status >= 200 && pre.status < 300, `preflight of ${path}: ${pre.status}`);
+    assert.equal(pre.headers.get("access-control-allow-origin"), "*");
+    assert.match(pre.headers.get("access-control-allow-methods") ?? "", new RegExp(method));
+    for (const h of wanted.split(",")) assert.match(pre.headers.get("access-control-allow-headers") ?? "", new RegExp(h, "i"));
+  }
+  const check = await fetch(`${emu.url}/api/v0/${emu.appId}`, { headers: { Origin: "http://localhost:3000" } });
+  assert.equal(check.headers.get("access-control-allow-origin"), "*");
+  const refused = await fetch(`${emu.url}/public_api/v1/${emu.appId}/me/messages/search?searchString=x`, { headers: { Origin: "http://localhost:3000" } });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get("access-control-allow-origin"), "*", "error answers are readable too");
+});
+
+test("an unknown HTTP path gets 404 with an error body", async () => {
+  const res = await fetch(`${emu.url}/public_api/v1/${emu.appId}/no-such-endpoint`);
+  assert.equal(res.status, 404);
+  assertErrorBody(await res.json());
+});

@@ -5,7 +5,9 @@
 //! Every error answer is a JSON `{errorCode, reasons}` body, which is what clients parse.
 
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
+use actix_web::dev::HttpServiceFactory;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use talkjs_protocol::content::FileSubtype;
@@ -23,27 +25,86 @@ use crate::world::search::SearchQuery;
 /// Error code when the app id in a URL is not the emulator's.
 pub const APP_NOT_FOUND: &str = "APP_NOT_FOUND";
 
+/// Who may call the HTTP endpoints from a browser page: anyone. The official client runs in
+/// browsers, and a page served from another origin (e.g. `http://localhost:3000`) can only read an
+/// answer that allows its origin. The emulator serves local development, so it allows every origin.
+const ALLOW_ORIGIN: &str = "*";
+/// Headers a preflight allows when the browser does not list the ones it wants: those the official
+/// client sends (docs/protocol.md §1.3).
+const CLIENT_HEADERS: &str =
+    "authorization, content-type, x-talkjs-client-build, x-talkjs-client-date";
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE_SECONDS: u32 = 600;
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v0/{app}", web::get().to(app_check))
-        .route("/api/v0/{app}/bokens/{user}", web::get().to(boken))
-        .route(
+    cfg.service(resource("/api/v0/{app}", web::get().to(app_check)))
+        .service(resource(
+            "/api/v0/{app}/bokens/{user}",
+            web::get().to(boken),
+        ))
+        .service(resource(
             "/public_api/v1/{app}/realtime/{user}",
             web::get().to(realtime_upgrade),
-        )
-        .route("/public_api/v1/{app}/files", web::post().to(upload))
-        .route(
+        ))
+        .service(resource(
+            "/public_api/v1/{app}/files",
+            web::post().to(upload),
+        ))
+        .service(resource(
             "/public_api/v1/{app}/files/{token}/{name}",
             web::get().to(download),
-        )
-        .route(
+        ))
+        .service(resource(
             "/public_api/v1/{app}/me/messages/search",
             web::get().to(search_messages),
-        )
-        .route(
+        ))
+        .service(resource(
             "/public_api/v1/{app}/me/conversations/search",
             web::get().to(search_conversations),
-        );
+        ))
+        .default_service(web::to(unknown_path));
+}
+
+/// One endpoint, reachable from browser pages of any origin: it answers CORS preflights (the
+/// official client's requests always need one: it sends `Authorization`, `x-talkjs-client-*` and a
+/// JSON `Content-Type`, even on GET) and marks every answer as readable by any origin.
+fn resource(path: &str, route: actix_web::Route) -> impl HttpServiceFactory + 'static {
+    web::resource(path)
+        .route(web::method(Method::OPTIONS).to(preflight))
+        .route(route)
+        .wrap(DefaultHeaders::new().add((header::ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW_ORIGIN)))
+}
+
+async fn preflight(req: HttpRequest) -> HttpResponse {
+    let requested = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or(CLIENT_HEADERS)
+        .to_owned();
+    HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, requested))
+        .insert_header((
+            header::ACCESS_CONTROL_MAX_AGE,
+            PREFLIGHT_MAX_AGE_SECONDS.to_string(),
+        ))
+        .finish()
+}
+
+/// Any other path: a JSON error body like every other error answer, not an empty 404.
+async fn unknown_path(req: HttpRequest) -> HttpResponse {
+    let mut resp = error(
+        404,
+        codes::NOT_FOUND,
+        format!("no endpoint {} {}", req.method(), req.path()),
+    );
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static(ALLOW_ORIGIN),
+    );
+    resp
 }
 
 fn error(status: u16, code: &str, reason: impl Into<String>) -> HttpResponse {
