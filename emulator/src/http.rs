@@ -19,8 +19,8 @@ use talkjs_protocol::request::{BokenResponse, UploadResponse};
 use crate::auth;
 use crate::realtime::{self, SharedWorld, lock};
 use crate::store::FileRecord;
-use crate::world::ApiError;
 use crate::world::search::SearchQuery;
+use crate::world::{ApiError, World};
 
 /// Error code when the app id in a URL is not the emulator's.
 pub const APP_NOT_FOUND: &str = "APP_NOT_FOUND";
@@ -386,26 +386,38 @@ fn streaming_json(body: Result<String, serde_json::Error>) -> HttpResponse {
     }
 }
 
+/// Serves a search: app, bearer user and query checked, then `run` under the world's lock.
+fn search(
+    world: &SharedWorld,
+    req: &HttpRequest,
+    q: SearchParams,
+    run: impl FnOnce(&World, &str, SearchQuery) -> Result<Result<String, serde_json::Error>, ApiError>,
+) -> HttpResponse {
+    if let Err(resp) = check_app(world, req, 3) {
+        return resp;
+    }
+    let user = match bearer_user(world, req) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let query = match search_query(q) {
+        Ok(q) => q,
+        Err(resp) => return resp,
+    };
+    match run(&lock(world), &user, query) {
+        Ok(body) => streaming_json(body),
+        Err(e) => api_error(e),
+    }
+}
+
 async fn search_messages(
     world: web::Data<SharedWorld>,
     req: HttpRequest,
     q: web::Query<SearchParams>,
 ) -> HttpResponse {
-    if let Err(resp) = check_app(&world, &req, 3) {
-        return resp;
-    }
-    let user = match bearer_user(&world, &req) {
-        Ok(u) => u,
-        Err(resp) => return resp,
-    };
-    let query = match search_query(q.into_inner()) {
-        Ok(q) => q,
-        Err(resp) => return resp,
-    };
-    match lock(&world).search_messages(&user, query) {
-        Ok(page) => streaming_json(page.to_body()),
-        Err(e) => api_error(e),
-    }
+    search(&world, &req, q.into_inner(), |w, user, query| {
+        w.search_messages(user, query).map(|page| page.to_body())
+    })
 }
 
 async fn search_conversations(
@@ -413,19 +425,8 @@ async fn search_conversations(
     req: HttpRequest,
     q: web::Query<SearchParams>,
 ) -> HttpResponse {
-    if let Err(resp) = check_app(&world, &req, 3) {
-        return resp;
-    }
-    let user = match bearer_user(&world, &req) {
-        Ok(u) => u,
-        Err(resp) => return resp,
-    };
-    let query = match search_query(q.into_inner()) {
-        Ok(q) => q,
-        Err(resp) => return resp,
-    };
-    match lock(&world).search_conversations(&user, query) {
-        Ok(page) => streaming_json(page.to_body()),
-        Err(e) => api_error(e),
-    }
+    search(&world, &req, q.into_inner(), |w, user, query| {
+        w.search_conversations(user, query)
+            .map(|page| page.to_body())
+    })
 }

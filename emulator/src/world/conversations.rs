@@ -182,16 +182,7 @@ impl World {
         if user.is_empty() {
             return Err(ApiError::bad_request("participant id must not be empty"));
         }
-        let conv = self
-            .store
-            .conversation(conversation)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    codes::CONVERSATION_NOT_FOUND,
-                    format!("conversation {conversation} does not exist"),
-                )
-            })?;
+        let conv = self.conversation_record(conversation)?.clone();
         if self.store.user(user).is_none() {
             return Err(ApiError::not_found(
                 codes::USER_NOT_FOUND,
@@ -305,16 +296,7 @@ impl World {
     /// `DELETE /conversations/{c}/participants/{u}`: remove a participant; 404 if not one.
     pub fn remove_participant(&mut self, conversation: &str, user: &str) -> ApiResult<()> {
         self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT)?;
-        let mut conv = self
-            .store
-            .conversation(conversation)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    codes::CONVERSATION_NOT_FOUND,
-                    format!("conversation {conversation} does not exist"),
-                )
-            })?;
+        let mut conv = self.conversation_record(conversation)?.clone();
         if conv.participants.remove(user).is_none() {
             return Err(ApiError::not_found(
                 codes::PARTICIPANT_NOT_FOUND,

@@ -85,6 +85,15 @@ impl ApiError {
         )
     }
 
+    /// 404 `CONVERSATION_NOT_FOUND`.
+    pub fn conversation_not_found(conversation: &str) -> ApiError {
+        ApiError::new(
+            404,
+            codes::CONVERSATION_NOT_FOUND,
+            format!("conversation {conversation} does not exist"),
+        )
+    }
+
     /// 403 with a specific code.
     pub fn forbidden(code: &str, reason: impl Into<String>) -> ApiError {
         ApiError::new(403, code, reason)

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use talkjs_protocol::error::codes;
 use talkjs_protocol::wire::{
     ConversationDiff, ConversationWire, MessageWire, Millis, ParticipantWire, ReactionSummaryWire,
     UserWire,
@@ -64,18 +63,20 @@ pub(crate) fn message_wire(m: &MessageRecord, viewer: &str) -> MessageWire {
 }
 
 impl World {
+    /// The conversation, or 404 `CONVERSATION_NOT_FOUND`.
+    pub(crate) fn conversation_record(&self, conversation: &str) -> ApiResult<&ConversationRecord> {
+        self.store
+            .conversation(conversation)
+            .ok_or_else(|| ApiError::conversation_not_found(conversation))
+    }
+
     /// The conversation or 404; the participant record of `user` in it or 403 `NOT_A_PARTICIPANT`.
     pub(crate) fn member<'a>(
         &'a self,
         conversation: &str,
         user: &str,
     ) -> ApiResult<(&'a ConversationRecord, &'a ParticipantRecord)> {
-        let conv = self.store.conversation(conversation).ok_or_else(|| {
-            ApiError::not_found(
-                codes::CONVERSATION_NOT_FOUND,
-                format!("conversation {conversation} does not exist"),
-            )
-        })?;
+        let conv = self.conversation_record(conversation)?;
         let me = conv
             .participants
             .get(user)
