@@ -18,11 +18,15 @@
 //       (current or future) for which pred(snapshot, loadedAll) holds, or rejects after a timeout.
 //   const raw = await rawSocket(emu, userId, { token })
 //       a bare websocket speaking the frame protocol, for what the official client never sends.
+//   const proxy = await startProxy(emu)  a TCP relay to the emulator; `session(proxy, ...)` works
+//       as with an emulator, `proxy.cut()` drops every open connection (a network failure) and
+//       `proxy.deaf = true` loses everything the emulator sends until the next cut
 //   uid(prefix)                          a unique id, so tests never share conversations
 //   rejection(promise)                   the rejection value (fails if the promise resolves)
 //   closeAll()                           terminates every session and raw socket made so far
 
 import { spawn } from "node:child_process";
+import net from "node:net";
 import path from "node:path";
 import crypto from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -398,4 +402,55 @@ export async function startConversation(owner, id, others = [], params = {}) {
 /// Creates users (by id, named after the id) through `s`'s user-sync rights.
 export async function createUsers(s, ids) {
   await Promise.all(ids.map((id) => s.user(id).createIfNotExists({ name: capitalise(id) })));
+}
+
+// ---------------------------------------------------------------------------
+// A TCP relay, to give the client a network failure: `cut()` destroys the open connections, so
+// the client sees its socket die (code 1006) and reconnects (notes §3.8).
+
+export async function startProxy(emu) {
+  const [targetHost, targetPort] = [emu.host.split(":")[0], Number(emu.host.split(":")[1])];
+  const open = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost);
+    const pair = [client, upstream];
+    open.add(pair);
+    const drop = () => {
+      open.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream);
+    upstream.on("data", (chunk) => {
+      if (!proxy.deaf) client.write(chunk);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const proxy = {
+    ...emu,
+    host: `127.0.0.1:${server.address().port}`,
+    /// While true, nothing the emulator sends reaches the client (requests still arrive and are
+    /// served): a response lost in the network.
+    deaf: false,
+    /// How many connections are open through the relay.
+    get connections() {
+      return open.size;
+    },
+    cut() {
+      proxy.deaf = false;
+      for (const [client, upstream] of [...open]) {
+        client.destroy();
+        upstream.destroy();
+      }
+      open.clear();
+    },
+    async stop() {
+      proxy.cut();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  running.add(proxy);
+  return proxy;
 }

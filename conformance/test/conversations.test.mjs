@@ -412,3 +412,49 @@ test("markAsRead on a conversation alice is not in rejects with NOT_A_PARTICIPAN
   const e = await rejection(alice.conversation(id).markAsRead());
   assert.match(errorText(e), new RegExp(`^Mark ${id} as read failed, got status 403 NOT_A_PARTICIPANT`));
 });
+
+test("ids with slashes, spaces, percent signs and emoji work in every path", async () => {
+  const odd = "al/ice ü%20?#";
+  await alice.user(odd).createIfNotExists({ name: "Odd" });
+  const s = session(emu, odd);
+  const id = `conv/with space?&%2F🦀-${uid("x")}`;
+  const conv = await startConversation(s, id, ["alice"], { subject: "odd ids" });
+  const ref = await conv.send("hello from an odd id");
+  await alice.conversation(id).message(ref.id).reactions("🦀").add();
+  const m = await s.conversation(id).message(ref.id).get();
+  assert.equal(m.sender.id, odd);
+  assert.deepEqual(m.reactions, [{ emoji: "🦀", count: 1, currentUserReacted: false }]);
+  const list = await alice.conversation(id).subscribeMessages().connected;
+  assert.equal(list.latestSnapshot[0].plaintext, "hello from an odd id");
+  const people = await alice.conversation(id).subscribeParticipants().connected;
+  assert.deepEqual(people.latestSnapshot.map((p) => p.user.id).sort(), [odd, "alice"].sort());
+  assert.equal((await alice.conversation(id).participant(odd).get()).user.name, "Odd");
+  const convs = await s.subscribeConversations().connected;
+  assert.ok(convs.latestSnapshot.some((c) => c.id === id));
+});
+
+test("a list filtered on subject follows subject changes: the conversation leaves and comes back", async () => {
+  const id = uid("subjectfilter");
+  const conv = await startConversation(alice, id, ["bob"], { subject: "Open" });
+  const w = watch((cb) => bob.subscribeConversations({ filter: { subject: ["==", "Open"] } }, cb));
+  await w.until((l) => l.some((c) => c.id === id), "in the Open list");
+  await conv.set({ subject: "Closed" });
+  await w.until((l) => !l.some((c) => c.id === id), "gone when Closed");
+  await conv.set({ subject: "Open" });
+  await w.until((l) => l.some((c) => c.id === id), "back when Open again");
+  w.unsubscribe();
+});
+
+test("a list filtered on access follows bob's access: Read brings the conversation in, ReadWrite takes it out", async () => {
+  const id = uid("accessfilter");
+  const conv = await startConversation(alice, id, ["bob"]);
+  const w = watch((cb) => bob.subscribeConversations({ filter: { access: ["==", "Read"] } }, cb));
+  await w.sub.connected;
+  assert.ok(!w.latest.some((c) => c.id === id));
+  await conv.participant("bob").set({ access: "Read" });
+  const list = await w.until((l) => l.some((c) => c.id === id), "in the Read list");
+  assert.equal(list.find((c) => c.id === id).access, "Read");
+  await conv.participant("bob").set({ access: "ReadWrite" });
+  await w.until((l) => !l.some((c) => c.id === id), "out of the Read list");
+  w.unsubscribe();
+});

@@ -328,3 +328,32 @@ test("a user with two sessions stays online until both end", async () => {
   await w.until((o) => o?.isConnected === false, "offline");
   w.unsubscribe();
 });
+
+test("alice's second session sees the message she sent from her first", async () => {
+  const id = uid("twotabs");
+  const conv = await startConversation(alice, id, ["bob"]);
+  const tab2 = session(emu, "alice");
+  const w = watch((cb) => tab2.conversation(id).subscribeMessages(cb));
+  await w.until((l) => Array.isArray(l) && l.length === 0, "an empty list");
+  await conv.send("from tab 1");
+  const [m] = await w.until((l) => l?.length === 1, "the message in tab 2");
+  assert.equal(m.sender.id, "alice");
+  w.unsubscribe();
+  endSession(tab2);
+});
+
+test("after the client's idle disconnect, the next call opens a new socket that works", async () => {
+  const id = uid("idle");
+  const s = session(emu, uid("idler"));
+  await s.currentUser.createIfNotExists({ name: "Idler" });
+  const watcher = watch((cb) => alice.user(s.currentUser.id).subscribeOnline(cb));
+  await watcher.until((o) => o?.isConnected === true, "online while the socket is open");
+  // With nothing subscribed and nothing in flight, the client closes its socket after 3 s (notes §3.6).
+  await watcher.until((o) => o?.isConnected === false, "offline after the idle close", 6_000);
+  await startConversation(s, id, ["alice"]);
+  await s.conversation(id).send("back again");
+  const list = await alice.conversation(id).subscribeMessages().connected;
+  assert.equal(list.latestSnapshot[0].plaintext, "back again");
+  await watcher.until((o) => o?.isConnected === true, "online again");
+  watcher.unsubscribe();
+});

@@ -143,6 +143,16 @@ test("send({content:[location]}) stores a location block", async () => {
   assert.equal(m.plaintext, "📍");
 });
 
+test("a location outside the documented ranges is refused", async () => {
+  const id = uid("badlocation");
+  const conv = await startConversation(alice, id);
+  for (const [latitude, longitude] of [[90.5, 0], [0, -180.5]]) {
+    const e = await rejection(conv.send({ content: [{ type: "location", latitude, longitude }] }));
+    assert.match(errorText(e), new RegExp(`^Send message to conversation ${id} failed, got status 400 `));
+  }
+  await conv.send({ content: [{ type: "location", latitude: -90, longitude: 180 }] });
+});
+
 test("send({content:[text block]}) stores the given nodes as they are", async () => {
   const id = uid("rawtext");
   const conv = await startConversation(alice, id);

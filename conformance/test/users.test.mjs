@@ -93,6 +93,12 @@ test("set on a user that does not exist yet creates it", async () => {
   assert.deepEqual(snap.custom, { k: "v" });
 });
 
+test("set without a name on a user that does not exist rejects and creates nothing", async () => {
+  const id = uid("nameless");
+  await assert.rejects(alice.user(id).set({ custom: { a: "b" } }), new RegExp(`^Error: Set user ${id} failed, got status 400 `));
+  assert.equal(await alice.user(id).get(), null);
+});
+
 test("alice's user subscription shows bob's rename and custom change as they happen", async () => {
   const id = uid("bob");
   const bob = await user(session(emu, id), { name: "Bob" });
