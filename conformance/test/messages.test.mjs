@@ -164,6 +164,59 @@ test("send({content:[text block]}) stores the given nodes as they are", async ()
   assert.equal(m.plaintext, "raw nodes");
 });
 
+test("users may not send links, action links or action buttons, by send or by edit", async () => {
+  // The .d.ts: "By default, users do not have permission to send messages containing LinkNode"
+  // (and ActionLinkNode, ActionButtonNode).
+  const id = uid("links");
+  const conv = await startConversation(alice, id);
+  const label = ["label"];
+  for (const node of [
+    { type: "link", url: "https://a.com", children: label },
+    { type: "actionLink", action: "accept", params: { offer: "1" }, children: label },
+    { type: "actionButton", action: "accept", params: {}, children: label },
+    { type: "bold", children: [{ type: "link", url: "https://hidden.com", children: label }] },
+  ]) {
+    const e = await rejection(conv.send({ content: [{ type: "text", children: ["see ", node] }] }));
+    assert.match(errorText(e), new RegExp(`^Send message to conversation ${id} failed, got status 403 `), JSON.stringify(node));
+  }
+  const ref = await conv.send("plain");
+  // The edit profile of the markup parser turns <url|label> into a link node (notes §7.1).
+  const e = await rejection(conv.message(ref.id).edit("<https://a.com|label>"));
+  assert.match(errorText(e), new RegExp(`^Edit message ${ref.id} in conversation ${id} failed, got status 403 `));
+  assert.equal((await conv.message(ref.id).get()).plaintext, "plain");
+  const list = await messagesUntil(alice, id, () => true, "the list");
+  assert.equal(list.length, 1);
+});
+
+test("an autolink must show where it goes: honest ones are accepted, disguised ones refused", async () => {
+  const id = uid("autolinks");
+  const conv = await startConversation(alice, id);
+  const send = (text, url) => conv.send({ content: [{ type: "text", children: [{ type: "autoLink", text, url }] }] });
+  // The .d.ts's own example: the text names the domain, the url may add a path and fragment.
+  await send("talkjs.com", "https://talkjs.com/docs/JavaScript_Data_API/Message_Content/#AutoLinkNode");
+  await send("me@example.org", "mailto:me@example.org");
+  await send("+31 6 12345678", "tel:+31612345678");
+  for (const [text, url] of [
+    ["talkjs.com", "https://evil.com"],
+    ["talkjs.com", "https://talkjs.com.evil.com/"],
+    ["https://talkjs.com/a", "https://talkjs.com/b"],
+    ["me@example.org", "mailto:them@example.org"],
+    ["555-1234", "tel:5559999"],
+  ]) {
+    const e = await rejection(send(text, url));
+    assert.match(errorText(e), new RegExp(`^Send message to conversation ${id} failed, got status 400 `), `${text} -> ${url}`);
+  }
+  const list = await messagesUntil(alice, id, (l) => l.length === 3, "the three honest links");
+  assert.deepEqual(list.map((m) => m.plaintext), ["+31 6 12345678", "me@example.org", "talkjs.com"]);
+});
+
+test("a text node type the .d.ts does not list is refused", async () => {
+  const id = uid("unknownnode");
+  const conv = await startConversation(alice, id);
+  const e = await rejection(conv.send({ content: [{ type: "text", children: [{ type: "blink", children: ["x"] }] }] }));
+  assert.match(errorText(e), new RegExp(`^Send message to conversation ${id} failed, got status 400 `));
+});
+
 test("the message list shows the newest 30 messages first, and loadMore the older ones", async () => {
   const id = uid("window");
   const conv = await startConversation(alice, id);
@@ -236,11 +289,10 @@ test("alice edits her message: bob sees the new text, the edit time and the cust
   const ref = await conv.send({ text: "typo", custom: { keep: "1", drop: "2" } });
   const w = watch((cb) => bob.conversation(id).subscribeMessages(cb));
   await w.until((l) => l?.length === 1, "the original");
-  await alice.conversation(id).message(ref.id).edit({ text: "fixed <https://a.com|label>", custom: { drop: null, add: "3" } });
+  await alice.conversation(id).message(ref.id).edit({ text: "fixed *now*", custom: { drop: null, add: "3" } });
   const [m] = await w.until((l) => l?.[0]?.editedAt !== null, "the edit");
-  // The edit profile of the markup parser also makes formatted links (notes §7.1).
-  assert.deepEqual(m.content, [{ type: "text", children: ["fixed ", { type: "link", url: "https://a.com", children: ["label"] }] }]);
-  assert.equal(m.plaintext, "fixed label");
+  assert.deepEqual(m.content, [{ type: "text", children: ["fixed ", { type: "bold", children: ["now"] }] }]);
+  assert.equal(m.plaintext, "fixed now");
   assert.deepEqual(m.custom, { keep: "1", add: "3" });
   assert.ok(m.editedAt >= m.createdAt);
   w.unsubscribe();

@@ -15,6 +15,7 @@ use talkjs_protocol::wire::{
     ReactionUserWire, apply_custom_patch,
 };
 
+use super::content_rules;
 use super::conversations::page_size;
 use super::cursor;
 use super::typing::READ_ONLY_ACCESS;
@@ -57,7 +58,8 @@ impl World {
     }
 
     /// Turns sent blocks into stored blocks: file tokens become full file blocks, text keeps its
-    /// nodes (stored with camelCase types), locations are range-checked.
+    /// nodes (stored with camelCase types) once they pass [`content_rules`], locations are
+    /// range-checked.
     fn store_content(&self, blocks: Vec<SendContentBlock>) -> ApiResult<Vec<ContentBlock>> {
         if blocks.len() != 1 {
             return Err(ApiError::bad_request(format!(
@@ -68,7 +70,10 @@ impl World {
         blocks
             .into_iter()
             .map(|b| match b {
-                SendContentBlock::Text(t) => Ok(ContentBlock::Text(t)),
+                SendContentBlock::Text(t) => {
+                    content_rules::check_text(&t.children)?;
+                    Ok(ContentBlock::Text(t))
+                }
                 SendContentBlock::Location(l) => {
                     let ok = l.latitude.is_finite()
                         && l.longitude.is_finite()

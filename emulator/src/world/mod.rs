@@ -11,6 +11,7 @@
 //! Who receives what follows the official client's dispatch rules (docs/protocol.md §5.3): an event
 //! goes once to each socket that holds a subscription whose store consumes it.
 
+pub mod content_rules;
 pub mod conversations;
 mod cursor;
 mod messages;
