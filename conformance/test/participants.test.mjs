@@ -75,6 +75,15 @@ test("set changes access and notify; edit changes only what it is given", async 
   w.unsubscribe();
 });
 
+test("set with access null and notify null puts both back to their defaults", async () => {
+  const id = uid("conv");
+  const conv = await startConversation(alice, id, [["bob", { access: "Read", notify: false }]]);
+  await conv.participant("bob").set({ access: null, notify: null });
+  const p = await conv.participant("bob").get();
+  assert.equal(p.access, "ReadWrite");
+  assert.equal(p.notify, true);
+});
+
 test("set on a user who is not a participant adds them", async () => {
   const id = uid("conv");
   const conv = await startConversation(alice, id);
