@@ -208,6 +208,24 @@ test("a conversation with a new message moves to the top of the list", async () 
   w.unsubscribe();
 });
 
+test("a conversation beyond the first 20 comes to the top of the list when it gets a message", async () => {
+  const lister = await user(session(emu, uid("lister")));
+  const ids = [];
+  for (let i = 0; i < 22; i++) {
+    ids.push(uid(`deep${i}`));
+    await lister.conversation(ids[i]).createIfNotExists();
+  }
+  await startConversation(lister, ids[0], ["bob"]);
+  const w = watch((cb) => lister.subscribeConversations(cb));
+  const state = await w.sub.connected;
+  assert.ok(!state.latestSnapshot.some((c) => c.id === ids[0]), "the oldest is not in the first page");
+  await bob.conversation(ids[0]).send("wake up");
+  const list = await w.until((l) => l[0]?.id === ids[0], "the oldest on top");
+  assert.equal(list[0].lastMessage?.plaintext, "wake up");
+  assert.equal(w.loadedAll.at(-1), false);
+  w.unsubscribe();
+});
+
 test("the list orders conversations by last activity across pages (messages, not creation)", async () => {
   const lister = await user(session(emu, uid("lister")));
   const ids = [];
