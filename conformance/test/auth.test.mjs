@@ -72,6 +72,22 @@ test("a JWT for another app is refused", async () => {
   assert.match((await withTimeout(error, "onError")).message, FATAL_NO_REFRESH);
 });
 
+test("an unsigned JWT (alg none) is refused", async () => {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const unsigned = `${b64({ alg: "none", typ: "JWT" })}.${b64({ tokenType: "user", iss: emu.appId, sub: "alice" })}.`;
+  const s = session(emu, "alice", { token: unsigned });
+  const error = firstError(s);
+  s.currentUser.get().catch(() => {});
+  assert.match((await withTimeout(error, "onError")).message, FATAL_NO_REFRESH);
+});
+
+test("a JWT that is not valid yet (nbf in the future) is refused", async () => {
+  const s = session(emu, "alice", { token: emu.jwt("alice", { nbf: nowSeconds() + 3600 }) });
+  const error = firstError(s);
+  s.currentUser.get().catch(() => {});
+  assert.match((await withTimeout(error, "onError")).message, FATAL_NO_REFRESH);
+});
+
 test("an unknown app id ends the session through onError without any call", async () => {
   const s = session(emu, "alice", { appId: "no-such-app" });
   const e = await withTimeout(firstError(s), "onError");
