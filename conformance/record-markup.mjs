@@ -1006,13 +1006,15 @@ for (const [name, { template, hit }] of Object.entries(SWEEPS)) {
   sweeps[name] = { template, members: toRanges(members) };
   console.log(`sweep ${name}: ${members.length} members at ${elapsed()}`);
 }
-const previousTlds = readJson("sweeps.json", {}).tlds?.members ?? [];
+const previous = readJson("sweeps.json", {}).tlds ?? {};
+const previousTlds = [...(previous.members ?? []), ...(previous.rejected ?? [])];
 const candidates = tldCandidates(previousTlds);
 {
   const lines = candidates.map((tld) => `x.${tld}`);
   const perLine = await sweepLines(lines);
   const members = candidates.filter((_, i) => perLine[i].some((n) => n.type === "autolink" && n.text === lines[i]));
-  sweeps.tlds = { template: "x.{tld}", candidates: candidates.length, members };
+  const rejected = candidates.filter((tld) => !members.includes(tld));
+  sweeps.tlds = { template: "x.{tld}", members, rejected };
   console.log(`sweep tlds: ${members.length} of ${candidates.length} candidates`);
 }
 writeJson("sweeps.json", sweeps);
