@@ -1,9 +1,62 @@
 //! `talkjs`: a Rust runtime for the TalkJS Data API.
 //!
-//! A session acts as one TalkJS user: it reads and writes users, conversations, participants,
-//! messages and reactions, and subscribes to live snapshots, over the same realtime protocol as the
-//! official JavaScript client. The public API will mirror `@talkjs/core` in snake_case.
+//! A [`TalkSession`] acts as one TalkJS user: it reads and writes users, conversations,
+//! participants, messages and reactions, and uploads files, over the same realtime protocol as
+//! TalkJS's official JavaScript client, `@talkjs/core`. The API mirrors that client's in
+//! snake_case: `session.conversation("c").send("hi")` here is
+//! `session.conversation("c").send("hi")` there.
 //!
-//! For now this crate re-exports the wire protocol; the runtime arrives with the actor crate.
+//! Behind the handles is an actix actor system (`talkjs-actors`): a registry of sessions, one
+//! session actor per user, one connection actor per live websocket, and a token actor. Everything
+//! must run inside an actix system: `#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`.
+//!
+//! ```no_run
+//! use talkjs::params::CreateUserParams;
+//!
+//! #[actix_rt::main]
+//! async fn main() -> talkjs::Result<()> {
+//!     // A local TalkJS: `cargo run -p talkjs-emulator` (or talkjs_emulator::Emulator in process).
+//!     let session = talkjs::get_talk_session("demo", "alice").host("127.0.0.1:8787").await?;
+//!     session.current_user().create_if_not_exists(CreateUserParams::new("Alice")).await?;
+//!     let chat = session.conversation("welcome");
+//!     chat.create_if_not_exists(Default::default()).await?;
+//!     let sent = chat.send("Hello *world*").await?;
+//!     println!("sent {}", sent.id());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Errors are [`Error`]s: the operation that failed and an [`ErrorKind`] to match on. Empty ids
+//! are refused before anything is sent.
 
+mod conversation;
+mod hydrate;
+mod message;
+mod participant;
+mod reactions;
+mod session;
+mod upload;
+mod user;
+
+pub use conversation::{ConversationRef, Send};
+pub use message::{Edit, MessageRef, Translated};
+pub use participant::ParticipantRef;
+pub use reactions::ReactionsRef;
+pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_session};
+pub use talkjs_actors::{Error, ErrorKind, Result};
+pub use user::UserRef;
+
+/// The connection's lifecycle states.
+pub use talkjs_actors::connection::Lifecycle;
+/// Session internals for plugins: lifecycle and event observation.
+pub use talkjs_actors::session::{InboundEvent, LifecycleEvent};
+/// Token sources: fixed tokens, closures, your backend's endpoint, a JWT signer, or any actor.
+pub use talkjs_actors::token;
+/// The wire protocol crate, for everything below the API.
 pub use talkjs_protocol as protocol;
+/// Content blocks and file tokens.
+pub use talkjs_protocol::content::{ContentBlock, FileToken, LocationBlock};
+/// Parameter types of the write calls.
+pub use talkjs_protocol::params;
+/// Snapshot types returned by reads.
+pub use talkjs_protocol::snapshot;

@@ -1,6 +1,29 @@
 //! The actor system behind the `talkjs` runtime.
 //!
-//! This crate will hold one actix actor per file, each named for what it owns (see ARCHITECTURE.md):
-//! the registry that hands out sessions, the session (auth state and request pipeline), the
-//! websocket connection, one actor per live subscription, the cache shards and the token providers.
-//! It depends on `talkjs-protocol` for everything that crosses the wire and does no parsing of its own.
+//! One actor per file, each named for what it owns (see ARCHITECTURE.md):
+//!
+//! - [`registry`]: hands out one session per (app id, user id).
+//! - [`session`]: auth state, the request pipeline and its status policy, termination, plugins.
+//! - [`connection`]: the realtime websocket: lazy, authenticated, numbered, watched, redialled.
+//! - [`token`]: where tokens come from, as an actor any application can replace.
+//! - [`boken`]: tokens of unauthenticated apps.
+//!
+//! Everything that crosses the wire comes from `talkjs-protocol`; this crate parses nothing itself.
+//! All actors run inside an actix system (`#[actix_rt::main]`, `#[actix_web::main]` or
+//! `actix_rt::System::new()`).
+
+pub mod boken;
+pub mod connection;
+pub mod error;
+pub mod random;
+pub mod registry;
+pub mod session;
+pub mod token;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// A fresh idempotency key for a send (the time now plus random characters, in the official
+/// client's format).
+pub fn new_idempotency_key() -> talkjs_protocol::request::IdempotencyKey {
+    talkjs_protocol::request::IdempotencyKey::generate(random::now_ms().max(0) as u64, random::u64)
+}

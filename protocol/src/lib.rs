@@ -14,8 +14,10 @@
 //! - [`snapshot`], [`params`], [`filter`], [`request`]: the public snapshot and parameter types of
 //!   `talkSession.d.ts`, conversation filters, and the typed bodies of each route.
 //! - [`error`]: the `{errorCode, reasons}` error body.
+//! - [`endpoints`]: base URLs from a `host` option, and the realtime URL.
 
 pub mod content;
+pub mod endpoints;
 pub mod error;
 pub mod event;
 pub mod filter;

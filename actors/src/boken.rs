@@ -1,0 +1,90 @@
+//! Bokens: the tokens of apps that do not require authentication (docs/protocol.md §1.5).
+//!
+//! A session given no token source fetches a boken from `GET {internal}/{app}/bokens/{user}`,
+//! optionally with an identity-verification `signature`, and uses it like a JWT.
+
+use std::time::Duration;
+
+use talkjs_protocol::path::encode_component;
+use talkjs_protocol::request::BokenResponse;
+
+use crate::token::{TokenError, TokenFuture, TokenProvider, TokenRequest};
+
+/// Tries before giving up on statuses worth retrying (429, 5xx, network errors).
+const MAX_TRIES: u32 = 6;
+/// The first retry delay; it grows by [`DELAY_FACTOR`] per try, as the official client's does.
+const FIRST_DELAY: Duration = Duration::from_millis(240);
+/// Growth of the retry delay.
+const DELAY_FACTOR: f64 = 1.2;
+/// How long one request may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fetches bokens from the internal API.
+#[derive(Debug, Clone)]
+pub struct BokenProvider {
+    internal_url: String,
+    signature: Option<String>,
+}
+
+impl BokenProvider {
+    /// A provider for the internal API at `internal_url` (e.g. `http://127.0.0.1:8787/api/v0`).
+    pub fn new(internal_url: impl Into<String>, signature: Option<String>) -> BokenProvider {
+        BokenProvider {
+            internal_url: internal_url.into(),
+            signature,
+        }
+    }
+}
+
+impl TokenProvider for BokenProvider {
+    fn fetch_token(&self, request: TokenRequest) -> TokenFuture {
+        let mut url = format!("{}/{}/bokens/", self.internal_url, request.app_id);
+        encode_component(&request.user_id, &mut url);
+        url.push_str("?signature=");
+        encode_component(self.signature.as_deref().unwrap_or(""), &mut url);
+        Box::pin(async move {
+            let client = awc::Client::builder().timeout(TIMEOUT).finish();
+            let mut delay = FIRST_DELAY;
+            let mut last = String::new();
+            for attempt in 1..=MAX_TRIES {
+                match client.get(&url).send().await {
+                    Ok(mut resp) => {
+                        let status = resp.status().as_u16();
+                        match status {
+                            200 => {
+                                let body: BokenResponse = resp.json().await.map_err(|e| {
+                                    TokenError(format!("unreadable boken response: {e}"))
+                                })?;
+                                return Ok(body.boken);
+                            }
+                            401 => {
+                                return Err(TokenError(
+                                    "check that you provided a valid signature".into(),
+                                ));
+                            }
+                            404 => {
+                                return Err(TokenError(
+                                    "check that you specified the correct app id".into(),
+                                ));
+                            }
+                            429 | 500..=599 => last = format!("status {status}"),
+                            other => {
+                                return Err(TokenError(format!(
+                                    "unexpected HTTP {other} fetching a boken"
+                                )));
+                            }
+                        }
+                    }
+                    Err(e) => last = e.to_string(),
+                }
+                if attempt < MAX_TRIES {
+                    tokio::time::sleep(delay).await;
+                    delay = delay.mul_f64(DELAY_FACTOR);
+                }
+            }
+            Err(TokenError(format!(
+                "fetching a boken failed {MAX_TRIES} times; last: {last}"
+            )))
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! The runtime's error: what failed (the operation) and why (an [`ErrorKind`] to match on).
+//!
+//! Messages follow the official client's wording (`Send message to conversation c1 failed, got
+//! status 403 NOT_A_PARTICIPANT, reasons: ...`) so logs read the same in both worlds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use talkjs_protocol::ErrorBody;
+
+/// Why an operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller passed something invalid (an empty id, a bad count); nothing was sent.
+    InvalidArgument(String),
+    /// The server says the thing does not exist (404).
+    NotFound(ErrorBody),
+    /// The server refused (403), e.g. `NOT_A_PARTICIPANT` or `READ_ONLY_ACCESS`.
+    Forbidden(ErrorBody),
+    /// The server answered another error status (400, 402, 405, 409, 500 after retries, ...).
+    Server {
+        /// The status.
+        status: u16,
+        /// The error body.
+        body: ErrorBody,
+    },
+    /// Authentication failed and cannot recover: the token provider failed, or the server refused
+    /// every token.
+    AuthFailed(String),
+    /// The session was terminated (by the caller, by a fatal auth error, or an unknown app id)
+    /// before the operation finished.
+    SessionTerminated(String),
+    /// The network failed in a way retrying did not fix (only for HTTP uploads; realtime requests
+    /// wait for the next connection instead).
+    Transport(String),
+}
+
+/// An operation's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    operation: Arc<str>,
+    kind: ErrorKind,
+}
+
+impl Error {
+    /// A failure of `operation` (e.g. `Send message to conversation c1`).
+    pub fn new(operation: impl Into<Arc<str>>, kind: ErrorKind) -> Error {
+        Error {
+            operation: operation.into(),
+            kind,
+        }
+    }
+
+    /// An invalid argument to `operation`.
+    pub fn invalid(operation: impl Into<Arc<str>>, reason: impl Into<String>) -> Error {
+        Error::new(operation, ErrorKind::InvalidArgument(reason.into()))
+    }
+
+    /// The error for a non-200 response to `operation`.
+    pub fn from_status(operation: impl Into<Arc<str>>, status: u16, body: ErrorBody) -> Error {
+        let kind = match status {
+            404 => ErrorKind::NotFound(body),
+            403 => ErrorKind::Forbidden(body),
+            status => ErrorKind::Server { status, body },
+        };
+        Error::new(operation, kind)
+    }
+
+    /// What failed.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// Why.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The server's error code, if the server refused.
+    pub fn error_code(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::NotFound(b)
+            | ErrorKind::Forbidden(b)
+            | ErrorKind::Server { body: b, .. } => Some(&b.error_code),
+            _ => None,
+        }
+    }
+
+    /// The same failure, attributed to another operation.
+    pub fn with_operation(self, operation: impl Into<Arc<str>>) -> Error {
+        Error {
+            operation: operation.into(),
+            kind: self.kind,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = &self.operation;
+        match &self.kind {
+            ErrorKind::InvalidArgument(r) => write!(f, "{op} failed: invalid argument: {r}"),
+            ErrorKind::NotFound(b) => write!(f, "{op} failed, got status 404 {b}"),
+            ErrorKind::Forbidden(b) => write!(f, "{op} failed, got status 403 {b}"),
+            ErrorKind::Server { status, body } => {
+                write!(f, "{op} failed, got status {status} {body}")
+            }
+            ErrorKind::AuthFailed(r) => write!(f, "{op} failed: could not authenticate: {r}"),
+            ErrorKind::SessionTerminated(r) => {
+                write!(f, "{op} failed because the session was destroyed: {r}")
+            }
+            ErrorKind::Transport(r) => write!(f, "{op} failed: {r}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A result of the runtime.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_like_the_official_clients() {
+        let e = Error::from_status(
+            "Send message to conversation cx",
+            403,
+            ErrorBody::new("NOT_A_PARTICIPANT", "nope"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "Send message to conversation cx failed, got status 403 NOT_A_PARTICIPANT, reasons: nope"
+        );
+        assert_eq!(e.error_code(), Some("NOT_A_PARTICIPANT"));
+        assert!(matches!(e.kind(), ErrorKind::Forbidden(_)));
+    }
+}

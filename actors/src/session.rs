@@ -1,0 +1,662 @@
+//! The session actor: one TalkJS user's session.
+//!
+//! It holds the auth state (the current token and where to get the next one), runs every request
+//! through the status policy, owns the connection actor (starting a new one when the last went
+//! idle), delivers its termination to every `on_error` listener, and lets plugins observe the
+//! connection's lifecycle and every pushed event.
+//!
+//! Status policy, as the official client applies it (docs/protocol.md §3.9): 200 resolves; 400,
+//! 402, 403, 404, 405 and 409 resolve as errors; 401 is handled by the connection (re-authenticate,
+//! re-send); 429 is retried without limit and 500 up to [`MAX_500_TRIES`] times, both paced by
+//! the session's [`Throttle`]; any other status is an error.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde_json::value::RawValue;
+use talkjs_protocol::endpoints::ApiUrls;
+use talkjs_protocol::event::Event;
+use talkjs_protocol::frame::Method;
+use tracing::Instrument;
+
+use crate::boken::BokenProvider;
+use crate::connection::{
+    Call, Connection, ConnectionConfig, Lifecycle, Notice, SetToken, Shutdown,
+};
+use crate::error::{Error, ErrorKind};
+use crate::random;
+use crate::token::{NeedToken, TokenActor, TokenError, TokenProvider, TokenReason, TokenRequest};
+
+/// Total tries for a request answered 500 (official client: 10).
+pub const MAX_500_TRIES: u32 = 10;
+/// The throttler's first delay (official client: 200 ms).
+pub const THROTTLE_START: Duration = Duration::from_millis(200);
+/// The throttler's growth per use (official client: 1.2).
+pub const THROTTLE_FACTOR: f64 = 1.2;
+/// The throttler's longest delay (official client: 30 s).
+pub const THROTTLE_MAX: Duration = Duration::from_secs(30);
+/// Refresh a token this long before it expires, when it lives longer than twice this
+/// (official client: 300 s, else at half its life).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// What the realtime URL calls this client.
+pub const CLIENT_BUILD: &str = concat!("talkjs-rs-", env!("CARGO_PKG_VERSION"));
+
+/// Where a session gets its tokens.
+pub enum TokenSource {
+    /// No token: an unauthenticated app; the session fetches bokens.
+    Boken {
+        /// Identity-verification signature of the user id, if the app uses one.
+        signature: Option<String>,
+    },
+    /// A provider, wrapped in a [`TokenActor`].
+    Provider(Box<dyn TokenProvider>),
+    /// Any actor that answers [`NeedToken`].
+    Actor(Recipient<NeedToken>),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Boken { .. } => f.write_str("TokenSource::Boken"),
+            TokenSource::Provider(_) => f.write_str("TokenSource::Provider"),
+            TokenSource::Actor(_) => f.write_str("TokenSource::Actor"),
+        }
+    }
+}
+
+/// How to start a session.
+#[derive(Debug)]
+pub struct SessionConfig {
+    /// The TalkJS app.
+    pub app_id: String,
+    /// The user the session acts as.
+    pub user_id: String,
+    /// The server's URLs.
+    pub urls: ApiUrls,
+    /// Where tokens come from.
+    pub tokens: TokenSource,
+}
+
+/// Paces retries of 429 and 500: each delay is 1.2 times the last (±5 % jitter), up to 30 s,
+/// measured from the previous delayed retry; it starts over after any request resolves.
+#[derive(Debug)]
+pub struct Throttle {
+    delay: Duration,
+    last: Option<Instant>,
+}
+
+impl Default for Throttle {
+    fn default() -> Throttle {
+        Throttle {
+            delay: THROTTLE_START,
+            last: None,
+        }
+    }
+}
+
+impl Throttle {
+    /// How long to wait before the next retry.
+    pub fn next_wait(&mut self) -> Duration {
+        let now = Instant::now();
+        let jittered = self.delay.mul_f64(0.95 + 0.1 * random::unit());
+        let wait = match self.last {
+            Some(last) => jittered.saturating_sub(now.duration_since(last)),
+            None => Duration::ZERO,
+        };
+        self.last = Some(now + wait);
+        self.delay = self.delay.mul_f64(THROTTLE_FACTOR).min(THROTTLE_MAX);
+        wait
+    }
+
+    /// Starts over (a request resolved).
+    pub fn reset(&mut self) {
+        *self = Throttle::default();
+    }
+}
+
+/// Send a request and await its data (the policy above applied).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Box<RawValue>, Error>")]
+pub struct Request {
+    /// The operation, for error messages (e.g. `Send message to conversation c1`).
+    pub operation: Arc<str>,
+    /// Method.
+    pub method: Method,
+    /// Encoded path.
+    pub path: String,
+    /// Request data.
+    pub data: Box<RawValue>,
+}
+
+/// Use this token now (also switches a boken session to tokens for future refreshes).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetSessionToken(pub String);
+
+/// A termination listener.
+pub type ErrorListener = Box<dyn Fn(&Error) + Send>;
+
+/// Registers a listener for the session's termination under an id the caller chose (unique per
+/// process). A listener added after termination is called at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OnError(pub u64, pub ErrorListener);
+
+/// Gets future tokens from this actor instead.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SetTokenSource(pub Recipient<NeedToken>);
+
+/// The token to use on HTTP requests (uploads, search): the current one, or a fresh one when
+/// `refresh` is set (after a 401).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<String, Error>")]
+pub struct HttpToken {
+    /// Ask the source for a new token instead of using the cached one.
+    pub refresh: bool,
+}
+
+/// Removes a termination listener.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RemoveOnError(pub u64);
+
+/// Ends the session: pending and later requests fail with `SessionTerminated`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Terminate(pub String);
+
+/// Observe the connection's lifecycle and/or every pushed event (plugins).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Observe {
+    /// Receives lifecycle changes.
+    pub lifecycle: Option<Recipient<LifecycleEvent>>,
+    /// Receives every pushed event.
+    pub events: Option<Recipient<InboundEvent>>,
+}
+
+/// A lifecycle change, as delivered to observers.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct LifecycleEvent(pub Lifecycle);
+
+/// A pushed event, as delivered to observers.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct InboundEvent(pub Arc<Event>);
+
+/// The session's state, for tests and diagnostics.
+#[derive(Debug, Message)]
+#[rtype(result = "SessionStatus")]
+pub struct GetStatus;
+
+/// See [`GetStatus`].
+#[derive(Debug, Clone)]
+pub struct SessionStatus {
+    /// Whether a connection actor is running.
+    pub connected: bool,
+    /// Connection actors started so far.
+    pub connections_started: u64,
+    /// Why the session ended, if it did.
+    pub terminated: Option<String>,
+}
+
+/// Internal: the live connection, started if needed.
+#[derive(Message)]
+#[rtype(result = "Result<Addr<Connection>, Error>")]
+struct EnsureConnection(Arc<str>);
+
+/// The session actor. See the module docs.
+pub struct Session {
+    app_id: String,
+    user_id: String,
+    urls: ApiUrls,
+    client_id: String,
+    source: Recipient<NeedToken>,
+    token: Option<String>,
+    connection: Option<Addr<Connection>>,
+    connections_started: u64,
+    throttle: Arc<Mutex<Throttle>>,
+    listeners: Vec<(u64, ErrorListener)>,
+    lifecycle_observers: Vec<Recipient<LifecycleEvent>>,
+    event_observers: Vec<Recipient<InboundEvent>>,
+    refresh_timer: Option<SpawnHandle>,
+    terminated: Option<Error>,
+}
+
+impl Session {
+    /// A session; a token actor for its source starts with it, so this must be called inside a
+    /// running actix system.
+    pub fn new(config: SessionConfig) -> Session {
+        let source = match config.tokens {
+            TokenSource::Actor(r) => r,
+            TokenSource::Provider(p) => TokenActor::new(BoxedProvider(p)).start().recipient(),
+            TokenSource::Boken { signature } => {
+                TokenActor::new(BokenProvider::new(config.urls.internal.clone(), signature))
+                    .start()
+                    .recipient()
+            }
+        };
+        Session {
+            app_id: config.app_id,
+            user_id: config.user_id,
+            urls: config.urls,
+            client_id: random::client_id(),
+            source,
+            token: None,
+            connection: None,
+            connections_started: 0,
+            throttle: Arc::default(),
+            listeners: Vec::new(),
+            lifecycle_observers: Vec::new(),
+            event_observers: Vec::new(),
+            refresh_timer: None,
+            terminated: None,
+        }
+    }
+
+    fn terminate(&mut self, error: Error, _ctx: &mut Context<Self>) {
+        if self.terminated.is_some() {
+            return;
+        }
+        tracing::info!(user = %self.user_id, %error, "session terminated");
+        for (_, listener) in &self.listeners {
+            listener(&error);
+        }
+        if let Some(conn) = self.connection.take() {
+            conn.do_send(Shutdown(error.to_string()));
+        }
+        self.terminated = Some(error);
+    }
+
+    fn terminated_error(&self, operation: Arc<str>) -> Option<Error> {
+        self.terminated.as_ref().map(|e| {
+            let reason = match e.kind() {
+                ErrorKind::SessionTerminated(r) | ErrorKind::AuthFailed(r) => r.clone(),
+                _ => e.to_string(),
+            };
+            Error::new(operation, ErrorKind::SessionTerminated(reason))
+        })
+    }
+
+    fn connection(&mut self, ctx: &mut Context<Self>) -> Addr<Connection> {
+        if let Some(conn) = &self.connection
+            && conn.connected()
+        {
+            return conn.clone();
+        }
+        let (urls, app, user, client_id) = (
+            self.urls.clone(),
+            self.app_id.clone(),
+            self.user_id.clone(),
+            self.client_id.clone(),
+        );
+        let config = ConnectionConfig {
+            url: Arc::new(move |now| urls.realtime_url(&app, &user, CLIENT_BUILD, &client_id, now)),
+            app_id: self.app_id.clone(),
+            user_id: self.user_id.clone(),
+        };
+        let me = ctx.address();
+        let conn = Connection::new(config, me.clone().recipient(), me.recipient()).start();
+        self.connections_started += 1;
+        if let Some(token) = &self.token {
+            conn.do_send(SetToken(token.clone()));
+        }
+        self.connection = Some(conn.clone());
+        conn
+    }
+
+    /// Schedules a token refresh before expiry, as the official client does (§2.5).
+    fn schedule_refresh(&mut self, expires_in: u64, ctx: &mut Context<Self>) {
+        if let Some(h) = self.refresh_timer.take() {
+            ctx.cancel_future(h);
+        }
+        let life = Duration::from_secs(expires_in);
+        let delay = if life > REFRESH_MARGIN * 2 {
+            life - REFRESH_MARGIN
+        } else {
+            life / 2
+        };
+        self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.refresh_timer = None;
+            let request = NeedToken(TokenRequest {
+                app_id: act.app_id.clone(),
+                user_id: act.user_id.clone(),
+                reason: TokenReason::Expiring,
+            });
+            let source = act.source.clone();
+            ctx.spawn(
+                async move { source.send(request).await }
+                    .into_actor(act)
+                    .map(|result, act, _| {
+                        match result {
+                            Ok(Ok(token)) => {
+                                act.token = Some(token.clone());
+                                if let Some(conn) = &act.connection {
+                                    conn.do_send(SetToken(token));
+                                }
+                            }
+                            // Not fatal: the session lives until the server expires the token, and then
+                            // the connection asks again.
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "scheduled token refresh failed")
+                            }
+                            Err(_) => {
+                                tracing::warn!("token source gone before a scheduled refresh")
+                            }
+                        }
+                    }),
+            );
+        }));
+    }
+
+    /// `GET {internal}/{app}`: a 404 means the app does not exist and ends the session; anything
+    /// else (including a network error) is taken as "exists", as the official client does.
+    fn check_app(&self, ctx: &mut Context<Self>) {
+        let url = format!("{}/{}", self.urls.internal, self.app_id);
+        let app = self.app_id.clone();
+        ctx.spawn(
+            async move {
+                let client = awc::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .finish();
+                client.get(url).send().await.map(|r| r.status().as_u16())
+            }
+            .into_actor(self)
+            .map(move |status, act, ctx| {
+                if let Ok(404) = status {
+                    let reason = format!("The app ID {app} does not exist.");
+                    act.terminate(
+                        Error::new("Start session", ErrorKind::SessionTerminated(reason)),
+                        ctx,
+                    );
+                }
+            }),
+        );
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.check_app(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        if let Some(conn) = self.connection.take() {
+            conn.do_send(Shutdown("the session stopped".into()));
+        }
+    }
+}
+
+/// Lets a boxed provider be wrapped by [`TokenActor::new`].
+struct BoxedProvider(Box<dyn TokenProvider>);
+
+impl TokenProvider for BoxedProvider {
+    fn fetch_token(&self, request: TokenRequest) -> crate::token::TokenFuture {
+        self.0.fetch_token(request)
+    }
+}
+
+impl Handler<NeedToken> for Session {
+    type Result = ResponseActFuture<Self, Result<String, TokenError>>;
+
+    /// The connection asks for a token: the cached one for a first connection, else a new one.
+    fn handle(&mut self, msg: NeedToken, _ctx: &mut Context<Self>) -> Self::Result {
+        if msg.0.reason == TokenReason::Initial
+            && let Some(token) = self.token.clone()
+        {
+            return Box::pin(async move { Ok(token) }.into_actor(self));
+        }
+        let source = self.source.clone();
+        Box::pin(
+            async move { source.send(msg).await }
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    let result = result
+                        .unwrap_or_else(|_| Err(TokenError("the token source stopped".into())));
+                    match &result {
+                        Ok(token) => act.token = Some(token.clone()),
+                        Err(e) => act.terminate(
+                            Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string())),
+                            ctx,
+                        ),
+                    }
+                    result
+                }),
+        )
+    }
+}
+
+impl Handler<Notice> for Session {
+    type Result = ();
+
+    fn handle(&mut self, notice: Notice, ctx: &mut Context<Self>) {
+        match notice {
+            Notice::Authenticated { expires_in } => {
+                if let Some(secs) = expires_in {
+                    self.schedule_refresh(secs, ctx);
+                }
+            }
+            Notice::Lifecycle(l) => {
+                for o in &self.lifecycle_observers {
+                    o.do_send(LifecycleEvent(l.clone()));
+                }
+            }
+            Notice::Pushed(event) => {
+                let event = Arc::new(event);
+                for o in &self.event_observers {
+                    o.do_send(InboundEvent(event.clone()));
+                }
+            }
+            Notice::Fatal(e) => self.terminate(e, ctx),
+        }
+    }
+}
+
+impl Handler<EnsureConnection> for Session {
+    type Result = Result<Addr<Connection>, Error>;
+
+    fn handle(&mut self, msg: EnsureConnection, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.terminated_error(msg.0) {
+            return Err(e);
+        }
+        Ok(self.connection(ctx))
+    }
+}
+
+impl Handler<Request> for Session {
+    type Result = ResponseFuture<Result<Box<RawValue>, Error>>;
+
+    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
+        let me = ctx.address();
+        let throttle = self.throttle.clone();
+        let span = tracing::debug_span!("request", op = %req.operation, method = %req.method, path = %req.path);
+        Box::pin(
+            async move {
+                let mut tries_500 = 0;
+                loop {
+                    let conn = me
+                        .send(EnsureConnection(req.operation.clone()))
+                        .await
+                        .map_err(|_| gone(&req.operation))??;
+                    let call = Call {
+                        operation: req.operation.clone(),
+                        method: req.method,
+                        path: req.path.clone(),
+                        data: req.data.clone(),
+                    };
+                    let resp = match conn.send(call).await {
+                        Ok(result) => result?,
+                        // The connection stopped between our asking and its answering: go again.
+                        Err(_) => continue,
+                    };
+                    let retry = match resp.status {
+                        429 => true,
+                        500 => {
+                            tries_500 += 1;
+                            tries_500 < MAX_500_TRIES
+                        }
+                        _ => false,
+                    };
+                    if retry {
+                        let wait = throttle
+                            .lock()
+                            .map(|mut t| t.next_wait())
+                            .unwrap_or(THROTTLE_START);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    if let Ok(mut t) = throttle.lock() {
+                        t.reset();
+                    }
+                    return if resp.is_ok() {
+                        Ok(resp.data)
+                    } else {
+                        Err(Error::from_status(
+                            req.operation.clone(),
+                            resp.status,
+                            resp.error_body(),
+                        ))
+                    };
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn gone(operation: &Arc<str>) -> Error {
+    Error::new(
+        operation.clone(),
+        ErrorKind::SessionTerminated("the session stopped".into()),
+    )
+}
+
+impl Handler<SetSessionToken> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetSessionToken, _ctx: &mut Context<Self>) {
+        self.token = Some(msg.0.clone());
+        if let Some(conn) = &self.connection
+            && conn.connected()
+        {
+            conn.do_send(SetToken(msg.0));
+        }
+    }
+}
+
+impl Handler<OnError> for Session {
+    type Result = ();
+
+    fn handle(&mut self, OnError(id, listener): OnError, _ctx: &mut Context<Self>) {
+        if let Some(e) = &self.terminated {
+            listener(e);
+        }
+        self.listeners.push((id, listener));
+    }
+}
+
+impl Handler<SetTokenSource> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetTokenSource, _ctx: &mut Context<Self>) {
+        self.source = msg.0;
+    }
+}
+
+impl Handler<HttpToken> for Session {
+    type Result = ResponseActFuture<Self, Result<String, Error>>;
+
+    fn handle(&mut self, msg: HttpToken, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.terminated_error("Authenticate".into()) {
+            return Box::pin(async move { Err(e) }.into_actor(self));
+        }
+        let reason = match (msg.refresh, &self.token) {
+            (false, Some(token)) => {
+                let token = token.clone();
+                return Box::pin(async move { Ok(token) }.into_actor(self));
+            }
+            (false, None) => TokenReason::Initial,
+            (true, _) => TokenReason::Rejected,
+        };
+        let request = NeedToken(TokenRequest {
+            app_id: self.app_id.clone(),
+            user_id: self.user_id.clone(),
+            reason,
+        });
+        let fetch = <Self as Handler<NeedToken>>::handle(self, request, ctx);
+        Box::pin(fetch.map(move |result, act, _| {
+            let token = result
+                .map_err(|e| Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string())))?;
+            if let Some(conn) = &act.connection
+                && conn.connected()
+                && reason == TokenReason::Rejected
+            {
+                // A new token also renews the live socket, as the official client does.
+                conn.do_send(SetToken(token.clone()));
+            }
+            Ok(token)
+        }))
+    }
+}
+
+impl Handler<RemoveOnError> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoveOnError, _ctx: &mut Context<Self>) {
+        self.listeners.retain(|(id, _)| *id != msg.0);
+    }
+}
+
+impl Handler<Terminate> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Terminate, ctx: &mut Context<Self>) {
+        self.terminate(
+            Error::new("Session", ErrorKind::SessionTerminated(msg.0)),
+            ctx,
+        );
+    }
+}
+
+impl Handler<Observe> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Observe, _ctx: &mut Context<Self>) {
+        self.lifecycle_observers.extend(msg.lifecycle);
+        self.event_observers.extend(msg.events);
+    }
+}
+
+impl Handler<GetStatus> for Session {
+    type Result = MessageResult<GetStatus>;
+
+    fn handle(&mut self, _: GetStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(SessionStatus {
+            connected: self.connection.as_ref().is_some_and(Addr::connected),
+            connections_started: self.connections_started,
+            terminated: self.terminated.as_ref().map(ToString::to_string),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_throttle_waits_nothing_first_then_grows_to_its_cap() {
+        let mut t = Throttle::default();
+        assert_eq!(t.next_wait(), Duration::ZERO);
+        for _ in 0..60 {
+            t.next_wait();
+        }
+        assert!(t.delay <= THROTTLE_MAX);
+        t.reset();
+        assert_eq!(t.delay, THROTTLE_START);
+    }
+}

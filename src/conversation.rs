@@ -1,0 +1,323 @@
+//! [`ConversationRef`]: a conversation, by id, and sending messages to it.
+
+use std::sync::Arc;
+
+use talkjs_protocol::content::{FileToken, LocationBlock, SendContentBlock, SendFileBlock};
+use talkjs_protocol::error::codes;
+use talkjs_protocol::markup;
+use talkjs_protocol::params::{
+    CreateConversationParams, SendMessageParams, SendTextMessageParams, SetConversationParams,
+};
+use talkjs_protocol::path::Route;
+use talkjs_protocol::request::{
+    ListRequest, ParticipantAction, ParticipantActionsRequest, ParticipantActionsResponse,
+    ParticipantMethod, SendMessageRequest, SendMessageResponse,
+};
+use talkjs_protocol::snapshot::ConversationSnapshot;
+use talkjs_protocol::wire::{ConversationWire, MessageWire, Page};
+
+use crate::hydrate::{self, none_if_absent};
+use crate::message::MessageRef;
+use crate::participant::ParticipantRef;
+use crate::session::{EMPTY, TalkSession, require_id};
+use crate::{Error, ErrorKind, Result};
+
+/// What to send: TalkJS markup text, or one content block, with optional reply-to and custom data.
+///
+/// Plain strings convert into it, so `conversation.send("Hi *there*")` works; use
+/// [`SendTextMessageParams`] or [`SendMessageParams`] for the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Send {
+    /// Markup text, parsed into a text block as the official client parses it.
+    Text(SendTextMessageParams),
+    /// A ready content block: a file token, a location, or hand-built text.
+    Content(SendMessageParams),
+}
+
+impl From<&str> for Send {
+    fn from(text: &str) -> Send {
+        Send::Text(text.into())
+    }
+}
+
+impl From<String> for Send {
+    fn from(text: String) -> Send {
+        Send::Text(text.into())
+    }
+}
+
+impl From<SendTextMessageParams> for Send {
+    fn from(p: SendTextMessageParams) -> Send {
+        Send::Text(p)
+    }
+}
+
+impl From<SendMessageParams> for Send {
+    fn from(p: SendMessageParams) -> Send {
+        Send::Content(p)
+    }
+}
+
+impl From<FileToken> for Send {
+    fn from(token: FileToken) -> Send {
+        Send::Content(SendMessageParams::new(SendContentBlock::File(
+            SendFileBlock { file_token: token },
+        )))
+    }
+}
+
+impl From<LocationBlock> for Send {
+    fn from(location: LocationBlock) -> Send {
+        Send::Content(SendMessageParams::new(SendContentBlock::Location(location)))
+    }
+}
+
+/// A reference to a conversation. Cheap to create and clone.
+#[derive(Clone, Debug)]
+pub struct ConversationRef {
+    session: TalkSession,
+    id: String,
+}
+
+impl PartialEq for ConversationRef {
+    fn eq(&self, other: &ConversationRef) -> bool {
+        self.id == other.id && self.session.app_id() == other.session.app_id()
+    }
+}
+
+impl Eq for ConversationRef {}
+
+impl ConversationRef {
+    pub(crate) fn new(session: TalkSession, id: String) -> ConversationRef {
+        ConversationRef { session, id }
+    }
+
+    /// The conversation's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A participant of this conversation (whether or not they are one yet).
+    pub fn participant(&self, user_id: impl Into<String>) -> ParticipantRef {
+        ParticipantRef::new(self.session.clone(), self.id.clone(), user_id.into())
+    }
+
+    /// A message in this conversation.
+    pub fn message(&self, id: impl Into<String>) -> MessageRef {
+        MessageRef::new(self.session.clone(), self.id.clone(), id.into())
+    }
+
+    fn op(&self, what: &str) -> Arc<str> {
+        format!("{what} {}", self.id).into()
+    }
+
+    /// The conversation as the current user sees it, with its last message; `None` if it does
+    /// not exist or the user is not a participant.
+    pub async fn get(&self) -> Result<Option<ConversationSnapshot>> {
+        let op = self.op("Get conversation");
+        require_id(&op, "conversation id", &self.id)?;
+        let route = Route::GetConversation {
+            conversation: self.id.clone(),
+        };
+        let Some(wire) = none_if_absent(
+            self.session
+                .call_typed::<_, ConversationWire>(op.clone(), &route, EMPTY)
+                .await,
+        )?
+        else {
+            return Ok(None);
+        };
+        let route = Route::ListMessages {
+            conversation: self.id.clone(),
+        };
+        let page: Option<Page<MessageWire>> = none_if_absent(
+            self.session
+                .call_typed(op, &route, &ListRequest::first_page(1))
+                .await,
+        )?;
+        let last = match page.and_then(|p| p.data.into_iter().next()) {
+            Some(m) => Some(Arc::new(
+                hydrate::message(&self.session, &self.id, &m).await?,
+            )),
+            None => None,
+        };
+        Ok(Some(ConversationSnapshot::from_wire(&wire, last)))
+    }
+
+    /// Sets the conversation's attributes and the current user's participation (creating either
+    /// if needed). Like the official client, a refusal to edit the conversation is ignored when
+    /// the params change only the participation, and vice versa.
+    pub async fn set(&self, params: SetConversationParams) -> Result<()> {
+        let op = self.op("Set conversation");
+        require_id(&op, "conversation id", &self.id)?;
+        let route = Route::SetConversation {
+            conversation: self.id.clone(),
+        };
+        let conversation = self.session.call_unit(op, &route, &params);
+        let me = self.own_participation(
+            ParticipantMethod::Put,
+            params.clone(),
+            "Set your participation in conversation",
+        );
+        let (conversation, me) = futures_util::future::join(conversation, me).await;
+        match conversation {
+            Err(e)
+                if e.error_code() == Some(codes::UNAUTHORIZED_TO_EDIT)
+                    && params.changes_only_participation() => {}
+            other => other?,
+        }
+        match me {
+            Err(e)
+                if e.error_code() == Some(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT)
+                    && params.changes_no_participation() =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Creates the conversation with these attributes and joins it, unless it exists (then
+    /// nothing changes).
+    pub async fn create_if_not_exists(&self, params: CreateConversationParams) -> Result<()> {
+        let op = self.op("Create conversation");
+        require_id(&op, "conversation id", &self.id)?;
+        let route = Route::CreateConversation {
+            conversation: self.id.clone(),
+        };
+        // The conversation must exist before the join is processed; the server handles a socket's
+        // requests in order, so both can be in flight at once.
+        let create = self.session.call_unit(op, &route, &params);
+        let join = self.own_participation(
+            ParticipantMethod::Post,
+            params.clone().into(),
+            "Join conversation",
+        );
+        let (create, join) = futures_util::future::join(create, join).await;
+        ok_if_exists(create)?;
+        ok_if_exists(join)
+    }
+
+    async fn own_participation(
+        &self,
+        method: ParticipantMethod,
+        params: SetConversationParams,
+        what: &str,
+    ) -> Result<()> {
+        let op = self.op(what);
+        let request = ParticipantActionsRequest {
+            actions: vec![ParticipantAction {
+                id: self.session.user_id().to_owned(),
+                method,
+                params,
+            }],
+        };
+        participant_actions(&self.session, &self.id, op, request).await
+    }
+
+    /// Sends a message; returns a reference to it.
+    ///
+    /// Each call carries a fresh idempotency key, re-sent unchanged if the request is retried
+    /// (after a reconnect, a 429 or a 500), so the server creates the message once.
+    pub async fn send(&self, message: impl Into<Send>) -> Result<MessageRef> {
+        let op = self.op("Send message to conversation");
+        require_id(&op, "conversation id", &self.id)?;
+        let (content, referenced, custom) = match message.into() {
+            Send::Text(p) => (
+                SendContentBlock::Text(markup::parse_send(&p.text)),
+                p.referenced_message,
+                p.custom,
+            ),
+            Send::Content(p) => (p.content, p.referenced_message, p.custom),
+        };
+        let request = SendMessageRequest {
+            content: vec![content],
+            referenced_message_id: referenced,
+            custom,
+            idempotency_key: talkjs_actors::new_idempotency_key(),
+        };
+        let route = Route::SendMessage {
+            conversation: self.id.clone(),
+        };
+        let sent: SendMessageResponse = self.session.call_typed(op, &route, &request).await?;
+        Ok(self.message(sent.id))
+    }
+
+    /// Marks the conversation read up to now.
+    pub async fn mark_as_read(&self) -> Result<()> {
+        self.simple(
+            format!("Mark {} as read", self.id),
+            Route::MarkAsRead {
+                conversation: self.id.clone(),
+            },
+        )
+        .await
+    }
+
+    /// Marks the conversation unread.
+    pub async fn mark_as_unread(&self) -> Result<()> {
+        self.simple(
+            format!("Mark {} as unread", self.id),
+            Route::MarkAsUnread {
+                conversation: self.id.clone(),
+            },
+        )
+        .await
+    }
+
+    /// Tells the other participants the current user is typing (for the next 10 seconds, or
+    /// until they send).
+    pub async fn mark_as_typing(&self) -> Result<()> {
+        self.simple(
+            format!("Set user as typing in {}", self.id),
+            Route::MarkAsTyping {
+                conversation: self.id.clone(),
+            },
+        )
+        .await
+    }
+
+    async fn simple(&self, op: String, route: Route) -> Result<()> {
+        let op: Arc<str> = op.into();
+        require_id(&op, "conversation id", &self.id)?;
+        self.session.call_unit(op, &route, EMPTY).await
+    }
+}
+
+/// Runs a batch of participant actions and turns the first refusal into an error (409 counts as
+/// success for creates, as the official client treats it).
+pub(crate) async fn participant_actions(
+    session: &TalkSession,
+    conversation: &str,
+    op: Arc<str>,
+    request: ParticipantActionsRequest,
+) -> Result<()> {
+    let creates: Vec<bool> = request
+        .actions
+        .iter()
+        .map(|a| a.method == ParticipantMethod::Post)
+        .collect();
+    let route = Route::ParticipantActions {
+        conversation: conversation.to_owned(),
+    };
+    let response: ParticipantActionsResponse =
+        session.call_typed(op.clone(), &route, &request).await?;
+    for (result, create) in response.responses.into_iter().zip(creates) {
+        if result.status == 200 || (create && result.status == 409) {
+            continue;
+        }
+        let body = talkjs_protocol::ErrorBody {
+            error_code: result.error_code.unwrap_or_default(),
+            reasons: result.reasons.unwrap_or_default(),
+        };
+        return Err(Error::from_status(op, result.status, body));
+    }
+    Ok(())
+}
+
+fn ok_if_exists(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if matches!(e.kind(), ErrorKind::Server { status: 409, .. }) => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,233 @@
+//! [`MessageRef`]: a message, by conversation and id.
+
+use std::sync::Arc;
+
+use talkjs_protocol::content::{ContentBlock, SendContentBlock};
+use talkjs_protocol::markup;
+use talkjs_protocol::params::{EditMessageParams, EditTextMessageParams};
+use talkjs_protocol::path::Route;
+use talkjs_protocol::plaintext::plaintext;
+use talkjs_protocol::request::{
+    EditMessageRequest, TranslateRequest, TranslateResponse, Translation,
+};
+use talkjs_protocol::snapshot::MessageSnapshot;
+
+use crate::hydrate;
+use crate::reactions::ReactionsRef;
+use crate::session::{EMPTY, TalkSession, require_id};
+use crate::{ErrorKind, Result};
+
+/// How to change a message: new markup text, or a new content block, and/or custom data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// New text in TalkJS markup (parsed with the full parser, which also knows `<url|label>` links
+    /// and action links); an empty text keeps the content.
+    Text(EditTextMessageParams),
+    /// A new content block.
+    Content(EditMessageParams),
+}
+
+impl From<&str> for Edit {
+    fn from(text: &str) -> Edit {
+        Edit::Text(EditTextMessageParams::new().text(text))
+    }
+}
+
+impl From<String> for Edit {
+    fn from(text: String) -> Edit {
+        Edit::Text(EditTextMessageParams::new().text(text))
+    }
+}
+
+impl From<EditTextMessageParams> for Edit {
+    fn from(p: EditTextMessageParams) -> Edit {
+        Edit::Text(p)
+    }
+}
+
+impl From<EditMessageParams> for Edit {
+    fn from(p: EditMessageParams) -> Edit {
+        Edit::Content(p)
+    }
+}
+
+/// A translated message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translated {
+    /// The translated content.
+    pub content: Vec<ContentBlock>,
+    /// Its plaintext.
+    pub plaintext: String,
+}
+
+/// A reference to a message. Cheap to create and clone.
+#[derive(Clone, Debug)]
+pub struct MessageRef {
+    session: TalkSession,
+    conversation_id: String,
+    id: String,
+}
+
+impl PartialEq for MessageRef {
+    fn eq(&self, other: &MessageRef) -> bool {
+        self.id == other.id
+            && self.conversation_id == other.conversation_id
+            && self.session.app_id() == other.session.app_id()
+    }
+}
+
+impl Eq for MessageRef {}
+
+impl MessageRef {
+    pub(crate) fn new(session: TalkSession, conversation_id: String, id: String) -> MessageRef {
+        MessageRef {
+            session,
+            conversation_id,
+            id,
+        }
+    }
+
+    /// The message's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The conversation's id.
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation_id
+    }
+
+    /// The reactions with one emoji on this message.
+    pub fn reactions(&self, emoji: impl Into<String>) -> ReactionsRef {
+        ReactionsRef::new(
+            self.session.clone(),
+            self.conversation_id.clone(),
+            self.id.clone(),
+            emoji.into(),
+        )
+    }
+
+    /// Alias of [`MessageRef::reactions`], as in the official client.
+    pub fn reaction(&self, emoji: impl Into<String>) -> ReactionsRef {
+        self.reactions(emoji)
+    }
+
+    fn check(&self, op: &Arc<str>) -> Result<()> {
+        require_id(op, "conversation id", &self.conversation_id)?;
+        require_id(op, "message id", &self.id)
+    }
+
+    fn route_write(&self) -> (String, String) {
+        (self.conversation_id.clone(), self.id.clone())
+    }
+
+    /// The message with its sender and the message it replies to; `None` if it does not exist
+    /// or the current user cannot see it.
+    pub async fn get(&self) -> Result<Option<MessageSnapshot>> {
+        let op: Arc<str> = format!("Get message {}", self.id).into();
+        self.check(&op)?;
+        let Some(wire) =
+            hydrate::fetch_message(&self.session, &self.conversation_id, &self.id).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            hydrate::message(&self.session, &self.conversation_id, &wire).await?,
+        ))
+    }
+
+    /// Changes the message's content and/or custom data. Only its sender may.
+    pub async fn edit(&self, edit: impl Into<Edit>) -> Result<()> {
+        let op: Arc<str> = format!(
+            "Edit message {} in conversation {}",
+            self.id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        let request = match edit.into() {
+            Edit::Text(p) => EditMessageRequest {
+                // An empty `text` keeps the content, as in the official client.
+                content: p
+                    .text
+                    .filter(|t| !t.is_empty())
+                    .map(|t| vec![SendContentBlock::Text(markup::parse_edit(&t))]),
+                custom: p.custom,
+            },
+            Edit::Content(p) => EditMessageRequest {
+                content: p.content.map(|c| vec![c]),
+                custom: p.custom,
+            },
+        };
+        let (conversation, message) = self.route_write();
+        self.session
+            .call_unit(
+                op,
+                &Route::EditMessage {
+                    conversation,
+                    message,
+                },
+                &request,
+            )
+            .await
+    }
+
+    /// Deletes the message; deleting one that is gone succeeds.
+    pub async fn delete(&self) -> Result<()> {
+        let op: Arc<str> = format!(
+            "Delete message {} in conversation {}",
+            self.id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        let (conversation, message) = self.route_write();
+        match self
+            .session
+            .call_unit(
+                op,
+                &Route::DeleteMessage {
+                    conversation,
+                    message,
+                },
+                EMPTY,
+            )
+            .await
+        {
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The message translated into `language` (e.g. `"fr"`); `None` if there is no translation.
+    pub async fn translate(&self, language: &str) -> Result<Option<Translated>> {
+        let op: Arc<str> = format!(
+            "Translate message {} in conversation {}",
+            self.id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        if language.trim().is_empty() {
+            return Err(crate::Error::invalid(op, "language must not be empty"));
+        }
+        let request = TranslateRequest {
+            ids: vec![self.id.clone()],
+            lang: language.to_owned(),
+        };
+        let route = Route::Translate {
+            conversation: self.conversation_id.clone(),
+        };
+        let mut response: TranslateResponse = self.session.call_typed(op, &route, &request).await?;
+        Ok(response.data.remove(&self.id).flatten().map(|t| {
+            let content = match t {
+                Translation::Content { content } => content,
+                // Translated markup is parsed with the full parser, as the official client does.
+                Translation::Markup { markup: text } => {
+                    vec![ContentBlock::Text(markup::parse_edit(&text))]
+                }
+            };
+            Translated {
+                plaintext: plaintext(&content),
+                content,
+            }
+        }))
+    }
+}

@@ -1,0 +1,157 @@
+//! [`ParticipantRef`]: a user's membership of a conversation.
+
+use std::sync::Arc;
+
+use talkjs_protocol::error::codes;
+use talkjs_protocol::params::{CreateParticipantParams, SetParticipantParams};
+use talkjs_protocol::path::Route;
+use talkjs_protocol::request::{ParticipantAction, ParticipantActionsRequest, ParticipantMethod};
+use talkjs_protocol::snapshot::ParticipantSnapshot;
+use talkjs_protocol::wire::ParticipantWire;
+
+use crate::conversation::participant_actions;
+use crate::hydrate;
+use crate::session::{EMPTY, TalkSession, require_id};
+use crate::{ErrorKind, Result};
+
+/// A reference to a user's participation in a conversation. Cheap to create and clone.
+#[derive(Clone, Debug)]
+pub struct ParticipantRef {
+    session: TalkSession,
+    conversation_id: String,
+    user_id: String,
+}
+
+impl PartialEq for ParticipantRef {
+    fn eq(&self, other: &ParticipantRef) -> bool {
+        self.conversation_id == other.conversation_id
+            && self.user_id == other.user_id
+            && self.session.app_id() == other.session.app_id()
+    }
+}
+
+impl Eq for ParticipantRef {}
+
+impl ParticipantRef {
+    pub(crate) fn new(
+        session: TalkSession,
+        conversation_id: String,
+        user_id: String,
+    ) -> ParticipantRef {
+        ParticipantRef {
+            session,
+            conversation_id,
+            user_id,
+        }
+    }
+
+    /// The participant's user id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The conversation's id.
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation_id
+    }
+
+    fn check(&self, op: &Arc<str>) -> Result<()> {
+        require_id(op, "conversation id", &self.conversation_id)?;
+        require_id(op, "user id", &self.user_id)
+    }
+
+    /// The participant, or `None` if the user is not one (or the conversation is unknown, or the
+    /// current user asks about themselves and is not in it). Asking about someone else in a
+    /// conversation the current user is not in is refused (`NOT_A_PARTICIPANT`), as in the
+    /// official client.
+    pub async fn get(&self) -> Result<Option<ParticipantSnapshot>> {
+        let op: Arc<str> = format!(
+            "Get participant {} in conversation {}",
+            self.user_id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        let route = Route::GetParticipant {
+            conversation: self.conversation_id.clone(),
+            user: self.user_id.clone(),
+        };
+        let wire: ParticipantWire = match self.session.call_typed(op, &route, EMPTY).await {
+            Ok(w) => w,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound(_)) => return Ok(None),
+            Err(e)
+                if e.error_code() == Some(codes::NOT_A_PARTICIPANT)
+                    && self.user_id == self.session.user_id() =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let users = hydrate::users(&self.session, &[&self.user_id]).await?;
+        Ok(users
+            .get(&self.user_id)
+            .map(|user| ParticipantSnapshot::from_wire(&wire, user.clone())))
+    }
+
+    /// Adds the user, or updates their access and notification settings.
+    pub async fn set(&self, params: SetParticipantParams) -> Result<()> {
+        let op = format!(
+            "Set participant {} in conversation {}",
+            self.user_id, self.conversation_id
+        );
+        self.act(op, ParticipantMethod::Put, params.into()).await
+    }
+
+    /// Updates an existing participant's settings; fails if the user is not a participant.
+    pub async fn edit(&self, params: SetParticipantParams) -> Result<()> {
+        let op = format!(
+            "Edit participant {} in conversation {}",
+            self.user_id, self.conversation_id
+        );
+        self.act(op, ParticipantMethod::Patch, params.into()).await
+    }
+
+    /// Adds the user with these settings unless they are a participant already.
+    pub async fn create_if_not_exists(&self, params: CreateParticipantParams) -> Result<()> {
+        let op = format!(
+            "Add participant {} to conversation {}",
+            self.user_id, self.conversation_id
+        );
+        self.act(op, ParticipantMethod::Post, params.into()).await
+    }
+
+    async fn act(
+        &self,
+        op: String,
+        method: ParticipantMethod,
+        params: talkjs_protocol::params::SetConversationParams,
+    ) -> Result<()> {
+        let op: Arc<str> = op.into();
+        self.check(&op)?;
+        let request = ParticipantActionsRequest {
+            actions: vec![ParticipantAction {
+                id: self.user_id.clone(),
+                method,
+                params,
+            }],
+        };
+        participant_actions(&self.session, &self.conversation_id, op, request).await
+    }
+
+    /// Removes the user from the conversation; removing a non-participant succeeds.
+    pub async fn delete(&self) -> Result<()> {
+        let op: Arc<str> = format!(
+            "Remove participant {} from conversation {}",
+            self.user_id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        let route = Route::DeleteParticipant {
+            conversation: self.conversation_id.clone(),
+            user: self.user_id.clone(),
+        };
+        match self.session.call_unit(op, &route, EMPTY).await {
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+}

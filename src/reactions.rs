@@ -1,0 +1,167 @@
+//! [`ReactionsRef`]: one emoji's reactions on a message.
+
+use std::sync::Arc;
+
+use talkjs_protocol::path::Route;
+use talkjs_protocol::request::ListRequest;
+use talkjs_protocol::snapshot::SingleReactionSnapshot;
+use talkjs_protocol::wire::{Page, ReactionUserWire};
+
+use crate::hydrate::{self, none_if_absent};
+use crate::session::{EMPTY, TalkSession, require_id};
+use crate::{ErrorKind, Result};
+
+/// Reaction users the official client asks for per page (its docs say 10; the wire says 30).
+const REACTION_PAGE: u32 = 30;
+/// How many reactions [`ReactionsRef::get_first_reactions`] returns.
+const FIRST_REACTIONS: usize = 10;
+
+/// A reference to the reactions with one emoji on one message. Cheap to create and clone.
+#[derive(Clone, Debug)]
+pub struct ReactionsRef {
+    session: TalkSession,
+    conversation_id: String,
+    message_id: String,
+    emoji: String,
+}
+
+impl PartialEq for ReactionsRef {
+    fn eq(&self, other: &ReactionsRef) -> bool {
+        self.emoji == other.emoji
+            && self.message_id == other.message_id
+            && self.conversation_id == other.conversation_id
+            && self.session.app_id() == other.session.app_id()
+    }
+}
+
+impl Eq for ReactionsRef {}
+
+impl ReactionsRef {
+    pub(crate) fn new(
+        session: TalkSession,
+        conversation_id: String,
+        message_id: String,
+        emoji: String,
+    ) -> ReactionsRef {
+        ReactionsRef {
+            session,
+            conversation_id,
+            message_id,
+            emoji,
+        }
+    }
+
+    /// The emoji (a Unicode emoji, or a custom one like `:cat:`).
+    pub fn emoji(&self) -> &str {
+        &self.emoji
+    }
+
+    /// The message's id.
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    /// The conversation's id.
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation_id
+    }
+
+    fn check(&self, op: &Arc<str>) -> Result<()> {
+        require_id(op, "conversation id", &self.conversation_id)?;
+        require_id(op, "message id", &self.message_id)?;
+        require_id(op, "emoji", &self.emoji)
+    }
+
+    fn write_route(&self, add: bool) -> Route {
+        let (conversation, message, emoji, user) = (
+            self.conversation_id.clone(),
+            self.message_id.clone(),
+            self.emoji.clone(),
+            self.session.user_id().to_owned(),
+        );
+        if add {
+            Route::AddReaction {
+                conversation,
+                message,
+                emoji,
+                user,
+            }
+        } else {
+            Route::RemoveReaction {
+                conversation,
+                message,
+                emoji,
+                user,
+            }
+        }
+    }
+
+    /// Reacts with this emoji as the current user.
+    pub async fn add(&self) -> Result<()> {
+        let op: Arc<str> = format!(
+            "Add {} reaction on message {} in conversation {}",
+            self.emoji, self.message_id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        self.session
+            .call_unit(op, &self.write_route(true), EMPTY)
+            .await
+    }
+
+    /// Takes back the current user's reaction; taking back one that is not there succeeds.
+    pub async fn remove(&self) -> Result<()> {
+        let op: Arc<str> = format!(
+            "Remove {} reaction from message {} in conversation {}",
+            self.emoji, self.message_id, self.conversation_id
+        )
+        .into();
+        self.check(&op)?;
+        match self
+            .session
+            .call_unit(op, &self.write_route(false), EMPTY)
+            .await
+        {
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The first ten users who reacted with this emoji, oldest first; `None` if the message does
+    /// not exist or the current user cannot see it.
+    pub async fn get_first_reactions(&self) -> Result<Option<Vec<SingleReactionSnapshot>>> {
+        let op: Arc<str> = format!(
+            "Get {} reactions on message {}",
+            self.emoji, self.message_id
+        )
+        .into();
+        self.check(&op)?;
+        let route = Route::ListReactions {
+            conversation: self.conversation_id.clone(),
+            message: self.message_id.clone(),
+            emoji: self.emoji.clone(),
+        };
+        let Some(page): Option<Page<ReactionUserWire>> = none_if_absent(
+            self.session
+                .call_typed(op, &route, &ListRequest::first_page(REACTION_PAGE))
+                .await,
+        )?
+        else {
+            return Ok(None);
+        };
+        let first: Vec<&ReactionUserWire> = page.data.iter().take(FIRST_REACTIONS).collect();
+        let ids: Vec<&str> = first.iter().map(|r| r.user_id.as_str()).collect();
+        let users = hydrate::users(&self.session, &ids).await?;
+        // Users that no longer exist are left out, as in the official client.
+        Ok(Some(
+            first
+                .into_iter()
+                .filter_map(|r| {
+                    users
+                        .get(&r.user_id)
+                        .map(|u| SingleReactionSnapshot::from_wire(r, u.clone()))
+                })
+                .collect(),
+        ))
+    }
+}

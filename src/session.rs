@@ -1,0 +1,330 @@
+//! [`TalkSession`]: a cheap handle to one user's session, and [`get_talk_session`] to get one.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use talkjs_actors::registry::{GetSession, Registry};
+use talkjs_actors::session::{
+    ErrorListener, InboundEvent, LifecycleEvent, Observe, OnError, RemoveOnError, Request, Session,
+    SessionConfig, SetSessionToken, SetTokenSource, Terminate, TokenSource,
+};
+use talkjs_actors::token::{NeedToken, TokenActor, TokenProvider};
+use talkjs_protocol::endpoints::ApiUrls;
+use talkjs_protocol::path::Route;
+
+use crate::conversation::ConversationRef;
+use crate::user::UserRef;
+use crate::{Error, ErrorKind, Result};
+
+/// Starts building a session for `user_id` in app `app_id`; `.await` it to get the
+/// [`TalkSession`] (an error only while the actix system shuts down).
+///
+/// The same (app id, user id) gives the same session (unless [`SessionBuilder::force_create_new`]).
+/// No connection is made until the first request. Must be awaited inside an actix system
+/// (`#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`).
+///
+/// ```no_run
+/// # async fn demo() -> talkjs::Result<()> {
+/// let session = talkjs::get_talk_session("my-app", "alice")
+///     .host("127.0.0.1:8787") // the local emulator; omit for TalkJS itself
+///     .token("eyJ...")
+///     .await?;
+/// session.conversation("support").send("Hello *world*").await?;
+/// # Ok(()) }
+/// ```
+pub fn get_talk_session(app_id: impl Into<String>, user_id: impl Into<String>) -> SessionBuilder {
+    SessionBuilder {
+        app_id: app_id.into(),
+        user_id: user_id.into(),
+        urls: ApiUrls::talkjs(),
+        tokens: TokenSource::Boken { signature: None },
+        force_new: false,
+    }
+}
+
+/// Options of a session; see [`get_talk_session`]. With no token source the session runs in
+/// unauthenticated ("boken") mode, as the official client does.
+#[must_use = "a session builder does nothing until awaited"]
+#[derive(Debug)]
+pub struct SessionBuilder {
+    app_id: String,
+    user_id: String,
+    urls: ApiUrls,
+    tokens: TokenSource,
+    force_new: bool,
+}
+
+impl SessionBuilder {
+    /// Connect to this host instead of TalkJS, e.g. `127.0.0.1:8787` for a local emulator.
+    pub fn host(mut self, host: &str) -> SessionBuilder {
+        self.urls = ApiUrls::for_host(host);
+        self
+    }
+
+    /// Connect to these base URLs.
+    pub fn api_urls(mut self, urls: ApiUrls) -> SessionBuilder {
+        self.urls = urls;
+        self
+    }
+
+    /// Authenticate with this token; it is never refreshed (see [`SessionBuilder::token_provider`]).
+    pub fn token(self, token: impl Into<String>) -> SessionBuilder {
+        self.token_provider(talkjs_actors::token::FixedToken::new(token))
+    }
+
+    /// Get tokens from a provider, which is asked again before expiry and whenever the server
+    /// refuses the current one.
+    pub fn token_provider(mut self, provider: impl TokenProvider) -> SessionBuilder {
+        self.tokens = TokenSource::Provider(Box::new(provider));
+        self
+    }
+
+    /// Get tokens from an actor of your own.
+    pub fn token_actor(mut self, actor: Recipient<NeedToken>) -> SessionBuilder {
+        self.tokens = TokenSource::Actor(actor);
+        self
+    }
+
+    /// For an unauthenticated app that uses identity verification: the user id's signature.
+    pub fn signature(mut self, signature: impl Into<String>) -> SessionBuilder {
+        self.tokens = TokenSource::Boken {
+            signature: Some(signature.into()),
+        };
+        self
+    }
+
+    /// Start a new session even if this user has one.
+    pub fn force_create_new(mut self) -> SessionBuilder {
+        self.force_new = true;
+        self
+    }
+}
+
+impl IntoFuture for SessionBuilder {
+    type Output = Result<TalkSession>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<TalkSession>>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let (app_id, user_id, urls) =
+                (self.app_id.clone(), self.user_id.clone(), self.urls.clone());
+            let config = SessionConfig {
+                app_id: self.app_id,
+                user_id: self.user_id,
+                urls: self.urls,
+                tokens: self.tokens,
+            };
+            let get = GetSession {
+                config,
+                force_new: self.force_new,
+            };
+            // The registry is a supervised system service; it only fails to answer while the
+            // actix system shuts down.
+            let addr = Registry::from_registry().send(get).await.map_err(|_| {
+                Error::new(
+                    "Get session",
+                    ErrorKind::SessionTerminated("the actix system is shutting down".into()),
+                )
+            })?;
+            Ok(TalkSession {
+                inner: Arc::new(Inner {
+                    app_id,
+                    user_id,
+                    urls,
+                    addr,
+                }),
+            })
+        })
+    }
+}
+
+struct Inner {
+    app_id: String,
+    user_id: String,
+    urls: ApiUrls,
+    addr: Addr<Session>,
+}
+
+/// One user's session: the entry point to everything the user can read, write and subscribe to.
+///
+/// A cheap handle: clones share the session. The session's actor stays alive while the registry
+/// or a handle holds it.
+#[derive(Clone)]
+pub struct TalkSession {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TalkSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TalkSession")
+            .field("app_id", &self.inner.app_id)
+            .field("user_id", &self.inner.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registered `on_error` listener; dropping it does not remove it, [`ErrorSubscription::unsubscribe`] does.
+#[derive(Debug)]
+pub struct ErrorSubscription {
+    session: Addr<Session>,
+    id: u64,
+}
+
+impl ErrorSubscription {
+    /// Stops calling the listener.
+    pub fn unsubscribe(self) {
+        self.session.do_send(RemoveOnError(self.id));
+    }
+}
+
+/// Listener ids, unique per process so a handle can name its listener without a round trip.
+static NEXT_LISTENER: AtomicU64 = AtomicU64::new(1);
+
+impl TalkSession {
+    /// The app this session belongs to.
+    pub fn app_id(&self) -> &str {
+        &self.inner.app_id
+    }
+
+    /// The user this session acts as.
+    pub fn current_user(&self) -> UserRef {
+        self.user(&self.inner.user_id)
+    }
+
+    /// A reference to a user (nothing is fetched until you ask).
+    pub fn user(&self, id: impl Into<String>) -> UserRef {
+        UserRef::new(self.clone(), id.into())
+    }
+
+    /// A reference to a conversation (nothing is fetched until you ask).
+    pub fn conversation(&self, id: impl Into<String>) -> ConversationRef {
+        ConversationRef::new(self.clone(), id.into())
+    }
+
+    /// Authenticates with this token from now on; a live connection renews at once, with no gap.
+    pub fn set_token(&self, token: impl Into<String>) {
+        self.inner.addr.do_send(SetSessionToken(token.into()));
+    }
+
+    /// Gets future tokens from this provider (asked before expiry, on 401 and on
+    /// `session.expired`); the counterpart of the official client's `onNeedToken`.
+    pub fn on_need_token(&self, provider: impl TokenProvider) {
+        let actor = TokenActor::new(provider).start();
+        self.inner.addr.do_send(SetTokenSource(actor.recipient()));
+    }
+
+    /// Calls `listener` once when the session terminates (unknown app id, a token provider that
+    /// fails, the server refusing every token). A listener added after termination is called at once.
+    pub fn on_error(&self, listener: impl Fn(&Error) + Send + 'static) -> ErrorSubscription {
+        let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
+        let listener: ErrorListener = Box::new(listener);
+        self.inner.addr.do_send(OnError(id, listener));
+        ErrorSubscription {
+            session: self.inner.addr.clone(),
+            id,
+        }
+    }
+
+    /// Ends the session: the connection closes and every call fails with
+    /// [`ErrorKind::SessionTerminated`]. (A Rust addition; the official client has no equivalent.)
+    pub fn terminate(&self, reason: impl Into<String>) {
+        self.inner.addr.do_send(Terminate(reason.into()));
+    }
+
+    /// Lets an actor observe the connection's lifecycle and/or every event the server pushes,
+    /// without forking the runtime.
+    pub fn observe(
+        &self,
+        lifecycle: Option<Recipient<LifecycleEvent>>,
+        events: Option<Recipient<InboundEvent>>,
+    ) {
+        self.inner.addr.do_send(Observe { lifecycle, events });
+    }
+
+    /// The session actor, for advanced use (plugins, diagnostics).
+    pub fn actor(&self) -> &Addr<Session> {
+        &self.inner.addr
+    }
+
+    pub(crate) fn user_id(&self) -> &str {
+        &self.inner.user_id
+    }
+
+    pub(crate) fn urls(&self) -> &ApiUrls {
+        &self.inner.urls
+    }
+
+    /// Sends a request for `route` and returns the raw 200 data.
+    pub(crate) async fn call<T: Serialize + ?Sized>(
+        &self,
+        operation: Arc<str>,
+        route: &Route,
+        data: &T,
+    ) -> Result<Box<RawValue>> {
+        let data = serde_json::value::to_raw_value(data).map_err(|e| {
+            Error::invalid(operation.clone(), format!("cannot encode the request: {e}"))
+        })?;
+        let request = Request {
+            operation: operation.clone(),
+            method: route.method(),
+            path: route.path().encode(),
+            data,
+        };
+        self.inner.addr.send(request).await.map_err(|_| {
+            Error::new(
+                operation,
+                ErrorKind::SessionTerminated("the session stopped".into()),
+            )
+        })?
+    }
+
+    /// Sends a request and decodes its 200 data.
+    pub(crate) async fn call_typed<T: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        operation: Arc<str>,
+        route: &Route,
+        data: &T,
+    ) -> Result<R> {
+        let raw = self.call(operation.clone(), route, data).await?;
+        serde_json::from_str(raw.get()).map_err(|e| {
+            Error::new(
+                operation,
+                ErrorKind::Server {
+                    status: 200,
+                    body: talkjs_protocol::ErrorBody::new("UNREADABLE_RESPONSE", e.to_string()),
+                },
+            )
+        })
+    }
+
+    /// Sends a request whose 200 data is ignored.
+    pub(crate) async fn call_unit<T: Serialize + ?Sized>(
+        &self,
+        operation: Arc<str>,
+        route: &Route,
+        data: &T,
+    ) -> Result<()> {
+        self.call(operation, route, data).await.map(drop)
+    }
+}
+
+/// An empty request body, `{}`.
+pub(crate) const EMPTY: &talkjs_protocol::request::Empty = &talkjs_protocol::request::Empty;
+
+/// Fails with an invalid-argument error if `id` is empty, before anything is sent.
+pub(crate) fn require_id(operation: &Arc<str>, what: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        Err(Error::invalid(
+            operation.clone(),
+            format!("{what} must not be empty"),
+        ))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! [`UserRef`]: a user, by id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use talkjs_protocol::params::{CreateUserParams, SetUserParams};
+use talkjs_protocol::path::Route;
+use talkjs_protocol::request::GetUsersRequest;
+use talkjs_protocol::snapshot::UserSnapshot;
+use talkjs_protocol::wire::UserWire;
+
+use crate::session::{TalkSession, require_id};
+use crate::{ErrorKind, Result};
+
+/// A reference to a user. Cheap to create and clone; equal for the same session and id.
+#[derive(Clone, Debug)]
+pub struct UserRef {
+    session: TalkSession,
+    id: String,
+}
+
+impl PartialEq for UserRef {
+    fn eq(&self, other: &UserRef) -> bool {
+        self.id == other.id && self.session.app_id() == other.session.app_id()
+    }
+}
+
+impl Eq for UserRef {}
+
+impl UserRef {
+    pub(crate) fn new(session: TalkSession, id: String) -> UserRef {
+        UserRef { session, id }
+    }
+
+    /// The user's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The user, or `None` if no such user exists.
+    pub async fn get(&self) -> Result<Option<UserSnapshot>> {
+        let op: Arc<str> = format!("Get user {}", self.id).into();
+        require_id(&op, "user id", &self.id)?;
+        let mut users: BTreeMap<String, UserWire> = self
+            .session
+            .call_typed(
+                op,
+                &Route::GetUsers,
+                &GetUsersRequest::new([self.id.as_str()]),
+            )
+            .await?;
+        Ok(users.remove(&self.id).map(UserSnapshot::from))
+    }
+
+    /// Creates the user, or updates the given fields: `None` leaves a field as it is, and the
+    /// `clear_*` builders of [`SetUserParams`] clear one.
+    pub async fn set(&self, params: SetUserParams) -> Result<()> {
+        let op: Arc<str> = format!("Set user {}", self.id).into();
+        require_id(&op, "user id", &self.id)?;
+        let route = Route::SetUser {
+            user: self.id.clone(),
+        };
+        self.session.call_unit(op, &route, &params).await
+    }
+
+    /// Creates the user with these fields if it does not exist yet; an existing user is left as it is.
+    pub async fn create_if_not_exists(&self, params: CreateUserParams) -> Result<()> {
+        let op: Arc<str> = format!("Create user {} if not exists", self.id).into();
+        require_id(&op, "user id", &self.id)?;
+        let route = Route::CreateUser {
+            user: self.id.clone(),
+        };
+        match self.session.call_unit(op, &route, &params).await {
+            Err(e) if matches!(e.kind(), ErrorKind::Server { status: 409, .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
