@@ -14,7 +14,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { domainToASCII, fileURLToPath } from "node:url";
 import { startStub, newSession, settle, messageWire } from "./lib/stub.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -740,6 +740,102 @@ const HAND_WRITTEN = [
   "*a*\r*b*",
   "x\r<!!mention:a|b>*b*",
   "x *\r*\nx * *\nx *a*\n",
+  // URL recogniser details: competing candidates, schemes, hosts, brackets, entities, TLDs
+  "<https://a.com/_x_|y>",
+  "<a><https://a.com|x> tail www.b.com",
+  "<https://a.com|x><https://b.com|y>",
+  "*<https://a.com|x*>",
+  "_<https://a.com|x>_ z",
+  "<https://a.com|x> <a>x.com",
+  "<a><https://a.com x|y>",
+  "555-123-4567.example.com",
+  "1-555-123-4567.com",
+  "(555) 123-4567.com",
+  "+1 555 123 4567x.com",
+  "+1-555-123-4567.example.org",
+  "03-1234-5678 x.com",
+  "090-1234-5678.jp",
+  "(03)1234-5678",
+  "#foo.com",
+  "#x www.y.com",
+  "x#y.com",
+  "#_a.com b.com",
+  "@foo.com",
+  "@a_b:c.com",
+  "@a.b.com",
+  "x @a b.com",
+  "1.2.3.4.com",
+  "1.2.3.4/path?q",
+  "1.2.3.4:80",
+  "01.02.03.004",
+  "255.255.255.255 256.0.0.1",
+  "git+ssh://x.org/r",
+  "a-b://c",
+  "-//x.com",
+  "x--//y.com",
+  "see //x.com/a",
+  "///x.com",
+  "a//b.com",
+  "http:///x",
+  "file:///c:/w",
+  "http://",
+  "http:/x.com",
+  "mailto:",
+  "x:y.com",
+  "x:1.0",
+  "TEL:123",
+  "mail:x@y.com",
+  "mailt@x.com",
+  "mailto:.x@y.com",
+  "mailto:x.y@z.com",
+  "m@x.com",
+  "ma@x.com",
+  "MAILTO:A@B.COM",
+  "(x.com/a)",
+  "x.com/a)b)",
+  "[x.com]",
+  "{x.com/a}b}",
+  "x.com/(a)(b)",
+  "x.com/a(b",
+  "x.com/a]",
+  "x.com/a}?",
+  "x.com/?a=1&lt;b",
+  "x.com/?a=1&#39;b",
+  "x.com/&quot;",
+  "&lt;x.com&gt;",
+  "x.COM",
+  "x.中国",
+  "x.ελ",
+  "例え.テスト",
+  "x.рф",
+  "a.b.c.xn--p1ai",
+  "x.co.uk.",
+  "x.museum",
+  "x.dev/a",
+  "x.zip",
+  "x.app",
+  "a.b@c.d.com",
+  "a@b.c@d.com",
+  "a..b.com",
+  "a.-b.com",
+  "a-.b.com",
+  "-a.com",
+  "a.b-.com",
+  "a.b--c.com",
+  "ab_.com",
+  "a.b_c.com",
+  "x.com:8080:9090",
+  "x.com:80/a:b",
+  "x.com/a:b",
+  "http://a:b@c.com",
+  "user@localhost",
+  "x@1.2.3.4",
+  "✓x.com/✓",
+  "x.com/✓",
+  "x.com/a✓.",
+  "😀x.com",
+  "x.com😀",
+  "x.com/😀",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -768,7 +864,7 @@ function mulberry32(seed) {
 }
 
 const RANDOM_SEED = 20240611;
-const RANDOM_COUNT = 400;
+const RANDOM_COUNT = 700;
 const RANDOM_MAX_FRAGMENTS = 14;
 
 function randomInputs() {
@@ -898,8 +994,8 @@ function toRanges(units) {
   return ranges;
 }
 
-// TLD candidates: every top-level entry of the Public Suffix List when the machine has one, plus
-// the TLDs recorded before, so a re-run never loses candidates.
+// TLD candidates: every top-level entry of the Public Suffix List (and its punycode form) when the
+// machine has one, plus the TLDs recorded before, so a re-run never loses candidates.
 function tldCandidates(previous) {
   const candidates = new Set(previous);
   const psl = "/usr/share/publicsuffix/public_suffix_list.dat";
@@ -908,6 +1004,9 @@ function tldCandidates(previous) {
       const line = raw.trim();
       if (!line || line.startsWith("//") || line.includes(".") || /^[!*]/.test(line)) continue;
       candidates.add(line.toLowerCase());
+      // Internationalised TLDs are also tried in their ASCII (punycode) form.
+      const ascii = domainToASCII(line);
+      if (ascii && ascii !== line) candidates.add(ascii.toLowerCase());
     }
   }
   return [...candidates].sort();

@@ -160,14 +160,13 @@ fn a_mention_id_the_official_client_cannot_decode_is_kept_as_written() {
     );
 }
 
+/// Whether a line of a sweep, given the nodes parsed from it, counts as a hit.
+type LineCheck = dyn Fn(&[TextNode], &str) -> bool;
+
 /// Mirrors the recorder: lines of one template per code unit, sent in chunks.
 const SWEEP_CHUNK_LINES: usize = 4096;
 
-fn sweep_hits(
-    template: &str,
-    subjects: &[String],
-    hit: &dyn Fn(&[TextNode], &str) -> bool,
-) -> Vec<bool> {
+fn sweep_hits(template: &str, subjects: &[String], hit: &LineCheck) -> Vec<bool> {
     let lines: Vec<String> = subjects
         .iter()
         .map(|s| template.replace("{c}", s).replace("{tld}", s))
@@ -218,7 +217,7 @@ fn character_classes_match_the_official_sweeps() {
         .collect();
     let has =
         |pred: fn(&TextNode) -> bool| move |nodes: &[TextNode], _: &str| nodes.iter().any(pred);
-    let checks: [(&str, Box<dyn Fn(&[TextNode], &str) -> bool>); 6] = [
+    let checks: [(&str, Box<LineCheck>); 6] = [
         (
             "emphasisPrefix",
             Box::new(has(|n| matches!(n, TextNode::Italic(_)))),

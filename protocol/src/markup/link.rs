@@ -1,18 +1,23 @@
-//! Formatted links `<URL|label>` (edit profile only).
+//! Formatted links `<URL|label>`.
 //!
 //! URL must start with `http:`, `https:` or `mailto:` (any case) and runs to the first `|`; the
 //! label runs to the next `>`. Neither may contain a line break; the URL may contain spaces, `<`
-//! and `>`. The label is parsed further (emphasis), but autolinks found in it are turned back into
-//! text at the end.
+//! and `>`.
+//!
+//! In the edit profile (before emphasis) the markup becomes a link whose label is parsed further
+//! (emphasis), with autolinks found in it turned back into text at the end. The send profile does
+//! not make links, but after emphasis the official client still cuts the markup into the leaves
+//! `<`, `URL` and `|label>`, and that is visible: the URL is autolinked on its own, outside any
+//! HTML context around it (`<a><https://x.io|y>` links `https://x.io`).
 
 use super::chars::is_line_terminator;
-use super::push_text;
+use super::{Profile, push_text};
 use crate::content::TextNode;
 
 /// Schemes a formatted link may use, matched case-insensitively.
 const SCHEMES: [&str; 3] = ["http:", "https:", "mailto:"];
 
-pub(super) fn links(leaf: &str) -> Vec<TextNode> {
+pub(super) fn links(leaf: &str, profile: Profile) -> Vec<TextNode> {
     let mut out = Vec::new();
     let mut rest = leaf;
     let mut search_from = 0;
@@ -21,10 +26,17 @@ pub(super) fn links(leaf: &str) -> Vec<TextNode> {
         match link_at(&rest[open + 1..]) {
             Some((url, label, len)) => {
                 push_text(&mut out, &rest[..open]);
-                out.push(TextNode::Link {
-                    url: url.to_owned(),
-                    children: label_children(label),
-                });
+                match profile {
+                    Profile::Edit => out.push(TextNode::Link {
+                        url: url.to_owned(),
+                        children: label_children(label),
+                    }),
+                    Profile::Send => {
+                        out.push(TextNode::text("<"));
+                        push_text(&mut out, url);
+                        out.push(TextNode::text(format!("|{label}>")));
+                    }
+                }
                 rest = &rest[open + 1 + len..];
                 search_from = 0;
             }

@@ -21,10 +21,13 @@
 //! 5. Only for [`Profile::Edit`]: formatted [`link`]s `<url|label>`, then [`action`] links and
 //!    buttons.
 //! 6. [`emphasis`]: `*bold*`, `_italic_`, `~strikethrough~`, nested.
-//! 7. [`autolink`]: URLs and e-mail addresses.
-//! 8. [`phone`] numbers.
-//! 9. Autolinks inside links and action links/buttons turn back into text, and adjacent strings
-//!    are merged (empty ones dropped).
+//! 7. Only for [`Profile::Send`]: formatted links stay text, but their URL is cut out into a leaf
+//!    of its own, so that it is autolinked even where the text around it would not be (inside an
+//!    HTML `<a>`, say).
+//! 8. [`autolink`]: URLs and e-mail addresses.
+//! 9. [`phone`] numbers.
+//! 10. Autolinks inside links and action links/buttons turn back into text, and adjacent strings
+//!     are merged (empty ones dropped).
 //!
 //! The order matters and is observable: a mention is cut out before emphasis runs, so
 //! `*<!!mention:bob|Bob>*` is not bold; emphasis runs before URL detection, so `*https://x.io*` is a
@@ -50,7 +53,8 @@ use crate::content::{TextBlock, TextNode};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Profile {
     /// What `conversation.send(text)` uses: every rule except formatted links `<url|label>` and
-    /// action links/buttons, which stay text (the URL inside still becomes an autolink).
+    /// action links/buttons, which stay text (the URL of a formatted link still becomes an
+    /// autolink).
     Send,
     /// What `message.edit(text)` and translated `{markup}` strings use: every rule.
     Edit,
@@ -75,12 +79,15 @@ pub fn parse(text: &str, profile: Profile) -> Vec<TextNode> {
     nodes = map_leaves(nodes, &mut mention::mentions);
     nodes = map_leaves(nodes, &mut custom_emoji::custom_emoji);
     if profile == Profile::Edit {
-        nodes = map_leaves(nodes, &mut link::links);
+        nodes = map_leaves(nodes, &mut |leaf| link::links(leaf, Profile::Edit));
         nodes = map_leaves(nodes, &mut action::actions);
     }
     nodes = map_leaves(nodes, &mut |leaf| {
         emphasis::emphasis(leaf, emphasis::Styles::ALL)
     });
+    if profile == Profile::Send {
+        nodes = map_leaves(nodes, &mut |leaf| link::links(leaf, Profile::Send));
+    }
     nodes = map_leaves(nodes, &mut autolink::autolinks);
     nodes = map_leaves(nodes, &mut phone::phone_numbers);
     merge_text(flatten_link_labels(nodes, false))

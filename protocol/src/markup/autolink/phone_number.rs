@@ -97,7 +97,7 @@ fn country_code(t: &[u16], i: usize, pattern: &str) -> Option<usize> {
         let u = *t.get(i)?;
         if c == '[' {
             let close = rest.find(']')?;
-            if !is(u, rest[1..close].as_bytes()) {
+            if !is(u, &rest.as_bytes()[1..close]) {
                 return None;
             }
             rest = &rest[close + 1..];

@@ -853,13 +853,12 @@ fn is_octet(octet: &[u16]) -> bool {
         .iter()
         .map(|&u| ascii(u).filter(u8::is_ascii_digit))
         .collect();
-    match digits.as_deref() {
-        Some([_] | [_, _]) => true,
-        Some([b'0' | b'1', _, _]) => true,
-        Some([b'2', b'0'..=b'4', _]) => true,
-        Some([b'2', b'5', b'0'..=b'5']) => true,
-        _ => false,
-    }
+    matches!(
+        digits.as_deref(),
+        Some(
+            [_] | [_, _] | [b'0' | b'1', _, _] | [b'2', b'0'..=b'4', _] | [b'2', b'5', b'0'..=b'5']
+        )
+    )
 }
 
 /// The part after the last `.` must be a known top-level domain.
