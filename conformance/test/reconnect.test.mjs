@@ -48,14 +48,6 @@ test("a send whose answer was lost is replayed after the reconnect and makes one
 
 test(
   "after a reconnect bob still sees a sender's rename on their message",
-  {
-    todo:
-      "the client re-subscribes only its first batch of user ids after a reconnect (notes §9.13: " +
-      "here it re-sends SUBSCRIBE /users {ids:[carol]} but never the message sender), and the " +
-      "emulator sends user.edited only to sockets subscribed to that user (world/mod.rs wants). " +
-      "Delivering it needs a fan-out rule beyond subscriptions (e.g. to sockets watching a " +
-      "conversation the user is in): a design decision for the lead",
-  },
   async () => {
     const proxy = await startProxy(emu);
     const bob = await user(session(proxy, uid("bob")));

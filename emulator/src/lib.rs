@@ -45,6 +45,8 @@ const WORKERS: usize = 2;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Close code sent to sockets when the emulator stops ("going away").
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for [`RunningEmulator::drop_connections`] ("service restart").
+const CLOSE_SERVICE_RESTART: u16 = 1012;
 
 /// Builds an emulator. Every setting has a default; see [`Config`].
 #[derive(Default)]
@@ -165,6 +167,12 @@ impl RunningEmulator {
     /// Runs `f` on the emulator's state, e.g. to inspect the store in a test.
     pub fn inspect<T>(&self, f: impl FnOnce(&World) -> T) -> T {
         f(&lock(&self.world))
+    }
+
+    /// Closes every client socket now (code 1012, "service restart") while the server keeps
+    /// running, so tests can watch clients reconnect.
+    pub fn drop_connections(&self) {
+        lock(&self.world).close_all(CLOSE_SERVICE_RESTART, "emulator dropped the connection");
     }
 
     /// Closes every socket (code 1001) and stops the server, waiting briefly for connections.

@@ -324,6 +324,35 @@ impl World {
         }
     }
 
+    /// Sends a `user.created` or `user.edited` about `user_id` to every socket that subscribed to
+    /// that user, and also to every socket watching a conversation `user_id` is in (or the list of
+    /// conversations of someone who shares one with them). The official client shows users inside
+    /// messages, participants and lists, but after a reconnect it re-subscribes only its first
+    /// batch of user ids (docs/protocol.md §9.13); without this a rename would never reach a
+    /// message list it displays.
+    pub(crate) fn publish_user_event(&self, user_id: &str, event: &Event) {
+        let shared: HashSet<String> = self.store.conversations_of(user_id).into_iter().collect();
+        let shares_with = |other: &str| {
+            shared.iter().any(|c| {
+                self.store
+                    .conversation(c)
+                    .is_some_and(|conv| conv.participants.contains_key(other))
+            })
+        };
+        let mut encoded = None;
+        for c in self.conns.values().filter(|c| c.authenticated) {
+            let watching = c.topics.iter().any(|t| match topic_conversation(t) {
+                Some(conv) => shared.contains(conv),
+                None => *t == Topic::Conversations && shares_with(&c.user_id),
+            });
+            if watching || wants(&c.topics, &c.user_id, event) {
+                if let Some(enc) = encoded.get_or_insert_with(|| encode(event)) {
+                    let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                }
+            }
+        }
+    }
+
     /// Sends an event, identical for every recipient, to the sockets of `users` that consume it.
     /// The event is serialised at most once.
     pub(crate) fn publish_to_users<'a>(

@@ -57,12 +57,13 @@ impl World {
     }
 
     fn insert_user(&mut self, user: UserRecord) {
+        let id = user.id.clone();
         let event = Event::UserCreated(UserCreated {
-            user_id: user.id.clone(),
+            user_id: id.clone(),
             state: user_wire(&user),
         });
         self.store.put_user(user);
-        self.publish_to_all(&event);
+        self.publish_user_event(&id, &event);
     }
 
     /// `PUT /users/{u}`: create the user, or apply the patch to it.
@@ -98,10 +99,13 @@ impl World {
         let diff = user_diff(&old, &user, &p);
         self.store.put_user(user);
         if diff != UserDiff::default() {
-            self.publish_to_all(&Event::UserEdited(UserEdited {
-                user_id: id.to_owned(),
-                diff,
-            }));
+            self.publish_user_event(
+                id,
+                &Event::UserEdited(UserEdited {
+                    user_id: id.to_owned(),
+                    diff,
+                }),
+            );
         }
         Ok(())
     }
