@@ -108,7 +108,7 @@ pub(super) fn text_ranges(units: &[u16]) -> Vec<(usize, usize)> {
     };
     let mut i = 0;
     while i < units.len() {
-        i = parser.step(i) + 1;
+        i = parser.step(i);
     }
     if parser.data_start < i {
         parser.text(parser.data_start, i.min(units.len()));
@@ -128,7 +128,7 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    /// Handles the code unit at `i`; returns the index of the last unit consumed.
+    /// Handles the code unit at `i`; returns the index of the next unit to read.
     fn step(&mut self, i: usize) -> usize {
         let u = self.units[i];
         match self.state {
@@ -267,7 +267,7 @@ impl Parser<'_> {
                 } else {
                     // Re-read this character as the start of an attribute name.
                     self.state = State::BeforeAttributeName;
-                    return i.wrapping_sub(1);
+                    return i;
                 }
             }
             State::SelfClosingStartTag => {
@@ -283,11 +283,12 @@ impl Parser<'_> {
                     self.update(|t| t.kind = TagKind::Comment);
                     self.state = State::CommentStart;
                     // The library skips the two dashes and, by an off-by-one, the unit after them.
-                    return i + COMMENT_OPEN.len();
+                    return i + COMMENT_OPEN.len() + 1;
                 } else if self.ascii_at(i, DOCTYPE, true) {
                     self.update(|t| t.kind = TagKind::Doctype);
                     self.state = State::Doctype;
-                    return i + DOCTYPE.len();
+                    // Likewise the unit after the keyword.
+                    return i + DOCTYPE.len() + 1;
                 } else {
                     self.reset();
                 }
@@ -348,7 +349,7 @@ impl Parser<'_> {
                 }
             }
         }
-        i
+        i + 1
     }
 
     /// Whether the units at `i` spell `ascii` (case-insensitively if asked).

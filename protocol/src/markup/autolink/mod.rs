@@ -1,9 +1,11 @@
 //! URL and e-mail autolinks.
 //!
-//! The official client finds these with the Autolinker.js library (4.1.5), configured for URLs and
-//! e-mail addresses only. Its behaviour is what this module reproduces, recognised here from
-//! scratch from that library's documented rules and black-box observations of the official client
-//! (see `conformance/record-markup.mjs`):
+//! The official client finds these with the Autolinker.js library (4.1.5, MIT licensed),
+//! configured for URLs and e-mail addresses only. This module reimplements the part of that
+//! library's behaviour the client relies on, written for this crate from the library's public
+//! rules and checked by black-box observation of the official client (see
+//! `conformance/record-markup.mjs`; the character classes and the TLD list in [`tables`] were
+//! measured that way):
 //!
 //! * The text is read as HTML ([`html`]): nothing inside a tag, a comment or the content of an
 //!   `<a>`, `<script>` or `<style>` element is linked, and the character entities `&nbsp;`, `&lt;`,
@@ -18,7 +20,10 @@
 //!   client.
 //!
 //! Everything works on UTF-16 code units, as JavaScript does: offsets, and character classes in
-//! which every surrogate counts as a letter (so emoji may be part of a host name).
+//! which every surrogate counts as a letter (so emoji may be part of a host name). The official
+//! client can therefore cut a character outside the BMP in two (`/😀www.y.org` links from the
+//! emoji's second half) and send lone surrogates; a Rust string cannot hold those, so the halves
+//! become U+FFFD here.
 
 mod html;
 mod phone_number;
