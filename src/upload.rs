@@ -99,7 +99,7 @@ async fn upload(
                     ErrorKind::SessionTerminated("the session stopped".into()),
                 )
             })??;
-        let client = awc::Client::builder().timeout(UPLOAD_TIMEOUT).finish();
+        let client = talkjs_actors::http::client(UPLOAD_TIMEOUT);
         let sent = client
             .post(&url)
             .insert_header(("Authorization", format!("Bearer {token}")))

@@ -43,7 +43,7 @@ impl TokenProvider for BokenProvider {
         url.push_str("?signature=");
         encode_component(self.signature.as_deref().unwrap_or(""), &mut url);
         Box::pin(async move {
-            let client = awc::Client::builder().timeout(TIMEOUT).finish();
+            let client = crate::http::client(TIMEOUT);
             let mut delay = FIRST_DELAY;
             let mut last = String::new();
             for attempt in 1..=MAX_TRIES {

@@ -55,6 +55,8 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 const HEARTBEAT_TICK: Duration = Duration::from_millis(500);
 /// The official client treats tokens that expire sooner than this as unusable (§2.4).
 pub const MIN_TOKEN_LIFETIME_SECS: u64 = 120;
+/// How long dialling (TCP, TLS and the websocket handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest frame accepted from the server.
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
@@ -328,9 +330,7 @@ impl Connection {
         let _enter = span.enter();
         ctx.spawn(
             async move {
-                awc::Client::builder()
-                    .max_http_version(awc::http::Version::HTTP_11)
-                    .finish()
+                crate::http::client(CONNECT_TIMEOUT)
                     .ws(url)
                     .max_frame_size(MAX_FRAME_BYTES)
                     .connect()

@@ -15,6 +15,7 @@
 pub mod boken;
 pub mod connection;
 pub mod error;
+pub mod http;
 pub mod random;
 pub mod registry;
 pub mod session;

@@ -39,6 +39,8 @@ pub const THROTTLE_MAX: Duration = Duration::from_secs(30);
 /// Refresh a token this long before it expires, when it lives longer than twice this
 /// (official client: 300 s, else at half its life).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// How long the app-id check may take.
+const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the realtime URL calls this client.
 pub const CLIENT_BUILD: &str = concat!("talkjs-rs-", env!("CARGO_PKG_VERSION"));
 
@@ -359,9 +361,7 @@ impl Session {
         let app = self.app_id.clone();
         ctx.spawn(
             async move {
-                let client = awc::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .finish();
+                let client = crate::http::client(APP_CHECK_TIMEOUT);
                 client.get(url).send().await.map(|r| r.status().as_u16())
             }
             .into_actor(self)

@@ -340,3 +340,26 @@ async fn five_sessions_asking_at_once_share_one_fetch() {
     assert_eq!(later.as_deref(), Ok("token-2"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[actix_rt::test]
+async fn an_https_endpoint_is_reached_over_tls() {
+    // A plain-HTTP server behind an https:// URL: the client must attempt a TLS handshake (and
+    // fail it), not refuse https for want of TLS support.
+    let server = mockito::Server::new_async().await;
+    let url = server.url().replace("http://", "https://");
+    let provider = talkjs_actors::token::HttpTokenEndpoint::new(url)
+        .timeout(std::time::Duration::from_secs(5));
+    let request = talkjs_actors::token::TokenRequest {
+        app_id: "app".into(),
+        user_id: "alice".into(),
+        reason: talkjs_actors::token::TokenReason::Initial,
+    };
+    let err = talkjs_actors::token::TokenProvider::fetch_token(&provider, request)
+        .await
+        .expect_err("a plain-HTTP server cannot complete a TLS handshake");
+    assert!(!err.0.contains("TLS could not be set up"), "{err}");
+    assert!(
+        err.0.contains("could not reach the token endpoint"),
+        "{err}"
+    );
+}

@@ -129,11 +129,14 @@ impl TokenProvider for HttpTokenEndpoint {
     }
 }
 
+/// awc's own timeout is effectively off (a day): the caller's timeout covers the whole exchange.
+const NO_CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// One GET and the reading of its answer; the caller bounds it in time.
 async fn fetch(url: String, headers: Vec<(HeaderName, HeaderValue)>) -> Result<String, TokenError> {
     // awc clients are tied to the thread they run on, so each fetch makes its own. Its own timeout
     // is off: the caller's covers the whole exchange, body included, which awc's does not.
-    let client = awc::Client::builder().disable_timeout().finish();
+    let client = crate::http::client(NO_CLIENT_TIMEOUT);
     let mut req = client.get(url).insert_header((header::ACCEPT, ACCEPT));
     for pair in headers {
         req = req.insert_header(pair);
@@ -191,7 +194,8 @@ fn parse_token(content_type: &str, body: &str) -> Result<String, &'static str> {
 fn send_error(e: SendRequestError) -> TokenError {
     match e {
         SendRequestError::Connect(ConnectError::SslIsNotSupported) => TokenError(
-            "cannot fetch a token over https: awc was built without a TLS feature".into(),
+            "cannot fetch a token over https: TLS could not be set up (see the earlier error log)"
+                .into(),
         ),
         e => TokenError(format!("could not reach the token endpoint: {e}")),
     }
