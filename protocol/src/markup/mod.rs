@@ -13,19 +13,19 @@
 //! far, including leaves inside nodes that earlier steps created (a bullet point, a bold run, a
 //! link label), and leaves everything else alone:
 //!
-//! 1. [`bullets`]: runs of `- `, `* ` or `+ ` lines become a bullet list; a lone item that starts
+//! 1. `bullets`: runs of `- `, `* ` or `+ ` lines become a bullet list; a lone item that starts
 //!    after a `\r`, U+2028 or U+2029 becomes a bullet point without a list.
-//! 2. [`code`]: ```` ```…``` ```` becomes a code span (which may span lines).
+//! 2. `code`: ```` ```…``` ```` becomes a code span (which may span lines).
 //! 3. Each leaf is cut into lines, each keeping its `\n`: nothing below crosses a line.
-//! 4. [`mention`]s, then [`custom_emoji`].
-//! 5. Only for [`Profile::Edit`]: formatted [`link`]s `<url|label>`, then [`action`] links and
+//! 4. `mention`s, then `custom_emoji`.
+//! 5. Only for [`Profile::Edit`]: formatted `link`s `<url|label>`, then `action` links and
 //!    buttons.
-//! 6. [`emphasis`]: `*bold*`, `_italic_`, `~strikethrough~`, nested.
+//! 6. `emphasis`: `*bold*`, `_italic_`, `~strikethrough~`, nested.
 //! 7. Only for [`Profile::Send`]: formatted links stay text, but their URL is cut out into a leaf
 //!    of its own, so that it is autolinked even where the text around it would not be (inside an
 //!    HTML `<a>`, say).
-//! 8. [`autolink`]: URLs and e-mail addresses.
-//! 9. [`phone`] numbers.
+//! 8. `autolink`: URLs and e-mail addresses.
+//! 9. `phone` numbers.
 //! 10. Autolinks inside links and action links/buttons turn back into text, and adjacent strings
 //!     are merged (empty ones dropped).
 //!

@@ -1,6 +1,7 @@
 //! URL and e-mail autolinks.
 //!
-//! The official client finds these with the Autolinker.js library (4.1.5, MIT licensed),
+//! The official client finds these with the Autolinker.js library (4.1.5, MIT licensed; its notice
+//! is in THIRD_PARTY_NOTICES.md at the repository root, since this module follows its logic closely),
 //! configured for URLs and e-mail addresses only. This module reimplements the part of that
 //! library's behaviour the client relies on, written for this crate from the library's public
 //! rules and checked by black-box observation of the official client (see
