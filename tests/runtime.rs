@@ -625,3 +625,61 @@ async fn set_token_renews_the_live_socket_without_dropping_requests() {
     assert_eq!(status.connections_started, 1, "the same socket was renewed");
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn session_expired_gets_a_new_token_on_the_same_socket() {
+    use jsonwebtoken::{EncodingKey, Header};
+    let emu = Emulator::builder()
+        .app_id(APP)
+        .secret("s3cret")
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    // Tokens that expire 33 s after issue: the emulator warns 30 s before expiry, so after ~3 s.
+    let provider = TokenFn::new(move |req: TokenRequest| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let claims = serde_json::json!({"iss": req.app_id, "sub": req.user_id, "tokenType": "user", "exp": now + 33, "n": n});
+            jsonwebtoken::encode(
+                &Header::default(),
+                &claims,
+                &EncodingKey::from_secret(b"s3cret"),
+            )
+            .map_err(|e| e.to_string())
+        }
+    });
+    let s = talkjs::get_talk_session(APP, "alice")
+        .host(&emu.host())
+        .token_provider(provider)
+        .await
+        .unwrap();
+    s.current_user()
+        .create_if_not_exists(CreateUserParams::new("Alice"))
+        .await
+        .unwrap();
+    // Polling keeps the socket from idling out while we wait for the warning.
+    wait_until(
+        "the provider was asked again after session.expired",
+        async || {
+            let _ = s.current_user().get().await;
+            asked.load(Ordering::SeqCst) >= 2
+        },
+    )
+    .await;
+    assert!(
+        s.current_user().get().await.unwrap().is_some(),
+        "requests work with the new token"
+    );
+    let status = s.actor().send(GetStatus).await.unwrap();
+    assert_eq!(
+        status.connections_started, 1,
+        "re-authenticated on the same socket"
+    );
+    emu.stop().await;
+}

@@ -53,8 +53,6 @@ pub const RECONNECT_BASE: Duration = Duration::from_millis(250);
 pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// How often the heartbeat timers are checked.
 const HEARTBEAT_TICK: Duration = Duration::from_millis(500);
-/// The official client treats tokens that expire sooner than this as unusable (§2.4).
-pub const MIN_TOKEN_LIFETIME_SECS: u64 = 120;
 /// How long dialling (TCP, TLS and the websocket handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest frame accepted from the server.
@@ -463,15 +461,14 @@ impl Connection {
     fn on_renew(&mut self, resp: Response, ctx: &mut Context<Self>) {
         match resp.status {
             200 => {
+                // The official client rejects tokens with less than 120 s left and asks again, which
+                // loops with a provider of short-lived tokens (§2.4). Any lifetime is accepted here;
+                // the session refreshes at half of a short one, and `session.expired` or a 401
+                // covers the rest.
                 let expires_in = resp
                     .data::<RenewResponse>()
                     .ok()
                     .and_then(|r| r.expires_in_seconds);
-                if expires_in.is_some_and(|s| s < MIN_TOKEN_LIFETIME_SECS) {
-                    // Too short to be useful: ask for a better one.
-                    self.refused = self.token.take();
-                    return self.fetch_token(TokenReason::Expiring, ctx);
-                }
                 self.refused = None;
                 let was_ready = self.phase == Phase::Ready;
                 self.phase = Phase::Ready;

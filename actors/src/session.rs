@@ -117,6 +117,16 @@ impl Throttle {
     }
 }
 
+/// When to refresh a token that expires in `life`: [`REFRESH_MARGIN`] before expiry when it lives
+/// longer than twice that, else at half its life (the official client's schedule, §2.5).
+pub fn refresh_delay(life: Duration) -> Duration {
+    if life > REFRESH_MARGIN * 2 {
+        life - REFRESH_MARGIN
+    } else {
+        life / 2
+    }
+}
+
 /// Send a request and await its data (the policy above applied).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Box<RawValue>, Error>")]
@@ -315,12 +325,7 @@ impl Session {
         if let Some(h) = self.refresh_timer.take() {
             ctx.cancel_future(h);
         }
-        let life = Duration::from_secs(expires_in);
-        let delay = if life > REFRESH_MARGIN * 2 {
-            life - REFRESH_MARGIN
-        } else {
-            life / 2
-        };
+        let delay = refresh_delay(Duration::from_secs(expires_in));
         self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
             act.refresh_timer = None;
             let request = NeedToken(TokenRequest {
@@ -647,6 +652,22 @@ impl Handler<GetStatus> for Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_refreshed_before_they_expire() {
+        assert_eq!(
+            refresh_delay(Duration::from_secs(86_400)),
+            Duration::from_secs(86_100)
+        );
+        assert_eq!(
+            refresh_delay(Duration::from_secs(600)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            refresh_delay(Duration::from_secs(40)),
+            Duration::from_secs(20)
+        );
+    }
 
     #[test]
     fn the_throttle_waits_nothing_first_then_grows_to_its_cap() {
