@@ -20,8 +20,12 @@ use crate::{ErrorKind, Result};
 /// How to change a message: new markup text, or a new content block, and/or custom data.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Edit {
-    /// New text in TalkJS markup (parsed with the full parser, which also knows `<url|label>` links
-    /// and action links); an empty text keeps the content.
+    /// Replace the content with this markup text (parsed with the full parser, which also knows
+    /// `<url|label>` links and action links). An empty string empties the message, as the
+    /// official client's `edit("")` does. This is what a plain string converts into.
+    Markup(String),
+    /// New text and/or custom data; an empty or absent `text` keeps the content, as the official
+    /// client's `edit({text: ""})` does.
     Text(EditTextMessageParams),
     /// A new content block.
     Content(EditMessageParams),
@@ -29,13 +33,13 @@ pub enum Edit {
 
 impl From<&str> for Edit {
     fn from(text: &str) -> Edit {
-        Edit::Text(EditTextMessageParams::new().text(text))
+        Edit::Markup(text.to_owned())
     }
 }
 
 impl From<String> for Edit {
     fn from(text: String) -> Edit {
-        Edit::Text(EditTextMessageParams::new().text(text))
+        Edit::Markup(text)
     }
 }
 
@@ -145,6 +149,10 @@ impl MessageRef {
         .into();
         self.check(&op)?;
         let request = match edit.into() {
+            Edit::Markup(text) => EditMessageRequest {
+                content: Some(vec![SendContentBlock::Text(markup::parse_edit(&text))]),
+                custom: None,
+            },
             Edit::Text(p) => EditMessageRequest {
                 // An empty `text` keeps the content, as in the official client.
                 content: p

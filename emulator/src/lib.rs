@@ -164,6 +164,16 @@ impl RunningEmulator {
         lock(&self.world).config().app_id.clone()
     }
 
+    /// Starts keeping every request the emulator receives (see [`RunningEmulator::take_requests`]).
+    pub fn record_requests(&self) {
+        lock(&self.world).record_requests(true);
+    }
+
+    /// The requests received since recording started or since the last call, oldest first.
+    pub fn take_requests(&self) -> Vec<world::RecordedRequest> {
+        lock(&self.world).take_recorded()
+    }
+
     /// Runs `f` on the emulator's state, e.g. to inspect the store in a test.
     pub fn inspect<T>(&self, f: impl FnOnce(&World) -> T) -> T {
         f(&lock(&self.world))

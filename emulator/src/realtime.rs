@@ -174,6 +174,12 @@ fn ok<T: serde::Serialize>(seq: u64, data: &T) -> ApiResult<Response> {
 
 fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<Response> {
     let seq = req.seq;
+    lock(world).record(
+        &socket.user_id,
+        req.method.as_str(),
+        &req.path,
+        req.data.get(),
+    );
     let route = Route::parse(req.method, &req.path).map_err(|e| match e {
         RouteError::Unknown { .. } => ApiError::not_found(codes::NOT_FOUND, e.to_string()),
         other => ApiError::bad_request(other.to_string()),

@@ -138,6 +138,21 @@ pub struct World {
     next_id: u64,
     /// conversation -> user -> when they started typing.
     pub(crate) typing: HashMap<String, HashMap<String, Millis>>,
+    /// Every request received, when [`World::record_requests`] is on (for wire-parity tests).
+    recorded: Option<Vec<RecordedRequest>>,
+}
+
+/// A request as a socket received it (see [`World::record_requests`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// The socket's user.
+    pub user_id: String,
+    /// The method, as on the wire.
+    pub method: String,
+    /// The path, as on the wire (still encoded).
+    pub path: String,
+    /// The data, as on the wire.
+    pub data: String,
 }
 
 impl World {
@@ -153,7 +168,34 @@ impl World {
             next_conn: 1,
             next_id: 1,
             typing: HashMap::new(),
+            recorded: None,
         }
+    }
+
+    /// Starts (or stops) keeping every request sockets send, for tests that compare a client's
+    /// frames with another's. Off by default: it grows without bound.
+    pub fn record_requests(&mut self, on: bool) {
+        self.recorded = on.then(Vec::new);
+    }
+
+    /// Remembers a request if recording is on.
+    pub fn record(&mut self, user_id: &str, method: &str, path: &str, data: &str) {
+        if let Some(r) = &mut self.recorded {
+            r.push(RecordedRequest {
+                user_id: user_id.to_owned(),
+                method: method.to_owned(),
+                path: path.to_owned(),
+                data: data.to_owned(),
+            });
+        }
+    }
+
+    /// The requests recorded so far (empty when recording is off), and forgets them.
+    pub fn take_recorded(&mut self) -> Vec<RecordedRequest> {
+        self.recorded
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Sets the base URL clients reach the emulator at, e.g. `http://127.0.0.1:8787`.
