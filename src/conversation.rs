@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use talkjs_actors::batch::{BatchItem, BatchKey};
 use talkjs_protocol::content::{FileToken, LocationBlock, SendContentBlock, SendFileBlock};
 use talkjs_protocol::error::codes;
 use talkjs_protocol::markup;
@@ -10,8 +11,8 @@ use talkjs_protocol::params::{
 };
 use talkjs_protocol::path::Route;
 use talkjs_protocol::request::{
-    ListRequest, ParticipantAction, ParticipantActionsRequest, ParticipantActionsResponse,
-    ParticipantMethod, SendMessageRequest, SendMessageResponse,
+    ActionResult, ListRequest, ParticipantAction, ParticipantMethod, SendMessageRequest,
+    SendMessageResponse,
 };
 use talkjs_protocol::snapshot::ConversationSnapshot;
 use talkjs_protocol::wire::{ConversationWire, MessageWire, Page};
@@ -205,14 +206,12 @@ impl ConversationRef {
         what: &str,
     ) -> Result<()> {
         let op = self.op(what);
-        let request = ParticipantActionsRequest {
-            actions: vec![ParticipantAction {
-                id: self.session.user_id().to_owned(),
-                method,
-                params,
-            }],
+        let action = ParticipantAction {
+            id: self.session.user_id().to_owned(),
+            method,
+            params,
         };
-        participant_actions(&self.session, &self.id, op, request).await
+        participant_action(&self.session, &self.id, op, action).await
     }
 
     /// Sends a message; returns a reference to it.
@@ -284,35 +283,30 @@ impl ConversationRef {
     }
 }
 
-/// Runs a batch of participant actions and turns the first refusal into an error (409 counts as
-/// success for creates, as the official client treats it).
-pub(crate) async fn participant_actions(
+/// Sends one participant action through the session's participant batch (actions on the same
+/// conversation in the same tick share one frame) and turns a refusal into an error (409 counts
+/// as success for creates, as the official client treats it).
+pub(crate) async fn participant_action(
     session: &TalkSession,
     conversation: &str,
     op: Arc<str>,
-    request: ParticipantActionsRequest,
+    action: ParticipantAction,
 ) -> Result<()> {
-    let creates: Vec<bool> = request
-        .actions
-        .iter()
-        .map(|a| a.method == ParticipantMethod::Post)
-        .collect();
-    let route = Route::ParticipantActions {
-        conversation: conversation.to_owned(),
-    };
-    let response: ParticipantActionsResponse =
-        session.call_typed(op.clone(), &route, &request).await?;
-    for (result, create) in response.responses.into_iter().zip(creates) {
-        if result.status == 200 || (create && result.status == 409) {
-            continue;
-        }
-        let body = talkjs_protocol::ErrorBody {
-            error_code: result.error_code.unwrap_or_default(),
-            reasons: result.reasons.unwrap_or_default(),
-        };
-        return Err(Error::from_status(op, result.status, body));
+    let create = action.method == ParticipantMethod::Post;
+    let key = BatchKey::Participants(conversation.to_owned());
+    let part = session
+        .batched(op.clone(), key, BatchItem::Participant(action))
+        .await?;
+    let result: ActionResult =
+        serde_json::from_value(part).map_err(|e| crate::hydrate::unreadable(op.clone(), e))?;
+    if result.status == 200 || (create && result.status == 409) {
+        return Ok(());
     }
-    Ok(())
+    let body = talkjs_protocol::ErrorBody {
+        error_code: result.error_code.unwrap_or_default(),
+        reasons: result.reasons.unwrap_or_default(),
+    };
+    Err(Error::from_status(op, result.status, body))
 }
 
 fn ok_if_exists(result: Result<()>) -> Result<()> {

@@ -1,37 +1,56 @@
 //! Turning wire objects into snapshots: fetching the users and referenced messages a snapshot
 //! shows. (Live subscriptions will serve these from the session's cache instead.)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use talkjs_actors::batch::{BatchItem, BatchKey};
 use talkjs_protocol::path::Route;
-use talkjs_protocol::request::GetUsersRequest;
 use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{MessageWire, UserWire};
 
 use crate::session::{EMPTY, TalkSession};
 use crate::{ErrorKind, Result};
 
-/// The snapshots of these users, fetched in one request; missing users are left out.
+/// One user, fetched through the session's user batch (lookups made in the same tick share one
+/// `GET /users`); `None` if the user does not exist.
+pub(crate) async fn user(session: &TalkSession, id: &str) -> Result<Option<UserWire>> {
+    let op: Arc<str> = format!("Get user {id}").into();
+    let part = session
+        .batched(op.clone(), BatchKey::Users, BatchItem::User(id.to_owned()))
+        .await?;
+    if part.is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(part)
+        .map(Some)
+        .map_err(|e| unreadable(op, e))
+}
+
+/// The error for an answer that does not decode.
+pub(crate) fn unreadable(op: Arc<str>, e: serde_json::Error) -> crate::Error {
+    crate::Error::new(
+        op,
+        ErrorKind::Server {
+            status: 200,
+            body: talkjs_protocol::ErrorBody::new("UNREADABLE_RESPONSE", e.to_string()),
+        },
+    )
+}
+
+/// The snapshots of these users (one batched request); missing users are left out.
 pub(crate) async fn users(
     session: &TalkSession,
     ids: &[&str],
 ) -> Result<HashMap<String, Arc<UserSnapshot>>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+    let found = futures_util::future::join_all(ids.iter().map(|id| user(session, id))).await;
+    let mut out = HashMap::new();
+    for (id, found) in ids.iter().zip(found) {
+        if let Some(w) = found? {
+            out.insert((*id).to_owned(), Arc::new(UserSnapshot::from(w)));
+        }
     }
-    let op: Arc<str> = "Get users".into();
-    let found: BTreeMap<String, UserWire> = session
-        .call_typed(
-            op,
-            &Route::GetUsers,
-            &GetUsersRequest::new(ids.iter().copied()),
-        )
-        .await?;
-    Ok(found
-        .into_iter()
-        .map(|(id, w)| (id, Arc::new(UserSnapshot::from(w))))
-        .collect())
+    Ok(out)
 }
 
 /// A message's snapshot: its sender and the message it replies to fetched alongside. A reply

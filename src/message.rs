@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
+use talkjs_actors::batch::{BatchItem, BatchKey};
 use talkjs_protocol::content::{ContentBlock, SendContentBlock};
 use talkjs_protocol::markup;
 use talkjs_protocol::params::{EditMessageParams, EditTextMessageParams};
 use talkjs_protocol::path::Route;
 use talkjs_protocol::plaintext::plaintext;
-use talkjs_protocol::request::{
-    EditMessageRequest, TranslateRequest, TranslateResponse, Translation,
-};
+use talkjs_protocol::request::{EditMessageRequest, Translation};
 use talkjs_protocol::snapshot::MessageSnapshot;
 
 use crate::hydrate;
@@ -216,15 +215,17 @@ impl MessageRef {
         if language.trim().is_empty() {
             return Err(crate::Error::invalid(op, "language must not be empty"));
         }
-        let request = TranslateRequest {
-            ids: vec![self.id.clone()],
+        let key = BatchKey::Translate {
+            conversation: self.conversation_id.clone(),
             lang: language.to_owned(),
         };
-        let route = Route::Translate {
-            conversation: self.conversation_id.clone(),
-        };
-        let mut response: TranslateResponse = self.session.call_typed(op, &route, &request).await?;
-        Ok(response.data.remove(&self.id).flatten().map(|t| {
+        let part = self
+            .session
+            .batched(op.clone(), key, BatchItem::Translate(self.id.clone()))
+            .await?;
+        let translation: Option<Translation> =
+            serde_json::from_value(part).map_err(|e| crate::hydrate::unreadable(op, e))?;
+        Ok(translation.map(|t| {
             let content = match t {
                 Translation::Content { content } => content,
                 // Translated markup is parsed with the full parser, as the official client does.

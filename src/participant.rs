@@ -5,11 +5,11 @@ use std::sync::Arc;
 use talkjs_protocol::error::codes;
 use talkjs_protocol::params::{CreateParticipantParams, SetParticipantParams};
 use talkjs_protocol::path::Route;
-use talkjs_protocol::request::{ParticipantAction, ParticipantActionsRequest, ParticipantMethod};
+use talkjs_protocol::request::{ParticipantAction, ParticipantMethod};
 use talkjs_protocol::snapshot::ParticipantSnapshot;
 use talkjs_protocol::wire::ParticipantWire;
 
-use crate::conversation::participant_actions;
+use crate::conversation::participant_action;
 use crate::hydrate;
 use crate::session::{EMPTY, TalkSession, require_id};
 use crate::{ErrorKind, Result};
@@ -127,14 +127,12 @@ impl ParticipantRef {
     ) -> Result<()> {
         let op: Arc<str> = op.into();
         self.check(&op)?;
-        let request = ParticipantActionsRequest {
-            actions: vec![ParticipantAction {
-                id: self.user_id.clone(),
-                method,
-                params,
-            }],
+        let action = ParticipantAction {
+            id: self.user_id.clone(),
+            method,
+            params,
         };
-        participant_actions(&self.session, &self.conversation_id, op, request).await
+        participant_action(&self.session, &self.conversation_id, op, action).await
     }
 
     /// Removes the user from the conversation; removing a non-participant succeeds.

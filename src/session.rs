@@ -303,6 +303,27 @@ impl TalkSession {
         })
     }
 
+    /// Adds an item to a batch (user GETs, participant writes, translations issued in the same
+    /// tick share one frame) and returns the item's part of the answer.
+    pub(crate) async fn batched(
+        &self,
+        operation: Arc<str>,
+        key: talkjs_actors::batch::BatchKey,
+        item: talkjs_actors::batch::BatchItem,
+    ) -> Result<serde_json::Value> {
+        let msg = talkjs_actors::batch::Batched {
+            operation: operation.clone(),
+            key,
+            item,
+        };
+        self.inner.addr.send(msg).await.map_err(|_| {
+            Error::new(
+                operation,
+                ErrorKind::SessionTerminated("the session stopped".into()),
+            )
+        })?
+    }
+
     /// Sends a request whose 200 data is ignored.
     pub(crate) async fn call_unit<T: Serialize + ?Sized>(
         &self,

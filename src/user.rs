@@ -1,13 +1,10 @@
 //! [`UserRef`]: a user, by id.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use talkjs_protocol::params::{CreateUserParams, SetUserParams};
 use talkjs_protocol::path::Route;
-use talkjs_protocol::request::GetUsersRequest;
 use talkjs_protocol::snapshot::UserSnapshot;
-use talkjs_protocol::wire::UserWire;
 
 use crate::session::{TalkSession, require_id};
 use crate::{ErrorKind, Result};
@@ -41,15 +38,9 @@ impl UserRef {
     pub async fn get(&self) -> Result<Option<UserSnapshot>> {
         let op: Arc<str> = format!("Get user {}", self.id).into();
         require_id(&op, "user id", &self.id)?;
-        let mut users: BTreeMap<String, UserWire> = self
-            .session
-            .call_typed(
-                op,
-                &Route::GetUsers,
-                &GetUsersRequest::new([self.id.as_str()]),
-            )
-            .await?;
-        Ok(users.remove(&self.id).map(UserSnapshot::from))
+        Ok(crate::hydrate::user(&self.session, &self.id)
+            .await?
+            .map(UserSnapshot::from))
     }
 
     /// Creates the user, or updates the given fields: `None` leaves a field as it is, and the

@@ -299,3 +299,45 @@ async fn deleting_messages_and_participants_and_reacting() {
     })
     .await;
 }
+
+#[actix_rt::test]
+async fn participant_writes_in_one_tick_share_one_frame() {
+    use talkjs::params::{CreateParticipantParams, SetParticipantParams};
+    assert_parity("participant_batch_set_edit_create", async |s| {
+        let c = s.conversation("c1");
+        let mut read_only = SetParticipantParams::new().access(Access::Read);
+        read_only.notify = Some(None); // `notify: null`: back to the server's default
+        let (bob, carol, dave, erin) = (
+            c.participant("bob"),
+            c.participant("carol"),
+            c.participant("dave"),
+            c.participant(s.user("erin").id()),
+        );
+        let _ = futures_util::join!(
+            bob.set(read_only),
+            carol.edit(SetParticipantParams::new().notify(Notify::MentionsOnly)),
+            dave.create_if_not_exists(
+                CreateParticipantParams::new()
+                    .access(Access::ReadWrite)
+                    .notify(Notify::All)
+            ),
+            erin.create_if_not_exists(CreateParticipantParams::new()),
+        );
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn translations_in_one_tick_share_a_frame_per_language() {
+    assert_parity("message_translate", async |s| {
+        let c = s.conversation("c1");
+        let (m1, m2, m3) = (c.message("m1"), c.message("m2"), c.message("m3"));
+        let _ = futures_util::join!(
+            m1.translate("fr"),
+            m2.translate("fr"),
+            m3.translate("fr"),
+            m1.translate("de")
+        );
+    })
+    .await;
+}

@@ -51,6 +51,8 @@ pub const IDLE_CLOSE: Duration = Duration::from_secs(3);
 pub const RECONNECT_BASE: Duration = Duration::from_millis(250);
 /// Longest reconnect delay.
 pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// Messages the connection's mailbox holds before senders wait (requests keep their order).
+const MAILBOX_CAPACITY: usize = 65_536;
 /// How often the heartbeat timers are checked.
 const HEARTBEAT_TICK: Duration = Duration::from_millis(500);
 /// How long dialling (TCP, TLS and the websocket handshake) may take.
@@ -652,6 +654,8 @@ impl Actor for Connection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // A full mailbox makes `Addr::send` wait and could reorder requests; keep it roomy.
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         ctx.run_interval(HEARTBEAT_TICK, |act, ctx| act.heartbeat(ctx));
     }
 }

@@ -7,11 +7,13 @@
 //! - [`connection`]: the realtime websocket: lazy, authenticated, numbered, watched, redialled.
 //! - [`token`]: where tokens come from, as an actor any application can replace.
 //! - [`boken`]: tokens of unauthenticated apps.
+//! - [`batch`]: which requests share a frame, and how their answers split.
 //!
 //! Everything that crosses the wire comes from `talkjs-protocol`; this crate parses nothing itself.
 //! All actors run inside an actix system (`#[actix_rt::main]`, `#[actix_web::main]` or
 //! `actix_rt::System::new()`).
 
+pub mod batch;
 pub mod boken;
 pub mod connection;
 pub mod error;

@@ -20,6 +20,7 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::Method;
 use tracing::Instrument;
 
+use crate::batch::{self, BatchItem, BatchKey, Batched};
 use crate::boken::BokenProvider;
 use crate::connection::{
     Call, Connection, ConnectionConfig, Lifecycle, Notice, SetToken, Shutdown,
@@ -236,6 +237,9 @@ pub struct Session {
     event_observers: Vec<Recipient<InboundEvent>>,
     refresh_timer: Option<SpawnHandle>,
     terminated: Option<Error>,
+    /// Pending batches, in the order they were opened (the order they go out).
+    batches: Vec<(BatchKey, batch::Pending)>,
+    flush_scheduled: bool,
 }
 
 impl Session {
@@ -266,6 +270,8 @@ impl Session {
             event_observers: Vec::new(),
             refresh_timer: None,
             terminated: None,
+            batches: Default::default(),
+            flush_scheduled: false,
         }
     }
 
@@ -473,28 +479,40 @@ impl Handler<EnsureConnection> for Session {
     }
 }
 
-impl Handler<Request> for Session {
-    type Result = ResponseFuture<Result<Box<RawValue>, Error>>;
+/// The response future of a request.
+type Pipeline = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<RawValue>, Error>>>>;
 
-    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
+impl Session {
+    /// Starts a request through the status policy. The first attempt is handed to the connection
+    /// before this returns, so requests go out in the order they were started.
+    fn start(&mut self, req: Request, ctx: &mut Context<Self>) -> Pipeline {
+        if let Some(e) = self.terminated_error(req.operation.clone()) {
+            return Box::pin(async move { Err(e) });
+        }
+        let call = |req: &Request| Call {
+            operation: req.operation.clone(),
+            method: req.method,
+            path: req.path.clone(),
+            data: req.data.clone(),
+        };
+        let first = self.connection(ctx).send(call(&req));
         let me = ctx.address();
         let throttle = self.throttle.clone();
         let span = tracing::debug_span!("request", op = %req.operation, method = %req.method, path = %req.path);
         Box::pin(
             async move {
                 let mut tries_500 = 0;
+                let mut attempt = Some(first);
                 loop {
-                    let conn = me
-                        .send(EnsureConnection(req.operation.clone()))
-                        .await
-                        .map_err(|_| gone(&req.operation))??;
-                    let call = Call {
-                        operation: req.operation.clone(),
-                        method: req.method,
-                        path: req.path.clone(),
-                        data: req.data.clone(),
+                    let pending = match attempt.take() {
+                        Some(first) => first,
+                        None => me
+                            .send(EnsureConnection(req.operation.clone()))
+                            .await
+                            .map_err(|_| gone(&req.operation))??
+                            .send(call(&req)),
                     };
-                    let resp = match conn.send(call).await {
+                    let resp = match pending.await {
                         Ok(result) => result?,
                         // The connection stopped between our asking and its answering: go again.
                         Err(_) => continue,
@@ -531,6 +549,106 @@ impl Handler<Request> for Session {
             }
             .instrument(span),
         )
+    }
+
+    /// Sends every pending batch now, each as one request, and answers its items when it returns.
+    fn flush_batches(&mut self, ctx: &mut Context<Self>) {
+        for (key, pending) in std::mem::take(&mut self.batches) {
+            self.flush(key, pending, ctx);
+        }
+    }
+
+    fn flush(&mut self, key: BatchKey, pending: batch::Pending, ctx: &mut Context<Self>) {
+        let items: Vec<BatchItem> = pending
+            .items
+            .iter()
+            .map(|(_, item, _)| item.clone())
+            .collect();
+        let (route, data) = key.request(&items);
+        let data = serde_json::value::to_raw_value(&data)
+            .unwrap_or_else(|_| unreachable!("a JSON value serialises"));
+        let request = Request {
+            operation: pending
+                .items
+                .first()
+                .map_or_else(|| "Batch".into(), |(op, _, _)| op.clone()),
+            method: route.method(),
+            path: route.path().encode(),
+            data,
+        };
+        let response = self.start(request, ctx);
+        ctx.spawn(
+            async move {
+                let result = response.await.and_then(|raw| {
+                    serde_json::from_str::<serde_json::Value>(raw.get()).map_err(|e| {
+                        Error::new(
+                            "Batch",
+                            ErrorKind::Transport(format!("unreadable batch answer: {e}")),
+                        )
+                    })
+                });
+                match result {
+                    Ok(answer) => {
+                        for ((_, _, reply), part) in
+                            pending.items.into_iter().zip(key.split(&items, &answer))
+                        {
+                            let _ = reply.send(Ok(part));
+                        }
+                    }
+                    Err(e) => {
+                        for (op, _, reply) in pending.items {
+                            let _ = reply.send(Err(e.clone().with_operation(op)));
+                        }
+                    }
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+impl Handler<Request> for Session {
+    type Result = ResponseFuture<Result<Box<RawValue>, Error>>;
+
+    fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
+        // A pending batch goes first, so calls reach the server in the order they were made.
+        self.flush_batches(ctx);
+        self.start(req, ctx)
+    }
+}
+
+impl Handler<Batched> for Session {
+    type Result = ResponseFuture<Result<serde_json::Value, Error>>;
+
+    fn handle(&mut self, msg: Batched, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.terminated_error(msg.operation.clone()) {
+            return Box::pin(async move { Err(e) });
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let capacity = msg.key.capacity();
+        let index = match self.batches.iter().position(|(k, _)| *k == msg.key) {
+            Some(i) => i,
+            None => {
+                self.batches
+                    .push((msg.key.clone(), batch::Pending::default()));
+                self.batches.len() - 1
+            }
+        };
+        let pending = &mut self.batches[index].1;
+        pending.items.push((msg.operation.clone(), msg.item, tx));
+        if pending.items.len() >= capacity {
+            let (key, full) = self.batches.remove(index);
+            self.flush(key, full, ctx);
+        } else if !self.flush_scheduled {
+            // The end of this tick: everything batchable sent meanwhile shares the frame.
+            self.flush_scheduled = true;
+            ctx.run_later(Duration::ZERO, |act, ctx| {
+                act.flush_scheduled = false;
+                act.flush_batches(ctx);
+            });
+        }
+        let operation = msg.operation;
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(gone(&operation))) })
     }
 }
 

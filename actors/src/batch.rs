@@ -1,0 +1,214 @@
+//! Request batching, as the official client does it (docs/protocol.md §3.10): user GETs,
+//! participant writes and translations issued in the same tick go out as one frame.
+//!
+//! This module is the pure part: what can be batched together ([`BatchKey`]), how items combine
+//! into one request, and how the combined answer splits back into one result per item. The
+//! session actor owns the timing (flush at the end of the tick, when a batch is full, and before
+//! any request that cannot be batched, so order is kept).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde_json::Value;
+use talkjs_protocol::path::Route;
+use talkjs_protocol::request::{
+    ActionResult, GetUsersRequest, ParticipantAction, ParticipantActionsRequest, TranslateRequest,
+};
+use tokio::sync::oneshot;
+
+use crate::error::Error;
+
+/// Most user ids in one `GET /users` (official client: 1000).
+pub const MAX_USERS: usize = 1000;
+/// Most actions in one participants batch (official client: 100).
+pub const MAX_PARTICIPANT_ACTIONS: usize = 100;
+/// Most message ids in one translation (official client: 100).
+pub const MAX_TRANSLATIONS: usize = 100;
+
+/// What items can share a frame.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BatchKey {
+    /// `GET /users`.
+    Users,
+    /// `POST /conversations/{c}/participants`, one conversation per batch.
+    Participants(String),
+    /// `GET /me/conversations/{c}/translate`, one conversation and language per batch.
+    Translate {
+        /// Conversation.
+        conversation: String,
+        /// Language.
+        lang: String,
+    },
+}
+
+/// One item of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchItem {
+    /// A user id to fetch.
+    User(String),
+    /// A participant action.
+    Participant(ParticipantAction),
+    /// A message id to translate.
+    Translate(String),
+}
+
+/// Add an item to a batch; the answer is the item's own part of the combined response: the
+/// user (or `null`), the action's `{status, errorCode?, reasons?}`, the translation (or `null`).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Value, Error>")]
+pub struct Batched {
+    /// The operation, for errors.
+    pub operation: Arc<str>,
+    /// Which batch.
+    pub key: BatchKey,
+    /// The item.
+    pub item: BatchItem,
+}
+
+/// An item waiting for its batch: its operation, the item, and where its answer goes.
+pub(crate) type Waiting = (Arc<str>, BatchItem, oneshot::Sender<Result<Value, Error>>);
+
+/// Items waiting for their batch to go out.
+#[derive(Default)]
+pub(crate) struct Pending {
+    pub(crate) items: Vec<Waiting>,
+}
+
+impl BatchKey {
+    /// How many items fill a batch.
+    pub fn capacity(&self) -> usize {
+        match self {
+            BatchKey::Users => MAX_USERS,
+            BatchKey::Participants(_) => MAX_PARTICIPANT_ACTIONS,
+            BatchKey::Translate { .. } => MAX_TRANSLATIONS,
+        }
+    }
+
+    /// The combined request: its route and data.
+    pub fn request(&self, items: &[BatchItem]) -> (Route, Value) {
+        let ids = || {
+            dedup(items.iter().filter_map(|i| match i {
+                BatchItem::User(id) | BatchItem::Translate(id) => Some(id.clone()),
+                BatchItem::Participant(_) => None,
+            }))
+        };
+        let data = match self {
+            BatchKey::Users => serde_json::to_value(GetUsersRequest::new(ids())),
+            BatchKey::Participants(_) => serde_json::to_value(ParticipantActionsRequest {
+                actions: items
+                    .iter()
+                    .filter_map(|i| match i {
+                        BatchItem::Participant(a) => Some(a.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            }),
+            BatchKey::Translate { lang, .. } => serde_json::to_value(TranslateRequest {
+                ids: ids(),
+                lang: lang.clone(),
+            }),
+        }
+        .unwrap_or(Value::Null);
+        let route = match self {
+            BatchKey::Users => Route::GetUsers,
+            BatchKey::Participants(c) => Route::ParticipantActions {
+                conversation: c.clone(),
+            },
+            BatchKey::Translate { conversation, .. } => Route::Translate {
+                conversation: conversation.clone(),
+            },
+        };
+        (route, data)
+    }
+
+    /// Each item's part of the combined answer, in item order.
+    pub fn split(&self, items: &[BatchItem], answer: &Value) -> Vec<Value> {
+        match self {
+            BatchKey::Users => items
+                .iter()
+                .map(|i| match i {
+                    BatchItem::User(id) => answer.get(id).cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                })
+                .collect(),
+            BatchKey::Translate { .. } => items
+                .iter()
+                .map(|i| match i {
+                    BatchItem::Translate(id) => {
+                        answer["data"].get(id).cloned().unwrap_or(Value::Null)
+                    }
+                    _ => Value::Null,
+                })
+                .collect(),
+            BatchKey::Participants(_) => {
+                let responses = answer["responses"].as_array().cloned().unwrap_or_default();
+                (0..items.len())
+                    .map(|n| {
+                        responses.get(n).cloned().unwrap_or_else(|| {
+                            // A server that answers fewer actions than it was sent: a clear error
+                            // for the missing ones rather than a hang.
+                            serde_json::to_value(ActionResult::error(
+                                500,
+                                talkjs_protocol::ErrorBody::new(
+                                    "MISSING_RESPONSE",
+                                    "the server did not answer this action",
+                                ),
+                            ))
+                            .unwrap_or(Value::Null)
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Removes duplicates, keeping first occurrences in order.
+fn dedup(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = BTreeMap::new();
+    ids.filter(|id| seen.insert(id.clone(), ()).is_none())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn user_gets_combine_without_duplicates_and_split_back_with_nulls_for_missing() {
+        let items = [
+            BatchItem::User("a".into()),
+            BatchItem::User("b".into()),
+            BatchItem::User("a".into()),
+        ];
+        let (route, data) = BatchKey::Users.request(&items);
+        assert_eq!(route, Route::GetUsers);
+        assert_eq!(
+            data,
+            json!({"ids": ["a", "b"], "includePrivateFields": false})
+        );
+        let answer = json!({"a": {"id": "a"}});
+        assert_eq!(
+            BatchKey::Users.split(&items, &answer),
+            vec![json!({"id": "a"}), Value::Null, json!({"id": "a"})]
+        );
+    }
+
+    #[test]
+    fn participant_actions_answer_in_order_and_missing_answers_are_errors() {
+        let action = |id: &str| {
+            BatchItem::Participant(ParticipantAction {
+                id: id.into(),
+                method: talkjs_protocol::request::ParticipantMethod::Put,
+                params: Default::default(),
+            })
+        };
+        let items = [action("a"), action("b")];
+        let key = BatchKey::Participants("c".into());
+        let parts = key.split(&items, &json!({"responses": [{"status": 200}]}));
+        assert_eq!(parts[0], json!({"status": 200}));
+        assert_eq!(parts[1]["status"], 500);
+    }
+}
