@@ -121,7 +121,14 @@ async fn upload(
         let status = resp.status().as_u16();
         match status {
             200..=299 => {
-                let r: UploadResponse = resp.json().await.map_err(|e| {
+                // Decoded whatever the content type says, as the official client does.
+                let bytes = resp.body().await.map_err(|e| {
+                    Error::new(
+                        op.clone(),
+                        ErrorKind::Transport(format!("upload answer not read: {e}")),
+                    )
+                })?;
+                let r: UploadResponse = serde_json::from_slice(&bytes).map_err(|e| {
                     Error::new(
                         op.clone(),
                         ErrorKind::Transport(format!("unreadable upload answer: {e}")),

@@ -52,9 +52,14 @@ impl TokenProvider for BokenProvider {
                         let status = resp.status().as_u16();
                         match status {
                             200 => {
-                                let body: BokenResponse = resp.json().await.map_err(|e| {
-                                    TokenError(format!("unreadable boken response: {e}"))
+                                // Decoded whatever the content type says.
+                                let bytes = resp.body().await.map_err(|e| {
+                                    TokenError(format!("boken answer not read: {e}"))
                                 })?;
+                                let body: BokenResponse =
+                                    serde_json::from_slice(&bytes).map_err(|e| {
+                                        TokenError(format!("unreadable boken response: {e}"))
+                                    })?;
                                 return Ok(body.boken);
                             }
                             401 => {

@@ -139,9 +139,16 @@ pub struct Call {
 }
 
 /// Use this token from now on; renews the live socket at once.
-#[derive(Debug, Message)]
+#[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetToken(pub String);
+
+impl std::fmt::Debug for SetToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens never appear in logs.
+        f.write_str("SetToken([redacted])")
+    }
+}
 
 /// Stop: fail everything pending with this reason and close the socket.
 #[derive(Debug, Message)]

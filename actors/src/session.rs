@@ -143,9 +143,16 @@ pub struct Request {
 }
 
 /// Use this token now (also switches a boken session to tokens for future refreshes).
-#[derive(Debug, Message)]
+#[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetSessionToken(pub String);
+
+impl std::fmt::Debug for SetSessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens never appear in logs.
+        f.write_str("SetSessionToken([redacted])")
+    }
+}
 
 /// A termination listener.
 pub type ErrorListener = Box<dyn Fn(&Error) + Send>;
