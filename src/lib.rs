@@ -46,8 +46,8 @@ pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_sessi
 pub use talkjs_actors::{Error, ErrorKind, Result};
 pub use user::UserRef;
 
-/// The connection's lifecycle states.
-pub use talkjs_actors::connection::Lifecycle;
+/// The connection's lifecycle states and timings.
+pub use talkjs_actors::connection::{Lifecycle, Timings};
 /// Session internals for plugins: lifecycle and event observation.
 pub use talkjs_actors::session::{InboundEvent, LifecycleEvent};
 /// Token sources: fixed tokens, closures, your backend's endpoint, a JWT signer, or any actor.

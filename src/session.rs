@@ -9,6 +9,7 @@ use actix::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use talkjs_actors::connection::Timings;
 use talkjs_actors::registry::{GetSession, Registry};
 use talkjs_actors::session::{
     ErrorListener, InboundEvent, LifecycleEvent, Observe, OnError, RemoveOnError, Request, Session,
@@ -44,6 +45,7 @@ pub fn get_talk_session(app_id: impl Into<String>, user_id: impl Into<String>) -
         user_id: user_id.into(),
         urls: ApiUrls::talkjs(),
         tokens: TokenSource::Boken { signature: None },
+        timings: Timings::default(),
         force_new: false,
     }
 }
@@ -57,6 +59,7 @@ pub struct SessionBuilder {
     user_id: String,
     urls: ApiUrls,
     tokens: TokenSource,
+    timings: Timings,
     force_new: bool,
 }
 
@@ -99,6 +102,12 @@ impl SessionBuilder {
         self
     }
 
+    /// Heartbeat, idle and reconnect timings of the connection (defaults: the official client's).
+    pub fn timings(mut self, timings: Timings) -> SessionBuilder {
+        self.timings = timings;
+        self
+    }
+
     /// Start a new session even if this user has one.
     pub fn force_create_new(mut self) -> SessionBuilder {
         self.force_new = true;
@@ -119,6 +128,7 @@ impl IntoFuture for SessionBuilder {
                 user_id: self.user_id,
                 urls: self.urls,
                 tokens: self.tokens,
+                timings: self.timings,
             };
             let get = GetSession {
                 config,

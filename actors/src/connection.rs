@@ -53,8 +53,47 @@ pub const RECONNECT_BASE: Duration = Duration::from_millis(250);
 pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// Messages the connection's mailbox holds before senders wait (requests keep their order).
 const MAILBOX_CAPACITY: usize = 65_536;
-/// How often the heartbeat timers are checked.
+/// Longest interval between checks of the heartbeat timers.
 const HEARTBEAT_TICK: Duration = Duration::from_millis(500);
+
+/// The connection's timings. The defaults are the official client's; tests and unusual
+/// deployments can shorten or lengthen them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// Ping after this long without sending anything.
+    pub client_silence: Duration,
+    /// Ping after this long without hearing from the server.
+    pub server_silence: Duration,
+    /// Drop the socket if the server stays silent this long after a ping.
+    pub server_timeout: Duration,
+    /// Close an idle socket after this long.
+    pub idle_close: Duration,
+    /// First reconnect delay (doubling per attempt, with jitter).
+    pub reconnect_base: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Timings {
+        Timings {
+            client_silence: CLIENT_SILENCE,
+            server_silence: SERVER_SILENCE,
+            server_timeout: SERVER_TIMEOUT,
+            idle_close: IDLE_CLOSE,
+            reconnect_base: RECONNECT_BASE,
+            reconnect_max: RECONNECT_MAX,
+        }
+    }
+}
+
+impl Timings {
+    /// How often to check the heartbeat timers: often enough for the shortest of them.
+    fn tick(&self) -> Duration {
+        (self.server_silence.min(self.server_timeout) / 4)
+            .clamp(Duration::from_millis(10), HEARTBEAT_TICK)
+    }
+}
 /// How long dialling (TCP, TLS and the websocket handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Largest frame accepted from the server.
@@ -70,6 +109,8 @@ pub struct ConnectionConfig {
     pub app_id: String,
     /// The user, for token requests.
     pub user_id: String,
+    /// Heartbeat, idle and reconnect timings.
+    pub timings: Timings,
 }
 
 impl std::fmt::Debug for ConnectionConfig {
@@ -551,7 +592,11 @@ impl Connection {
         }
         self.phase = Phase::Backoff;
         self.attempt += 1;
-        let delay = backoff(self.attempt);
+        let delay = backoff(
+            self.attempt,
+            self.config.timings.reconnect_base,
+            self.config.timings.reconnect_max,
+        );
         self.notify(Notice::Lifecycle(Lifecycle::Reconnecting {
             attempt: self.attempt,
             delay,
@@ -608,7 +653,7 @@ impl Connection {
         if self.phase != Phase::Ready || self.wanted() || self.idle_timer.is_some() {
             return;
         }
-        self.idle_timer = Some(ctx.run_later(IDLE_CLOSE, |act, ctx| {
+        self.idle_timer = Some(ctx.run_later(self.config.timings.idle_close, |act, ctx| {
             act.idle_timer = None;
             if act.phase == Phase::Ready && !act.wanted() {
                 act.terminate("idle".into(), ctx);
@@ -622,14 +667,15 @@ impl Connection {
         }
         let now = Instant::now();
         if let Some(sent) = self.ping_sent {
-            if now.duration_since(sent) >= SERVER_TIMEOUT {
+            if now.duration_since(sent) >= self.config.timings.server_timeout {
                 self.ping_sent = None;
                 return self.socket_lost("the server stopped answering".into(), ctx);
             }
             return;
         }
-        let server_quiet = now.duration_since(self.last_heard) >= SERVER_SILENCE;
-        let client_quiet = now.duration_since(self.last_sent) >= CLIENT_SILENCE;
+        let server_quiet =
+            now.duration_since(self.last_heard) >= self.config.timings.server_silence;
+        let client_quiet = now.duration_since(self.last_sent) >= self.config.timings.client_silence;
         if server_quiet || client_quiet {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -644,12 +690,12 @@ impl Connection {
     }
 }
 
-/// The delay before reconnect attempt `attempt` (from 1): doubling from [`RECONNECT_BASE`], at
-/// most [`RECONNECT_MAX`], times a random factor in [0.5, 1.5) so that many clients that lost the
-/// same server do not return all at once.
-pub fn backoff(attempt: u32) -> Duration {
-    let exp = RECONNECT_BASE.saturating_mul(1 << attempt.saturating_sub(1).min(16));
-    let capped = exp.min(RECONNECT_MAX);
+/// The delay before reconnect attempt `attempt` (from 1): doubling from `base`, at most `max`,
+/// times a random factor in [0.5, 1.5) so that many clients that lost the same server do not
+/// return all at once.
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let exp = base.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    let capped = exp.min(max);
     capped.mul_f64(0.5 + random::unit())
 }
 
@@ -663,7 +709,7 @@ impl Actor for Connection {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // A full mailbox makes `Addr::send` wait and could reorder requests; keep it roomy.
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(HEARTBEAT_TICK, |act, ctx| act.heartbeat(ctx));
+        ctx.run_interval(self.config.timings.tick(), |act, ctx| act.heartbeat(ctx));
     }
 }
 
@@ -809,7 +855,7 @@ mod tests {
     #[test]
     fn backoff_grows_with_jitter_and_is_capped() {
         for attempt in 1..40 {
-            let d = backoff(attempt);
+            let d = backoff(attempt, RECONNECT_BASE, RECONNECT_MAX);
             let nominal = RECONNECT_BASE
                 .saturating_mul(1 << (attempt - 1).min(16))
                 .min(RECONNECT_MAX);
@@ -818,6 +864,6 @@ mod tests {
                 "attempt {attempt}: {d:?}"
             );
         }
-        assert!(backoff(30) < RECONNECT_MAX.mul_f64(1.5));
+        assert!(backoff(30, RECONNECT_BASE, RECONNECT_MAX) < RECONNECT_MAX.mul_f64(1.5));
     }
 }

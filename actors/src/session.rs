@@ -79,6 +79,8 @@ pub struct SessionConfig {
     pub urls: ApiUrls,
     /// Where tokens come from.
     pub tokens: TokenSource,
+    /// The connection's timings.
+    pub timings: crate::connection::Timings,
 }
 
 /// Paces retries of 429 and 500: each delay is 1.2 times the last (±5 % jitter), up to 30 s,
@@ -233,6 +235,7 @@ pub struct Session {
     app_id: String,
     user_id: String,
     urls: ApiUrls,
+    timings: crate::connection::Timings,
     client_id: String,
     source: Recipient<NeedToken>,
     token: Option<String>,
@@ -266,6 +269,7 @@ impl Session {
             app_id: config.app_id,
             user_id: config.user_id,
             urls: config.urls,
+            timings: config.timings,
             client_id: random::client_id(),
             source,
             token: None,
@@ -322,6 +326,7 @@ impl Session {
             url: Arc::new(move |now| urls.realtime_url(&app, &user, CLIENT_BUILD, &client_id, now)),
             app_id: self.app_id.clone(),
             user_id: self.user_id.clone(),
+            timings: self.timings,
         };
         let me = ctx.address();
         let conn = Connection::new(config, me.clone().recipient(), me.recipient()).start();
