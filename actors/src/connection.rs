@@ -34,6 +34,7 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::{Ack, Frame, Method, Request, Response};
 use talkjs_protocol::request::{RenewRequest, RenewResponse};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind};
 use crate::random;
@@ -111,6 +112,8 @@ pub struct ConnectionConfig {
     pub user_id: String,
     /// Heartbeat, idle and reconnect timings.
     pub timings: Timings,
+    /// The session's span; the connection's spans are its children.
+    pub span: tracing::Span,
 }
 
 impl std::fmt::Debug for ConnectionConfig {
@@ -374,8 +377,7 @@ impl Connection {
         let url = (self.config.url)(random::now_ms());
         self.generation += 1;
         let generation = self.generation;
-        let span = tracing::debug_span!("connect", user = %self.config.user_id, generation);
-        let _enter = span.enter();
+        let span = tracing::debug_span!(parent: &self.config.span, "connect", generation);
         ctx.spawn(
             async move {
                 crate::http::client(CONNECT_TIMEOUT)
@@ -384,6 +386,7 @@ impl Connection {
                     .connect()
                     .await
             }
+            .instrument(span)
             .into_actor(self)
             .map(move |result, act, ctx| {
                 if act.generation != generation || act.stopping.is_some() {
@@ -571,7 +574,7 @@ impl Connection {
         if self.stopping.is_some() {
             return;
         }
-        tracing::debug!(%reason, "socket lost");
+        tracing::debug!(parent: &self.config.span, %reason, "socket lost");
         self.generation += 1;
         if let Some(mut sink) = self.sink.take() {
             sink.close();

@@ -250,6 +250,8 @@ pub struct Session {
     /// Pending batches, in the order they were opened (the order they go out).
     batches: Vec<(BatchKey, batch::Pending)>,
     flush_scheduled: bool,
+    /// Parent of every span of this session (its requests, its connections).
+    span: tracing::Span,
 }
 
 impl Session {
@@ -266,8 +268,8 @@ impl Session {
             }
         };
         Session {
-            app_id: config.app_id,
-            user_id: config.user_id,
+            app_id: config.app_id.clone(),
+            user_id: config.user_id.clone(),
             urls: config.urls,
             timings: config.timings,
             client_id: random::client_id(),
@@ -283,6 +285,7 @@ impl Session {
             terminated: None,
             batches: Default::default(),
             flush_scheduled: false,
+            span: tracing::info_span!("session", app = %config.app_id, user = %config.user_id),
         }
     }
 
@@ -327,6 +330,7 @@ impl Session {
             app_id: self.app_id.clone(),
             user_id: self.user_id.clone(),
             timings: self.timings,
+            span: self.span.clone(),
         };
         let me = ctx.address();
         let conn = Connection::new(config, me.clone().recipient(), me.recipient()).start();
@@ -510,7 +514,7 @@ impl Session {
         let first = self.connection(ctx).send(call(&req));
         let me = ctx.address();
         let throttle = self.throttle.clone();
-        let span = tracing::debug_span!("request", op = %req.operation, method = %req.method, path = %req.path);
+        let span = tracing::debug_span!(parent: &self.span, "request", op = %req.operation, method = %req.method, path = %req.path);
         Box::pin(
             async move {
                 let mut tries_500 = 0;
