@@ -683,3 +683,36 @@ async fn session_expired_gets_a_new_token_on_the_same_socket() {
     );
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn requests_racing_an_idle_close_are_sent_on_a_new_connection_not_failed() {
+    let emu = emulator().await;
+    // A connection that closes 1 ms after going idle: sequential requests keep landing while the
+    // previous connection stops.
+    let timings = talkjs::Timings {
+        idle_close: Duration::from_millis(1),
+        ..talkjs::Timings::default()
+    };
+    let s = talkjs::get_talk_session(APP, "alice")
+        .host(&emu.host())
+        .timings(timings)
+        .force_create_new()
+        .await
+        .unwrap();
+    s.current_user()
+        .create_if_not_exists(CreateUserParams::new("Alice"))
+        .await
+        .unwrap();
+    for i in 0..200u64 {
+        let got = s.current_user().get().await;
+        assert!(matches!(got, Ok(Some(_))), "request {i}: {got:?}");
+        // Gaps of 0 to 3 ms: some requests arrive just as the idle timer stops the connection.
+        actix_rt::time::sleep(Duration::from_micros(i * 7919 % 3000)).await;
+    }
+    let status = s.actor().send(GetStatus).await.unwrap();
+    assert!(
+        status.connections_started > 1,
+        "the idle close really happened in between"
+    );
+    emu.stop().await;
+}

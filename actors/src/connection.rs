@@ -168,9 +168,19 @@ pub enum Lifecycle {
     },
 }
 
+/// Why a [`Call`] got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The connection closed (it went idle or lost its socket with nothing to redial for) before
+    /// it could send the request: start a new connection and send it again.
+    Closed,
+    /// The request cannot be sent: the session ended or authentication failed for good.
+    Failed(Error),
+}
+
 /// A request to send, answered with the server's response (any status).
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Response, Error>")]
+#[rtype(result = "Result<Response, CallError>")]
 pub struct Call {
     /// The operation, for error messages.
     pub operation: std::sync::Arc<str>,
@@ -224,7 +234,7 @@ pub struct ConnectionState {
 
 struct Pending {
     call: Call,
-    reply: Option<oneshot::Sender<Result<Response, Error>>>,
+    reply: Option<oneshot::Sender<Result<Response, CallError>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +291,8 @@ pub struct Connection {
     ping_sent: Option<Instant>,
     idle_timer: Option<SpawnHandle>,
     stopping: Option<String>,
+    /// Whether the stop ends the session (rather than an idle close a new connection follows).
+    ended: bool,
 }
 
 impl Connection {
@@ -313,6 +325,7 @@ impl Connection {
             ping_sent: None,
             idle_timer: None,
             stopping: None,
+            ended: false,
         }
     }
 
@@ -591,7 +604,7 @@ impl Connection {
         }));
         if !self.wanted() {
             self.phase = Phase::Closed;
-            return self.terminate(format!("idle after disconnect: {reason}"), ctx);
+            return self.terminate(format!("idle after disconnect: {reason}"), false, ctx);
         }
         self.phase = Phase::Backoff;
         self.attempt += 1;
@@ -614,23 +627,23 @@ impl Connection {
     fn fatal(&mut self, reason: String, ctx: &mut Context<Self>) {
         let error = Error::new("Authenticate", ErrorKind::AuthFailed(reason.clone()));
         self.notify(Notice::Fatal(error));
-        self.terminate(reason, ctx);
+        self.terminate(reason, true, ctx);
     }
 
-    /// Fails everything pending, closes the socket and stops.
-    fn terminate(&mut self, reason: String, ctx: &mut Context<Self>) {
+    /// Answers everything pending, closes the socket and stops. `ended`: the session is over
+    /// (pending calls fail); otherwise this is an idle close (pending calls are told to retry on a
+    /// new connection).
+    fn terminate(&mut self, reason: String, ended: bool, ctx: &mut Context<Self>) {
         if self.stopping.is_some() {
             return;
         }
         self.stopping = Some(reason.clone());
-        let pending = self
-            .queue
-            .drain(..)
-            .chain(std::mem::take(&mut self.in_flight).into_values());
+        self.ended = ended;
+        let mut pending: Vec<Pending> = self.queue.drain(..).collect();
+        pending.extend(std::mem::take(&mut self.in_flight).into_values());
         for mut p in pending {
             if let Some(reply) = p.reply.take() {
-                let kind = ErrorKind::SessionTerminated(reason.clone());
-                let _ = reply.send(Err(Error::new(p.call.operation.clone(), kind)));
+                let _ = reply.send(Err(self.stopped_error(&p.call.operation)));
             }
         }
         if let Some(mut sink) = self.sink.take() {
@@ -642,6 +655,17 @@ impl Connection {
         }
         self.notify(Notice::Lifecycle(Lifecycle::Terminated { reason }));
         ctx.stop();
+    }
+
+    /// What a call gets once the connection is stopping.
+    fn stopped_error(&self, operation: &std::sync::Arc<str>) -> CallError {
+        match (&self.stopping, self.ended) {
+            (Some(reason), true) => CallError::Failed(Error::new(
+                operation.clone(),
+                ErrorKind::SessionTerminated(reason.clone()),
+            )),
+            _ => CallError::Closed,
+        }
     }
 
     // -- idleness and heartbeats --------------------------------------------------------------
@@ -659,7 +683,7 @@ impl Connection {
         self.idle_timer = Some(ctx.run_later(self.config.timings.idle_close, |act, ctx| {
             act.idle_timer = None;
             if act.phase == Phase::Ready && !act.wanted() {
-                act.terminate("idle".into(), ctx);
+                act.terminate("idle".into(), false, ctx);
             }
         }));
     }
@@ -776,13 +800,12 @@ impl Handler<SocketItem> for Connection {
 }
 
 impl Handler<Call> for Connection {
-    type Result = ResponseFuture<Result<Response, Error>>;
+    type Result = ResponseFuture<Result<Response, CallError>>;
 
     fn handle(&mut self, call: Call, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let operation = call.operation.clone();
-        if let Some(reason) = &self.stopping {
-            let e = Error::new(operation, ErrorKind::SessionTerminated(reason.clone()));
+        if self.stopping.is_some() {
+            let e = self.stopped_error(&call.operation);
             return Box::pin(async move { Err(e) });
         }
         self.send_call(
@@ -792,14 +815,8 @@ impl Handler<Call> for Connection {
             },
             ctx,
         );
-        Box::pin(async move {
-            rx.await.unwrap_or_else(|_| {
-                Err(Error::new(
-                    operation,
-                    ErrorKind::SessionTerminated("the connection stopped".into()),
-                ))
-            })
-        })
+        // A reply dropped without an answer means the connection went away: try a new one.
+        Box::pin(async move { rx.await.unwrap_or(Err(CallError::Closed)) })
     }
 }
 
@@ -818,7 +835,7 @@ impl Handler<Shutdown> for Connection {
     type Result = ();
 
     fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) {
-        self.terminate(msg.0, ctx);
+        self.terminate(msg.0, true, ctx);
     }
 }
 

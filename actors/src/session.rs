@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::batch::{self, BatchItem, BatchKey, Batched};
 use crate::boken::BokenProvider;
 use crate::connection::{
-    Call, Connection, ConnectionConfig, Lifecycle, Notice, SetToken, Shutdown,
+    Call, CallError, Connection, ConnectionConfig, Lifecycle, Notice, SetToken, Shutdown,
 };
 use crate::error::{Error, ErrorKind};
 use crate::random;
@@ -40,6 +40,10 @@ pub const THROTTLE_MAX: Duration = Duration::from_secs(30);
 /// Refresh a token this long before it expires, when it lives longer than twice this
 /// (official client: 300 s, else at half its life).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// Immediate retries of a request whose connection closed under it, before pausing between them.
+const MAX_CLOSED_RETRIES_WITHOUT_PAUSE: u32 = 3;
+/// The pause between further such retries (a stopping connection is gone within a tick or two).
+const CLOSED_RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// How long the app-id check may take.
 const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the realtime URL calls this client.
@@ -469,6 +473,10 @@ impl Handler<Notice> for Session {
                 }
             }
             Notice::Lifecycle(l) => {
+                if matches!(l, Lifecycle::Terminated { .. }) {
+                    // The connection is stopping; the next request starts a new one.
+                    self.connection = None;
+                }
                 for o in &self.lifecycle_observers {
                     o.do_send(LifecycleEvent(l.clone()));
                 }
@@ -518,6 +526,7 @@ impl Session {
         Box::pin(
             async move {
                 let mut tries_500 = 0;
+                let mut closed = 0u32;
                 let mut attempt = Some(first);
                 loop {
                     let pending = match attempt.take() {
@@ -529,9 +538,17 @@ impl Session {
                             .send(call(&req)),
                     };
                     let resp = match pending.await {
-                        Ok(result) => result?,
-                        // The connection stopped between our asking and its answering: go again.
-                        Err(_) => continue,
+                        Ok(Ok(resp)) => resp,
+                        Ok(Err(CallError::Failed(e))) => return Err(e),
+                        // The connection closed (idle) or stopped before answering: the session
+                        // forgets it when it reports `Terminated`, and the next try redials.
+                        Ok(Err(CallError::Closed)) | Err(_) => {
+                            closed += 1;
+                            if closed > MAX_CLOSED_RETRIES_WITHOUT_PAUSE {
+                                tokio::time::sleep(CLOSED_RETRY_PAUSE).await;
+                            }
+                            continue;
+                        }
                     };
                     let retry = match resp.status {
                         429 => true,
