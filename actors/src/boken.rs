@@ -10,8 +10,10 @@ use talkjs_protocol::request::BokenResponse;
 
 use crate::token::{TokenError, TokenFuture, TokenProvider, TokenRequest};
 
-/// Tries before giving up on statuses worth retrying (429, 5xx, network errors).
-const MAX_TRIES: u32 = 6;
+/// 5xx answers (other than 502) tolerated before giving up, as the official client does (§1.5).
+const MAX_SERVER_ERRORS: u32 = 5;
+/// Longest retry delay.
+const MAX_DELAY: Duration = Duration::from_secs(30);
 /// The first retry delay; it grows by [`DELAY_FACTOR`] per try, as the official client's does.
 const FIRST_DELAY: Duration = Duration::from_millis(240);
 /// Growth of the retry delay.
@@ -19,7 +21,9 @@ const DELAY_FACTOR: f64 = 1.2;
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Fetches bokens from the internal API.
+/// Fetches bokens from the internal API. Like the official client (docs/protocol.md §1.5): 401,
+/// 404 and other 4xx are final; 429, 502 and network errors are retried for as long as it takes;
+/// other 5xx are retried up to [`MAX_SERVER_ERRORS`] times.
 #[derive(Debug, Clone)]
 pub struct BokenProvider {
     internal_url: String,
@@ -45,51 +49,54 @@ impl TokenProvider for BokenProvider {
         Box::pin(async move {
             let client = crate::http::client(TIMEOUT);
             let mut delay = FIRST_DELAY;
-            let mut last = String::new();
-            for attempt in 1..=MAX_TRIES {
+            let mut server_errors = 0;
+            loop {
                 match client.get(&url).send().await {
-                    Ok(mut resp) => {
-                        let status = resp.status().as_u16();
-                        match status {
-                            200 => {
-                                // Decoded whatever the content type says.
-                                let bytes = resp.body().await.map_err(|e| {
-                                    TokenError(format!("boken answer not read: {e}"))
+                    Ok(mut resp) => match resp.status().as_u16() {
+                        200 => {
+                            // Decoded whatever the content type says.
+                            let bytes = resp
+                                .body()
+                                .await
+                                .map_err(|e| TokenError(format!("boken answer not read: {e}")))?;
+                            let body: BokenResponse =
+                                serde_json::from_slice(&bytes).map_err(|e| {
+                                    TokenError(format!("unreadable boken response: {e}"))
                                 })?;
-                                let body: BokenResponse =
-                                    serde_json::from_slice(&bytes).map_err(|e| {
-                                        TokenError(format!("unreadable boken response: {e}"))
-                                    })?;
-                                return Ok(body.boken);
-                            }
-                            401 => {
-                                return Err(TokenError(
-                                    "check that you provided a valid signature".into(),
-                                ));
-                            }
-                            404 => {
-                                return Err(TokenError(
-                                    "check that you specified the correct app id".into(),
-                                ));
-                            }
-                            429 | 500..=599 => last = format!("status {status}"),
-                            other => {
+                            return Ok(body.boken);
+                        }
+                        401 => {
+                            return Err(TokenError(
+                                "check that you provided a valid signature".into(),
+                            ));
+                        }
+                        404 => {
+                            return Err(TokenError(
+                                "check that you specified the correct app id".into(),
+                            ));
+                        }
+                        429 | 502 => {
+                            tracing::debug!("boken request throttled or upstream down; retrying")
+                        }
+                        status @ 500..=599 => {
+                            server_errors += 1;
+                            if server_errors >= MAX_SERVER_ERRORS {
                                 return Err(TokenError(format!(
-                                    "unexpected HTTP {other} fetching a boken"
+                                    "fetching a boken failed with status {status} {server_errors} times; retrying did not help"
                                 )));
                             }
                         }
-                    }
-                    Err(e) => last = e.to_string(),
+                        other => {
+                            return Err(TokenError(format!(
+                                "unexpected HTTP {other} fetching a boken"
+                            )));
+                        }
+                    },
+                    Err(e) => tracing::debug!(error = %e, "boken request failed; retrying"),
                 }
-                if attempt < MAX_TRIES {
-                    tokio::time::sleep(delay).await;
-                    delay = delay.mul_f64(DELAY_FACTOR);
-                }
+                tokio::time::sleep(delay).await;
+                delay = delay.mul_f64(DELAY_FACTOR).min(MAX_DELAY);
             }
-            Err(TokenError(format!(
-                "fetching a boken failed {MAX_TRIES} times; last: {last}"
-            )))
         })
     }
 }

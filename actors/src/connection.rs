@@ -114,6 +114,8 @@ pub struct ConnectionConfig {
     pub timings: Timings,
     /// The session's span; the connection's spans are its children.
     pub span: tracing::Span,
+    /// Which of the session's connections this is (1, 2, ...).
+    pub id: u64,
 }
 
 impl std::fmt::Debug for ConnectionConfig {
@@ -140,6 +142,11 @@ pub enum Notice {
     Pushed(Event),
     /// Authentication cannot recover; the session should terminate.
     Fatal(Error),
+    /// The connection with this id is stopping; the next request needs a new one.
+    Stopped {
+        /// The connection's id ([`ConnectionConfig::id`]).
+        connection: u64,
+    },
 }
 
 /// The lifecycle of the connection, observable by plugins.
@@ -233,6 +240,8 @@ pub struct ConnectionState {
 }
 
 struct Pending {
+    /// Order of arrival, so that anything re-queued goes back in call order.
+    order: u64,
     call: Call,
     reply: Option<oneshot::Sender<Result<Response, CallError>>>,
 }
@@ -277,7 +286,14 @@ pub struct Connection {
     sockets_opened: u64,
     next_seq: u64,
     /// The seq of the renew in flight, if any.
-    renew_seq: Option<u64>,
+    /// The renew in flight: its seq and the token it carries.
+    renewing: Option<(u64, String)>,
+    /// The token this socket is authenticated with.
+    authed: Option<String>,
+    /// A token fetch is running.
+    fetching: bool,
+    /// Calls received so far (numbers their arrival order).
+    calls: u64,
     token: Option<String>,
     /// The token most recently refused, so a provider that keeps returning it fails fast.
     refused: Option<String>,
@@ -312,7 +328,10 @@ impl Connection {
             generation: 0,
             sockets_opened: 0,
             next_seq: 0,
-            renew_seq: None,
+            renewing: None,
+            authed: None,
+            fetching: false,
+            calls: 0,
             token: None,
             refused: None,
             queue: VecDeque::new(),
@@ -346,9 +365,12 @@ impl Connection {
         self.phase = Phase::Opening;
         self.notify(Notice::Lifecycle(Lifecycle::Connecting));
         // A token first: the renew is the socket's first frame.
-        match self.token.clone() {
-            Some(token) => self.dial(token, ctx),
-            None => self.fetch_token(TokenReason::Initial, ctx),
+        match (self.token.clone(), self.refused.is_some()) {
+            (Some(token), _) => self.dial(token, ctx),
+            // Redialling in the middle of a re-authentication: the cached token was refused, so
+            // ask the provider for a new one rather than for the cached one.
+            (None, true) => self.fetch_token(TokenReason::Rejected, ctx),
+            (None, false) => self.fetch_token(TokenReason::Initial, ctx),
         }
     }
 
@@ -359,10 +381,12 @@ impl Connection {
             reason,
         });
         let source = self.token_source.clone();
+        self.fetching = true;
         ctx.spawn(
             async move { source.send(request).await }
                 .into_actor(self)
                 .map(move |result, act, ctx| {
+                    act.fetching = false;
                     let token = match result {
                         Ok(Ok(token)) if act.refused.as_deref() == Some(token.as_str()) => {
                             return act.fatal(
@@ -426,6 +450,8 @@ impl Connection {
                         act.last_heard = Instant::now();
                         act.ping_sent = None;
                         act.phase = Phase::Authenticating;
+                        // A token set while dialling wins over the one the dial started with.
+                        let token = act.token.clone().unwrap_or(token);
                         act.send_renew(token, ctx);
                     }
                     Err(e) => act.socket_lost(format!("could not connect: {e}"), ctx),
@@ -439,11 +465,13 @@ impl Connection {
             self.next_seq,
             Method::Post,
             "/session/renew",
-            &RenewRequest { token },
+            &RenewRequest {
+                token: token.clone(),
+            },
         ) else {
             return self.fatal("could not encode the renew request".into(), ctx);
         };
-        self.renew_seq = Some(req.seq);
+        self.renewing = Some((req.seq, token));
         self.next_seq += 1;
         if self.phase == Phase::Ready {
             // Renewing a live socket: it stays usable meanwhile.
@@ -501,9 +529,11 @@ impl Connection {
     }
 
     fn on_response(&mut self, resp: Response, ctx: &mut Context<Self>) {
-        if self.renew_seq == Some(resp.seq) {
-            self.renew_seq = None;
-            return self.on_renew(resp, ctx);
+        if let Some((seq, token)) = self.renewing.take() {
+            if seq == resp.seq {
+                return self.on_renew(resp, token, ctx);
+            }
+            self.renewing = Some((seq, token));
         }
         if self.pings.remove(&resp.seq).is_some() {
             return;
@@ -513,8 +543,9 @@ impl Connection {
             return;
         };
         if resp.status == 401 {
-            // The server no longer accepts our token: re-authenticate on this socket, then re-send.
-            self.queue.push_front(pending);
+            // The server no longer accepts our token: re-authenticate on this socket (once, however
+            // many requests were refused), then re-send in call order.
+            self.requeue(pending);
             self.reauthenticate(TokenReason::Rejected, ctx);
             return;
         }
@@ -524,7 +555,7 @@ impl Connection {
         self.maybe_idle(ctx);
     }
 
-    fn on_renew(&mut self, resp: Response, ctx: &mut Context<Self>) {
+    fn on_renew(&mut self, resp: Response, sent: String, ctx: &mut Context<Self>) {
         match resp.status {
             200 => {
                 // The official client rejects tokens with less than 120 s left and asks again, which
@@ -536,6 +567,7 @@ impl Connection {
                     .ok()
                     .and_then(|r| r.expires_in_seconds);
                 self.refused = None;
+                self.authed = Some(sent);
                 let was_ready = self.phase == Phase::Ready;
                 self.phase = Phase::Ready;
                 self.attempt = 0;
@@ -546,8 +578,15 @@ impl Connection {
                 self.drain_queue(ctx);
             }
             401 => {
-                self.refused = self.token.take();
-                self.fetch_token(TokenReason::Rejected, ctx);
+                // Refused is the token this renew carried; a newer one set meanwhile is tried next.
+                if self.token.as_deref() == Some(sent.as_str()) {
+                    self.token = None;
+                }
+                self.refused = Some(sent);
+                match self.token.clone() {
+                    Some(newer) => self.send_renew(newer, ctx),
+                    None => self.fetch_token(TokenReason::Rejected, ctx),
+                }
             }
             400 | 402 => {
                 let body = resp.error_body();
@@ -567,8 +606,30 @@ impl Connection {
         if self.phase == Phase::Ready {
             self.phase = Phase::Authenticating;
         }
-        self.refused = self.token.take();
-        self.fetch_token(reason, ctx);
+        // One re-authentication at a time: a renew or token fetch already running answers for
+        // every request waiting on it.
+        if self.renewing.is_some() || self.fetching {
+            return;
+        }
+        let refused = self.authed.take();
+        if self.token == refused {
+            self.token = None;
+        }
+        self.refused = refused;
+        match self.token.clone() {
+            Some(newer) => self.send_renew(newer, ctx),
+            None => self.fetch_token(reason, ctx),
+        }
+    }
+
+    /// Puts a request back in the queue, in call order among the others.
+    fn requeue(&mut self, pending: Pending) {
+        let at = self
+            .queue
+            .iter()
+            .position(|p| p.order > pending.order)
+            .unwrap_or(self.queue.len());
+        self.queue.insert(at, pending);
     }
 
     fn on_publish(&mut self, id: u64, events: Vec<Event>, ctx: &mut Context<Self>) {
@@ -592,12 +653,12 @@ impl Connection {
         if let Some(mut sink) = self.sink.take() {
             sink.close();
         }
-        self.renew_seq = None;
+        self.renewing = None;
+        self.authed = None;
         self.pings.clear();
-        // In-flight requests go first, in their original order, with identical data.
-        let in_flight = std::mem::take(&mut self.in_flight);
-        for (_, p) in in_flight.into_iter().rev() {
-            self.queue.push_front(p);
+        // In-flight requests go back in call order, with identical data.
+        for (_, p) in std::mem::take(&mut self.in_flight) {
+            self.requeue(p);
         }
         self.notify(Notice::Lifecycle(Lifecycle::Disconnected {
             reason: reason.clone(),
@@ -653,6 +714,9 @@ impl Connection {
             })));
             sink.close();
         }
+        self.notify(Notice::Stopped {
+            connection: self.config.id,
+        });
         self.notify(Notice::Lifecycle(Lifecycle::Terminated { reason }));
         ctx.stop();
     }
@@ -808,8 +872,11 @@ impl Handler<Call> for Connection {
             let e = self.stopped_error(&call.operation);
             return Box::pin(async move { Err(e) });
         }
+        self.calls += 1;
+        let order = self.calls;
         self.send_call(
             Pending {
+                order,
                 call,
                 reply: Some(tx),
             },

@@ -1,14 +1,17 @@
 //! The registry: one session per (app id, user id), as the official client keeps them.
 //!
 //! `get_talk_session` asks the registry, a `SystemService`, for the session of a user; a second
-//! call for the same user gets the same session unless it asks for a new one. A terminated session
-//! is replaced by a fresh one on the next request for it.
+//! call for the same user gets the same session unless it asks for a new one. A session that
+//! terminates deregisters itself, so the next call for that user starts a fresh one.
+//!
+//! Lookups are answered synchronously in the handler, so two concurrent calls for the same user
+//! cannot both start a session.
 
 use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use crate::session::{GetStatus, Session, SessionConfig};
+use crate::session::{Session, SessionConfig};
 
 /// Returns the session for the config's (app id, user id), starting one if needed.
 #[derive(Debug, Message)]
@@ -20,7 +23,19 @@ pub struct GetSession {
     pub force_new: bool,
 }
 
-/// Maps users to their sessions.
+/// A session terminated: forget it (if it is still the one registered for its user).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Deregister {
+    /// The session's app id.
+    pub app_id: String,
+    /// The session's user id.
+    pub user_id: String,
+    /// The session.
+    pub session: Addr<Session>,
+}
+
+/// Maps users to their live sessions.
 #[derive(Default)]
 pub struct Registry {
     sessions: HashMap<(String, String), Addr<Session>>,
@@ -35,35 +50,28 @@ impl Supervised for Registry {}
 impl SystemService for Registry {}
 
 impl Handler<GetSession> for Registry {
-    type Result = ResponseActFuture<Self, Addr<Session>>;
+    type Result = MessageResult<GetSession>;
 
     fn handle(&mut self, msg: GetSession, _ctx: &mut Context<Self>) -> Self::Result {
         let key = (msg.config.app_id.clone(), msg.config.user_id.clone());
-        let existing = self.sessions.get(&key).filter(|a| a.connected()).cloned();
-        Box::pin(
-            async move {
-                // A terminated session is not handed out again.
-                let alive = match &existing {
-                    Some(addr) => addr
-                        .send(GetStatus)
-                        .await
-                        .is_ok_and(|s| s.terminated.is_none()),
-                    None => false,
-                };
-                (alive && !msg.force_new)
-                    .then_some(existing)
-                    .flatten()
-                    .ok_or(msg.config)
-            }
-            .into_actor(self)
-            .map(move |found, act, _ctx| match found {
-                Ok(addr) => addr,
-                Err(config) => {
-                    let addr = Session::new(config).start();
-                    act.sessions.insert(key, addr.clone());
-                    addr
-                }
-            }),
-        )
+        if !msg.force_new
+            && let Some(addr) = self.sessions.get(&key).filter(|a| a.connected())
+        {
+            return MessageResult(addr.clone());
+        }
+        let addr = Session::new(msg.config).start();
+        self.sessions.insert(key, addr.clone());
+        MessageResult(addr)
+    }
+}
+
+impl Handler<Deregister> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deregister, _ctx: &mut Context<Self>) {
+        let key = (msg.app_id, msg.user_id);
+        if self.sessions.get(&key) == Some(&msg.session) {
+            self.sessions.remove(&key);
+        }
     }
 }

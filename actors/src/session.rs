@@ -46,6 +46,8 @@ const MAX_CLOSED_RETRIES_WITHOUT_PAUSE: u32 = 3;
 const CLOSED_RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// How long the app-id check may take.
 const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest wait before a scheduled token refresh.
+pub const MIN_REFRESH_DELAY: Duration = Duration::from_secs(5);
 /// What the realtime URL calls this client.
 pub const CLIENT_BUILD: &str = concat!("talkjs-rs-", env!("CARGO_PKG_VERSION"));
 
@@ -127,11 +129,13 @@ impl Throttle {
 /// When to refresh a token that expires in `life`: [`REFRESH_MARGIN`] before expiry when it lives
 /// longer than twice that, else at half its life (the official client's schedule, §2.5).
 pub fn refresh_delay(life: Duration) -> Duration {
-    if life > REFRESH_MARGIN * 2 {
+    let delay = if life > REFRESH_MARGIN * 2 {
         life - REFRESH_MARGIN
     } else {
         life / 2
-    }
+    };
+    // A server that says "0 s left" must not start a refresh loop.
+    delay.max(MIN_REFRESH_DELAY)
 }
 
 /// Send a request and await its data (the policy above applied).
@@ -293,10 +297,19 @@ impl Session {
         }
     }
 
-    fn terminate(&mut self, error: Error, _ctx: &mut Context<Self>) {
+    fn terminate(&mut self, error: Error, ctx: &mut Context<Self>) {
         if self.terminated.is_some() {
             return;
         }
+        // No refresh for a dead session, and the registry starts a fresh one for this user.
+        if let Some(h) = self.refresh_timer.take() {
+            ctx.cancel_future(h);
+        }
+        crate::registry::Registry::from_registry().do_send(crate::registry::Deregister {
+            app_id: self.app_id.clone(),
+            user_id: self.user_id.clone(),
+            session: ctx.address(),
+        });
         tracing::info!(user = %self.user_id, %error, "session terminated");
         for (_, listener) in &self.listeners {
             listener(&error);
@@ -335,6 +348,7 @@ impl Session {
             user_id: self.user_id.clone(),
             timings: self.timings,
             span: self.span.clone(),
+            id: self.connections_started + 1,
         };
         let me = ctx.address();
         let conn = Connection::new(config, me.clone().recipient(), me.recipient()).start();
@@ -348,6 +362,9 @@ impl Session {
 
     /// Schedules a token refresh before expiry, as the official client does (§2.5).
     fn schedule_refresh(&mut self, expires_in: u64, ctx: &mut Context<Self>) {
+        if self.terminated.is_some() {
+            return;
+        }
         if let Some(h) = self.refresh_timer.take() {
             ctx.cancel_future(h);
         }
@@ -437,6 +454,10 @@ impl Handler<NeedToken> for Session {
 
     /// The connection asks for a token: the cached one for a first connection, else a new one.
     fn handle(&mut self, msg: NeedToken, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.terminated.is_some() {
+            let e = TokenError("the session was terminated".into());
+            return Box::pin(async move { Err(e) }.into_actor(self));
+        }
         if msg.0.reason == TokenReason::Initial
             && let Some(token) = self.token.clone()
         {
@@ -472,11 +493,14 @@ impl Handler<Notice> for Session {
                     self.schedule_refresh(secs, ctx);
                 }
             }
-            Notice::Lifecycle(l) => {
-                if matches!(l, Lifecycle::Terminated { .. }) {
-                    // The connection is stopping; the next request starts a new one.
+            Notice::Stopped { connection } => {
+                // Only the current connection's stop matters: a late notice from an older one
+                // must not orphan its successor. The next request starts a new connection.
+                if connection == self.connections_started {
                     self.connection = None;
                 }
+            }
+            Notice::Lifecycle(l) => {
                 for o in &self.lifecycle_observers {
                     o.do_send(LifecycleEvent(l.clone()));
                 }
@@ -670,8 +694,8 @@ impl Handler<Batched> for Session {
         let pending = &mut self.batches[index].1;
         pending.items.push((msg.operation.clone(), msg.item, tx));
         if pending.items.len() >= capacity {
-            let (key, full) = self.batches.remove(index);
-            self.flush(key, full, ctx);
+            // Batches opened before the full one go first, so frames keep call order.
+            self.flush_batches(ctx);
         } else if !self.flush_scheduled {
             // The end of this tick: everything batchable sent meanwhile shares the frame.
             self.flush_scheduled = true;

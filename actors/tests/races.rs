@@ -1,0 +1,334 @@
+//! Races in authentication and ordering, each found in review and reproduced against a scripted
+//! websocket server that answers exactly as each scenario needs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use talkjs_actors::connection::Timings;
+use talkjs_actors::registry::{GetSession, Registry};
+use talkjs_actors::session::{
+    OnError, Request, Session, SessionConfig, SetSessionToken, Terminate, TokenSource,
+};
+use talkjs_actors::token::{TokenFn, TokenReason, TokenRequest};
+use talkjs_protocol::endpoints::ApiUrls;
+use talkjs_protocol::frame::Method;
+
+/// How the scripted server behaves.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Script {
+    /// Answers everything with 200.
+    Plain,
+    /// Answers requests authenticated with `t1` with 401.
+    RefuseT1,
+    /// On the first request: pushes `session.expired`, then closes the socket.
+    ExpireAndClose,
+    /// Takes 500 ms to accept a websocket.
+    SlowUpgrade,
+}
+
+struct Server {
+    script: Script,
+    /// What the server saw, in order: `renew:<token>` and `<METHOD> <path> as <token>`.
+    log: Mutex<Vec<String>>,
+    /// Tokens the renew accepts (any when empty).
+    accepted: Vec<&'static str>,
+    expires_in: Option<i64>,
+    expired_sent: Mutex<bool>,
+}
+
+async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    server: web::Data<Arc<Server>>,
+) -> actix_web::Result<HttpResponse> {
+    if server.script == Script::SlowUpgrade {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (resp, mut session, mut stream) = actix_ws::handle(&req, body)?;
+    let st = server.get_ref().clone();
+    actix_rt::spawn(async move {
+        let mut authed = String::new();
+        while let Some(Ok(actix_ws::Message::Text(text))) = stream.next().await {
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let (Some(seq), Some(method), Some(path)) =
+                (v[0].as_u64(), v[1].as_str(), v[2].as_str())
+            else {
+                continue;
+            };
+            let reply = |status: u16, data: Value| json!([seq, status, data]).to_string();
+            if path == "/ping" {
+                let _ = session.text(reply(200, json!({}))).await;
+                continue;
+            }
+            if path == "/session/renew" {
+                let token = v[3]["token"].as_str().unwrap_or_default().to_owned();
+                st.log.lock().unwrap().push(format!("renew:{token}"));
+                if st.accepted.is_empty() || st.accepted.contains(&token.as_str()) {
+                    authed = token;
+                    let _ = session
+                        .text(reply(200, json!({"expiresInSeconds": st.expires_in})))
+                        .await;
+                } else {
+                    let _ = session
+                        .text(reply(
+                            401,
+                            json!({"errorCode": "INVALID_TOKEN", "reasons": []}),
+                        ))
+                        .await;
+                }
+                continue;
+            }
+            st.log
+                .lock()
+                .unwrap()
+                .push(format!("{method} {path} as {authed}"));
+            match st.script {
+                Script::RefuseT1 if authed == "t1" => {
+                    let _ = session
+                        .text(reply(401, json!({"errorCode": "EXPIRED", "reasons": []})))
+                        .await;
+                }
+                Script::ExpireAndClose
+                    if !std::mem::replace(&mut *st.expired_sent.lock().unwrap(), true) =>
+                {
+                    let _ = session
+                        .text(json!([1, "PUBLISH", {"type": "session.expired"}]).to_string())
+                        .await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = session.close(None).await;
+                    return;
+                }
+                _ => {
+                    let _ = session.text(reply(200, json!({}))).await;
+                }
+            }
+        }
+    });
+    Ok(resp)
+}
+
+fn server(
+    script: Script,
+    accepted: Vec<&'static str>,
+    expires_in: Option<i64>,
+) -> (String, Arc<Server>) {
+    let st = Arc::new(Server {
+        script,
+        log: Mutex::default(),
+        accepted,
+        expires_in,
+        expired_sent: Mutex::default(),
+    });
+    let data = web::Data::new(st.clone());
+    let srv = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route(
+                "/public_api/v1/{app}/realtime/{user}",
+                web::get().to(socket),
+            )
+            .route(
+                "/api/v0/{app}",
+                web::get().to(|| async { HttpResponse::Ok().finish() }),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .expect("bind");
+    let port = srv.addrs()[0].port();
+    actix_rt::spawn(srv.run());
+    (format!("127.0.0.1:{port}"), st)
+}
+
+type Reasons = Arc<Mutex<Vec<TokenReason>>>;
+
+/// A session whose provider's n-th call waits `delay` ms and returns `token`: `script(n)`.
+fn session(
+    host: &str,
+    reasons: Reasons,
+    script: impl Fn(usize) -> (u64, &'static str) + Send + Sync + 'static,
+) -> Addr<Session> {
+    let n = Arc::new(AtomicUsize::new(0));
+    let provider = TokenFn::new(move |r: TokenRequest| {
+        reasons.lock().unwrap().push(r.reason);
+        let (delay, token) = script(n.fetch_add(1, Ordering::SeqCst));
+        async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            Ok::<_, String>(token.to_owned())
+        }
+    });
+    Session::new(SessionConfig {
+        app_id: "app1".into(),
+        user_id: "alice".into(),
+        urls: ApiUrls::for_host(host),
+        tokens: TokenSource::Provider(Box::new(provider)),
+        timings: Timings::default(),
+    })
+    .start()
+}
+
+fn post(path: &str) -> Request {
+    Request {
+        operation: path.into(),
+        method: Method::Post,
+        path: path.into(),
+        data: serde_json::value::to_raw_value(&json!({})).expect("JSON"),
+    }
+}
+
+/// Bounds a wait: a regression should fail these tests, not hang them.
+async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("answered within 10 s")
+}
+
+fn errors(s: &Addr<Session>) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    s.do_send(OnError(
+        1,
+        Box::new(move |e| sink.lock().unwrap().push(e.to_string())),
+    ));
+    seen
+}
+
+#[actix_rt::test]
+async fn two_requests_refused_with_401_are_resent_in_call_order_after_one_reauthentication() {
+    let (host, st) = server(Script::RefuseT1, vec!["t1", "t2"], Some(86_400));
+    let s = session(&host, Reasons::default(), |n| {
+        (0, if n == 0 { "t1" } else { "t2" })
+    });
+    let (a, b) = within(futures_util::future::join(
+        s.send(post("/a")),
+        s.send(post("/b")),
+    ))
+    .await;
+    assert!(a.unwrap().is_ok() && b.unwrap().is_ok());
+    let log = st.log.lock().unwrap().clone();
+    let after: Vec<&String> = log.iter().skip_while(|l| *l != "renew:t2").collect();
+    assert_eq!(
+        after,
+        ["renew:t2", "POST /a as t2", "POST /b as t2"],
+        "{log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("renew:")).count(),
+        2,
+        "one re-authentication: {log:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_socket_lost_while_reauthenticating_asks_for_a_new_token_instead_of_dying() {
+    let (host, st) = server(Script::ExpireAndClose, vec!["t1", "t2"], Some(86_400));
+    let reasons = Reasons::default();
+    // The second token comes slowly, so the socket is gone before it arrives.
+    let s = session(&host, reasons.clone(), |n| {
+        if n == 0 { (0, "t1") } else { (1000, "t2") }
+    });
+    let errors = errors(&s);
+    let r = tokio::time::timeout(Duration::from_secs(10), s.send(post("/a"))).await;
+    assert!(matches!(r, Ok(Ok(Ok(_)))), "{r:?}");
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "{:?}",
+        errors.lock().unwrap()
+    );
+    assert_eq!(
+        st.log.lock().unwrap().last().map(String::as_str),
+        Some("POST /a as t2")
+    );
+    assert!(
+        !reasons.lock().unwrap()[1..].contains(&TokenReason::Initial),
+        "{:?}",
+        reasons.lock().unwrap()
+    );
+}
+
+#[actix_rt::test]
+async fn a_token_set_while_dialling_is_the_one_the_socket_sends() {
+    let (host, st) = server(Script::SlowUpgrade, vec!["t2"], Some(86_400));
+    let s = session(&host, Reasons::default(), |n| {
+        (0, if n == 0 { "t1" } else { "t2" })
+    });
+    let errors = errors(&s);
+    let request = s.send(post("/a"));
+    let setter = s.clone();
+    actix_rt::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        setter.do_send(SetSessionToken("t2".into()));
+    });
+    let r = tokio::time::timeout(Duration::from_secs(10), request).await;
+    assert!(matches!(r, Ok(Ok(Ok(_)))), "{r:?}");
+    assert!(errors.lock().unwrap().is_empty());
+    assert_eq!(st.log.lock().unwrap()[..2], ["renew:t2", "POST /a as t2"]);
+}
+
+#[actix_rt::test]
+async fn two_concurrent_lookups_of_one_user_get_one_session() {
+    let (host, _st) = server(Script::Plain, vec![], Some(86_400));
+    let config = || SessionConfig {
+        app_id: "app1".into(),
+        user_id: "bob".into(),
+        urls: ApiUrls::for_host(&host),
+        tokens: TokenSource::Boken { signature: None },
+        timings: Timings::default(),
+    };
+    let registry = Registry::from_registry();
+    let (a, b) = within(futures_util::future::join(
+        registry.send(GetSession {
+            config: config(),
+            force_new: false,
+        }),
+        registry.send(GetSession {
+            config: config(),
+            force_new: false,
+        }),
+    ))
+    .await;
+    assert_eq!(a.unwrap(), b.unwrap());
+}
+
+#[actix_rt::test]
+async fn a_terminated_session_no_longer_asks_for_tokens() {
+    let (host, _st) = server(Script::Plain, vec![], Some(2));
+    let reasons = Reasons::default();
+    let s = session(&host, reasons.clone(), |_| (0, "t"));
+    within(s.send(post("/a"))).await.unwrap().unwrap();
+    within(s.send(Terminate("bye".into()))).await.unwrap();
+    let before = reasons.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        reasons.lock().unwrap().len(),
+        before,
+        "{:?}",
+        reasons.lock().unwrap()
+    );
+}
+
+#[actix_rt::test]
+async fn a_token_said_to_expire_in_0_s_does_not_start_a_refresh_loop() {
+    let (host, st) = server(Script::Plain, vec![], Some(0));
+    let s = session(&host, Reasons::default(), |n| {
+        (0, if n % 2 == 0 { "ta" } else { "tb" })
+    });
+    within(s.send(post("/a"))).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let renews = st
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("renew"))
+        .count();
+    assert!(renews <= 2, "{renews} renews in one second");
+}
