@@ -11,7 +11,7 @@ use talkjs_protocol::request::BokenResponse;
 use crate::token::{TokenError, TokenFuture, TokenProvider, TokenRequest};
 
 /// 5xx answers (other than 502) tolerated before giving up, as the official client does (§1.5).
-const MAX_SERVER_ERRORS: u32 = 5;
+pub const MAX_SERVER_ERRORS: u32 = 5;
 /// Longest retry delay.
 const MAX_DELAY: Duration = Duration::from_secs(30);
 /// The first retry delay; it grows by [`DELAY_FACTOR`] per try, as the official client's does.
