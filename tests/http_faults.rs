@@ -24,6 +24,13 @@ fn urls(emu: &RunningEmulator, rest: &str) -> ApiUrls {
     }
 }
 
+async fn session(urls: ApiUrls) -> talkjs::TalkSession {
+    talkjs::get_talk_session(APP, "alice")
+        .api_urls(urls)
+        .await
+        .expect("session")
+}
+
 fn file() -> GenericFileMetadata {
     GenericFileMetadata {
         filename: "report.pdf".into(),
@@ -41,10 +48,7 @@ async fn an_upload_refused_with_413_is_an_error_with_the_servers_code() {
         .expect(1)
         .create_async()
         .await;
-    let s = talkjs::get_talk_session(APP, "alice")
-        .api_urls(urls(&emu, &rest.url()))
-        .await
-        .unwrap();
+    let s = session(urls(&emu, &rest.url())).await;
     let e = s.upload_file(b"%PDF".to_vec(), file()).await.unwrap_err();
     assert_eq!(e.error_code(), Some("FILE_TOO_BIG"), "{e}");
     assert!(matches!(e.kind(), ErrorKind::Server { status: 413, .. }));
@@ -63,10 +67,7 @@ async fn an_upload_answered_500_is_retried_once_and_then_succeeds() {
         .expect(1)
         .create_async()
         .await;
-    let s = talkjs::get_talk_session(APP, "alice")
-        .api_urls(urls(&emu, &rest.url()))
-        .await
-        .unwrap();
+    let s = session(urls(&emu, &rest.url())).await;
     // The second try meets the second mock (mockito matches the newest mock first once the first
     // has had its expected call).
     let upload = s.upload_file(b"%PDF".to_vec(), file());
@@ -102,10 +103,7 @@ async fn an_upload_that_keeps_failing_with_500_gives_up_after_one_retry() {
         .expect(2)
         .create_async()
         .await;
-    let s = talkjs::get_talk_session(APP, "alice")
-        .api_urls(urls(&emu, &rest.url()))
-        .await
-        .unwrap();
+    let s = session(urls(&emu, &rest.url())).await;
     let e = s.upload_file(b"%PDF".to_vec(), file()).await.unwrap_err();
     assert!(
         matches!(e.kind(), ErrorKind::Server { status: 503, .. }),
@@ -129,10 +127,7 @@ async fn an_app_check_answered_404_terminates_the_session() {
         internal: internal.url(),
         ..ApiUrls::for_host(&emu.host())
     };
-    let s = talkjs::get_talk_session(APP, "alice")
-        .api_urls(urls)
-        .await
-        .unwrap();
+    let s = session(urls).await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
     let sink = seen.clone();
     let _sub = s.on_error(move |e| *sink.lock().unwrap() = Some(e.to_string()));
@@ -162,7 +157,7 @@ async fn an_app_check_that_fails_otherwise_is_ignored() {
         .with_status(500)
         .create_async()
         .await;
-    let boken = reqwest_like_boken(&emu).await;
+    let boken = boken_from(&emu).await;
     let urls = ApiUrls {
         internal: internal.url(),
         ..ApiUrls::for_host(&emu.host())
@@ -180,7 +175,7 @@ async fn an_app_check_that_fails_otherwise_is_ignored() {
 }
 
 /// A boken from the emulator (the mock stands in for the internal API, bokens included).
-async fn reqwest_like_boken(emu: &RunningEmulator) -> String {
+async fn boken_from(emu: &RunningEmulator) -> String {
     let mut r = awc::Client::new()
         .get(format!(
             "{}/api/v0/{APP}/bokens/alice?signature=",

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use talkjs::params::CreateUserParams;
-use talkjs::{Lifecycle, LifecycleEvent};
-use talkjs_emulator::Emulator;
+use talkjs::{Lifecycle, LifecycleEvent, TalkSession};
+use talkjs_emulator::{Emulator, RunningEmulator};
 
 /// A plugin that writes down every lifecycle change.
 struct Recorder(Arc<Mutex<Vec<Lifecycle>>>);
@@ -24,8 +24,8 @@ impl Handler<LifecycleEvent> for Recorder {
     }
 }
 
-#[actix_rt::test]
-async fn a_plugin_actor_sees_the_connection_open_and_close_itself_when_idle() {
+/// An emulator, and a session of an existing user whose lifecycle a `Recorder` plugin observes.
+async fn observed_session() -> (RunningEmulator, TalkSession, Arc<Mutex<Vec<Lifecycle>>>) {
     let emu = Emulator::builder()
         .app_id("app1")
         .start("127.0.0.1:0")
@@ -42,6 +42,12 @@ async fn a_plugin_actor_sees_the_connection_open_and_close_itself_when_idle() {
         .create_if_not_exists(CreateUserParams::new("Alice"))
         .await
         .unwrap();
+    (emu, s, seen)
+}
+
+#[actix_rt::test]
+async fn a_plugin_actor_sees_the_connection_open_and_close_itself_when_idle() {
+    let (emu, s, seen) = observed_session().await;
     for _ in 0..80 {
         if seen
             .lock()
@@ -63,22 +69,7 @@ async fn a_plugin_actor_sees_the_connection_open_and_close_itself_when_idle() {
 
 #[actix_rt::test]
 async fn a_plugin_actor_sees_a_drop_and_the_reconnect_while_requests_are_waiting() {
-    let emu = Emulator::builder()
-        .app_id("app1")
-        .start("127.0.0.1:0")
-        .await
-        .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let recorder = Recorder(seen.clone()).start();
-    let s = talkjs::get_talk_session("app1", "alice")
-        .host(&emu.host())
-        .await
-        .unwrap();
-    s.observe(Some(recorder.recipient()), None);
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new("Alice"))
-        .await
-        .unwrap();
+    let (emu, s, seen) = observed_session().await;
     let me = s.current_user();
     let gets: Vec<_> = (0..50)
         .map(|_| {
