@@ -39,15 +39,15 @@ fn message(i: usize) -> Value {
     };
     json!({
         "id": format!("msg_{i:04}"),
-        "type": if i % 15 == 0 { "SystemMessage" } else { "UserMessage" },
-        "senderId": if i % 15 == 0 { Value::Null } else { json!(if i % 2 == 0 { "alice" } else { "bob" }) },
+        "type": if i.is_multiple_of(15) { "SystemMessage" } else { "UserMessage" },
+        "senderId": if i.is_multiple_of(15) { Value::Null } else { json!(if i.is_multiple_of(2) { "alice" } else { "bob" }) },
         "custom": {"ticket": format!("T-{i}"), "channel": "support"},
         "createdAt": 1_700_000_000_000_i64 + (PAGE_SIZE - i) as i64 * 60_000,
-        "editedAt": if i % 4 == 0 { json!(1_700_000_100_000_i64) } else { Value::Null },
+        "editedAt": if i.is_multiple_of(4) { json!(1_700_000_100_000_i64) } else { Value::Null },
         "referencedMessageId": if i % 5 == 3 { json!(format!("msg_{:04}", i + 1)) } else { Value::Null },
         "origin": "web",
         "content": content,
-        "reactions": if i % 3 == 0 {
+        "reactions": if i.is_multiple_of(3) {
             json!({"👍": {"count": 2, "currentUserReacted": true, "createdAt": 1_700_000_000_500_i64},
                    ":cat:": {"count": 1, "currentUserReacted": false, "createdAt": 1_700_000_000_900_i64}})
         } else { json!({}) }

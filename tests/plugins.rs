@@ -47,7 +47,7 @@ async fn observed_session() -> (RunningEmulator, TalkSession, Arc<Mutex<Vec<Life
 
 #[actix_rt::test]
 async fn a_plugin_actor_sees_the_connection_open_and_close_itself_when_idle() {
-    let (emu, s, seen) = observed_session().await;
+    let (emu, _s, seen) = observed_session().await;
     for _ in 0..80 {
         if seen
             .lock()

@@ -105,12 +105,13 @@ impl Fixture {
         for (from, f) in self.frames() {
             if from == "client" && f.as_array().is_some_and(|a| a.len() == 5) {
                 asked.insert(f[0].as_u64().unwrap(), (f[1].clone(), f[2].clone()));
-            } else if from == "server" && f[1] == 200 {
-                if let Some((m, p)) = asked.get(&f[0].as_u64().unwrap()) {
-                    if m == method && p == path {
-                        out.push(f[2].clone());
-                    }
-                }
+            } else if from == "server"
+                && f[1] == 200
+                && let Some((m, p)) = asked.get(&f[0].as_u64().unwrap())
+                && m == method
+                && p == path
+            {
+                out.push(f[2].clone());
             }
         }
         out

@@ -24,7 +24,7 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> String {
 /// Decodes a cursor made by [`encode`]; anything else is a 400.
 pub(crate) fn decode<T: DeserializeOwned>(cursor: &str) -> ApiResult<T> {
     let bad = || ApiError::bad_request("invalid cursor");
-    if cursor.len() % 2 != 0 || !cursor.is_ascii() {
+    if !cursor.len().is_multiple_of(2) || !cursor.is_ascii() {
         return Err(bad());
     }
     let bytes = (0..cursor.len())

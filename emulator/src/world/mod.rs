@@ -387,10 +387,10 @@ impl World {
                 Some(conv) => shared.contains(conv),
                 None => *t == Topic::Conversations && shares_with(&c.user_id),
             });
-            if watching || wants(&c.topics, &c.user_id, event) {
-                if let Some(enc) = encoded.get_or_insert_with(|| encode(event)) {
-                    let _ = c.tx.send(Outbound::Publish(enc.clone()));
-                }
+            if (watching || wants(&c.topics, &c.user_id, event))
+                && let Some(enc) = encoded.get_or_insert_with(|| encode(event))
+            {
+                let _ = c.tx.send(Outbound::Publish(enc.clone()));
             }
         }
     }
