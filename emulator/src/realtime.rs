@@ -55,8 +55,9 @@ struct Socket {
     authenticated: bool,
     /// Expiry of the accepted token, Unix seconds.
     expires_at: Option<i64>,
-    /// Whether `session.expired` was sent for the current token.
-    warned: bool,
+    /// When to send `session.expired` for the current token; `None` once sent, or when the
+    /// token does not expire. Computed once per accepted token, not on every frame.
+    warn_at: Option<tokio::time::Instant>,
     publish_id: u64,
 }
 
@@ -74,14 +75,14 @@ pub(crate) async fn run(
         user_id,
         authenticated: false,
         expires_at: None,
-        warned: false,
+        warn_at: None,
         publish_id: 0,
     };
     let mut stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations();
     let close: Option<CloseReason> = loop {
-        let expiry = expiry_sleep(&world, &socket);
+        let expiry = expiry_sleep(socket.warn_at);
         tokio::select! {
             msg = stream.next() => match msg {
                 Some(Ok(AggregatedMessage::Text(text))) => match Frame::parse(&text) {
@@ -121,7 +122,7 @@ pub(crate) async fn run(
             },
             () = expiry => {
                 // Warn once per token; requests keep working until the token really expires.
-                socket.warned = true;
+                socket.warn_at = None;
                 lock(&world).push_to(socket.conn, &Event::SessionExpired);
             }
         }
@@ -137,19 +138,13 @@ fn reason(code: CloseCode, description: &str) -> CloseReason {
     }
 }
 
-/// Sleeps until it is time to send `session.expired`, or forever if the token does not expire.
+/// Sleeps until it is time to send `session.expired`, or forever if there is nothing to warn of.
 fn expiry_sleep(
-    world: &SharedWorld,
-    socket: &Socket,
+    warn_at: Option<tokio::time::Instant>,
 ) -> futures_util::future::Either<tokio::time::Sleep, std::future::Pending<()>> {
     use futures_util::future::Either;
-    match socket.expires_at.filter(|_| !socket.warned) {
-        Some(exp) => {
-            let now = lock(world).clock.unix_seconds();
-            let warn_at = exp - EXPIRY_WARNING.as_secs() as i64;
-            let secs = (warn_at - now).max(0) as u64;
-            Either::Left(tokio::time::sleep(Duration::from_secs(secs)))
-        }
+    match warn_at {
+        Some(at) => Either::Left(tokio::time::sleep_until(at)),
         None => Either::Right(std::future::pending()),
     }
 }
@@ -413,7 +408,10 @@ fn renew_session(
         Ok(info) => {
             socket.authenticated = true;
             socket.expires_at = info.expires_at;
-            socket.warned = false;
+            socket.warn_at = info.expires_at.map(|exp| {
+                let wait = (exp - EXPIRY_WARNING.as_secs() as i64 - now).max(0) as u64;
+                tokio::time::Instant::now() + Duration::from_secs(wait)
+            });
             w.authenticated(socket.conn);
             let expires_in_seconds = info.expires_at.map(|exp| (exp - now).max(0) as u64);
             ok(seq, &RenewResponse { expires_in_seconds })
