@@ -67,6 +67,23 @@ async fn in_conversation(
     s
 }
 
+/// Alice's session with tokens from `provider`, her user created.
+async fn provided_session(
+    emu: &RunningEmulator,
+    provider: impl talkjs::token::TokenProvider,
+) -> TalkSession {
+    let s = talkjs::get_talk_session(APP, "alice")
+        .host(&emu.host())
+        .token_provider(provider)
+        .await
+        .unwrap();
+    s.current_user()
+        .create_if_not_exists(CreateUserParams::new("Alice"))
+        .await
+        .unwrap();
+    s
+}
+
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     for _ in 0..100 {
         if check().await {
@@ -524,15 +541,8 @@ async fn with_a_secret_a_refused_token_is_replaced_by_asking_the_provider_again(
             }
         }
     });
-    let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
-        .token_provider(provider)
-        .await
-        .unwrap();
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new("Alice"))
-        .await
-        .unwrap();
+    // Creating her user is the request that meets the refusal.
+    let _session = provided_session(&emu, provider).await;
     assert_eq!(
         asked.load(Ordering::SeqCst),
         2,
@@ -654,15 +664,7 @@ async fn session_expired_gets_a_new_token_on_the_same_socket() {
             .map_err(|e| e.to_string())
         }
     });
-    let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
-        .token_provider(provider)
-        .await
-        .unwrap();
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new("Alice"))
-        .await
-        .unwrap();
+    let s = provided_session(&emu, provider).await;
     // Polling keeps the socket from idling out while we wait for the warning.
     wait_until(
         "the provider was asked again after session.expired",
