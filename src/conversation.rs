@@ -276,6 +276,28 @@ impl ConversationRef {
         .await
     }
 
+    /// Subscribes to the conversation's messages, newest first: the 30 most recent, then every
+    /// new, edited or deleted message; [`Subscription::load_more`](crate::Subscription::load_more)
+    /// loads older ones. `None` while the current user is not a participant.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let messages = session.conversation("support").subscribe_messages();
+    /// messages.on_snapshot(|list, loaded_all| {
+    ///     let n = list.as_ref().map_or(0, |l| l.len());
+    ///     println!("{n} messages (all loaded: {loaded_all})");
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe_messages(&self) -> crate::MessageSubscription {
+        use talkjs_actors::subscription::{self, MessagesKind, messages::FIRST_WINDOW};
+        let kind = MessagesKind::new(self.id.clone(), FIRST_WINDOW);
+        if self.id.is_empty() {
+            return subscription::ended(kind, "the conversation id is empty");
+        }
+        self.session.subscribe(kind)
+    }
+
     async fn simple(&self, op: String, route: Route) -> Result<()> {
         let op: Arc<str> = op.into();
         require_id(&op, "conversation id", &self.id)?;

@@ -56,6 +56,18 @@ pub use talkjs_actors::token;
 pub use talkjs_protocol as protocol;
 /// Content blocks and file tokens.
 pub use talkjs_protocol::content::{ContentBlock, FileToken, LocationBlock};
+/// Live subscriptions: the handle, its stream, and what listeners receive.
+pub use talkjs_actors::subscription::{
+    ListSnapshot, Subscription, SubscriptionStream, Terminated, Update, handle::WindowLen,
+};
+/// Cache sizes, for [`SessionBuilder::cache`].
+pub use talkjs_actors::cache::CacheConfig;
+
+/// A user's live snapshot ([`UserRef::subscribe`]).
+pub type UserSubscription = Subscription<Option<std::sync::Arc<snapshot::UserSnapshot>>>;
+/// A conversation's messages, newest first ([`ConversationRef::subscribe_messages`]).
+pub type MessageSubscription = Subscription<ListSnapshot<snapshot::MessageSnapshot>>;
+
 /// Parameter types of the write calls.
 pub use talkjs_protocol::params;
 /// Snapshot types returned by reads.

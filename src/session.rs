@@ -9,12 +9,14 @@ use actix::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use talkjs_actors::cache::CacheConfig;
 use talkjs_actors::connection::Timings;
 use talkjs_actors::registry::{GetSession, Registry};
 use talkjs_actors::session::{
-    ErrorListener, InboundEvent, LifecycleEvent, Observe, OnError, RemoveOnError, Request, Session,
-    SessionConfig, SetSessionToken, SetTokenSource, Terminate, TokenSource,
+    ErrorListener, GetCache, InboundEvent, LifecycleEvent, Observe, OnError, RemoveOnError,
+    Request, Session, SessionConfig, SetSessionToken, SetTokenSource, Terminate, TokenSource,
 };
+use talkjs_actors::subscription::{self, Env, Kind, Subscription};
 use talkjs_actors::token::{NeedToken, TokenActor, TokenProvider};
 use talkjs_protocol::endpoints::ApiUrls;
 use talkjs_protocol::path::Route;
@@ -46,6 +48,7 @@ pub fn get_talk_session(app_id: impl Into<String>, user_id: impl Into<String>) -
         urls: ApiUrls::talkjs(),
         tokens: TokenSource::Boken { signature: None },
         timings: Timings::default(),
+        cache: CacheConfig::default(),
         force_new: false,
     }
 }
@@ -60,6 +63,7 @@ pub struct SessionBuilder {
     urls: ApiUrls,
     tokens: TokenSource,
     timings: Timings,
+    cache: CacheConfig,
     force_new: bool,
 }
 
@@ -102,6 +106,13 @@ impl SessionBuilder {
         self
     }
 
+    /// Sizes of the session's user and message cache (defaults: 2 shards, 1000 idle users,
+    /// 1000 messages).
+    pub fn cache(mut self, cache: CacheConfig) -> SessionBuilder {
+        self.cache = cache;
+        self
+    }
+
     /// Heartbeat, idle and reconnect timings of the connection (defaults: the official client's).
     pub fn timings(mut self, timings: Timings) -> SessionBuilder {
         self.timings = timings;
@@ -129,6 +140,7 @@ impl IntoFuture for SessionBuilder {
                 urls: self.urls,
                 tokens: self.tokens,
                 timings: self.timings,
+                cache: self.cache,
             };
             let get = GetSession {
                 config,
@@ -142,8 +154,14 @@ impl IntoFuture for SessionBuilder {
                     ErrorKind::SessionTerminated("the actix system is shutting down".into()),
                 )
             })?;
+            let cache = addr.send(GetCache).await.ok().flatten();
             Ok(TalkSession {
                 inner: Arc::new(Inner {
+                    env: cache.map(|cache| Env {
+                        session: addr.clone(),
+                        cache,
+                        me: user_id.as_str().into(),
+                    }),
                     app_id,
                     user_id,
                     urls,
@@ -159,6 +177,8 @@ struct Inner {
     user_id: String,
     urls: ApiUrls,
     addr: Addr<Session>,
+    /// What subscriptions use; `None` if the session had already ended when this handle was made.
+    env: Option<Env>,
 }
 
 /// One user's session: the entry point to everything the user can read, write and subscribe to.
@@ -260,6 +280,15 @@ impl TalkSession {
     /// The session actor, for advanced use (plugins, diagnostics).
     pub fn actor(&self) -> &Addr<Session> {
         &self.inner.addr
+    }
+
+    /// Starts a subscription of this kind (a session that already ended gives one that is
+    /// already in the error state).
+    pub(crate) fn subscribe<K: Kind>(&self, kind: K) -> Subscription<K::Snapshot> {
+        match &self.inner.env {
+            Some(env) => subscription::start(kind, env.clone()),
+            None => subscription::ended(kind, "the session was terminated"),
+        }
     }
 
     pub(crate) fn user_id(&self) -> &str {

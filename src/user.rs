@@ -66,4 +66,21 @@ impl UserRef {
             other => other,
         }
     }
+
+    /// Subscribes to the user: `None` while they do not exist, then every change. An empty id
+    /// gives a subscription in the error state.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let bob = session.user("bob").subscribe();
+    /// bob.on_snapshot(|user, _| println!("{:?}", user.as_ref().map(|u| &u.name)));
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> crate::UserSubscription {
+        let kind = talkjs_actors::subscription::UserKind::new(self.id.clone());
+        if self.id.is_empty() {
+            return talkjs_actors::subscription::ended(kind, "the user id is empty");
+        }
+        self.session.subscribe(kind)
+    }
 }

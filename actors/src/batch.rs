@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::Value;
-use talkjs_protocol::path::Route;
+use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::{
-    ActionResult, GetUsersRequest, ParticipantAction, ParticipantActionsRequest, TranslateRequest,
+    ActionResult, GetUsersRequest, ParticipantAction, ParticipantActionsRequest, SubscribeUsersRequest,
+    TranslateRequest,
 };
 use tokio::sync::oneshot;
 
@@ -31,6 +32,8 @@ pub const MAX_TRANSLATIONS: usize = 100;
 pub enum BatchKey {
     /// `GET /users`.
     Users,
+    /// `SUBSCRIBE /users`: several users' live updates in one frame.
+    SubscribeUsers,
     /// `POST /conversations/{c}/participants`, one conversation per batch.
     Participants(String),
     /// `GET /me/conversations/{c}/translate`, one conversation and language per batch.
@@ -79,7 +82,7 @@ impl BatchKey {
     /// How many items fill a batch.
     pub fn capacity(&self) -> usize {
         match self {
-            BatchKey::Users => MAX_USERS,
+            BatchKey::Users | BatchKey::SubscribeUsers => MAX_USERS,
             BatchKey::Participants(_) => MAX_PARTICIPANT_ACTIONS,
             BatchKey::Translate { .. } => MAX_TRANSLATIONS,
         }
@@ -95,6 +98,7 @@ impl BatchKey {
         };
         let data = match self {
             BatchKey::Users => serde_json::to_value(GetUsersRequest::new(ids())),
+            BatchKey::SubscribeUsers => serde_json::to_value(SubscribeUsersRequest::new(ids())),
             BatchKey::Participants(_) => serde_json::to_value(ParticipantActionsRequest {
                 actions: items
                     .iter()
@@ -112,6 +116,7 @@ impl BatchKey {
         .unwrap_or(Value::Null);
         let route = match self {
             BatchKey::Users => Route::GetUsers,
+            BatchKey::SubscribeUsers => Route::Subscribe(Topic::Users),
             BatchKey::Participants(c) => Route::ParticipantActions {
                 conversation: c.clone(),
             },
@@ -132,6 +137,8 @@ impl BatchKey {
                     _ => Value::Null,
                 })
                 .collect(),
+            // A subscription's answer is `{}` for all; each item gets it.
+            BatchKey::SubscribeUsers => vec![answer.clone(); items.len()],
             BatchKey::Translate { .. } => items
                 .iter()
                 .map(|i| match i {

@@ -52,6 +52,9 @@ pub const IDLE_CLOSE: Duration = Duration::from_secs(3);
 pub const RECONNECT_BASE: Duration = Duration::from_millis(250);
 /// Longest reconnect delay.
 pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// How long a wire subscription outlives its last subscriber (official client: 10 s for lists,
+/// 30 s for users and single items).
+pub const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(10);
 /// Messages the connection's mailbox holds before senders wait (requests keep their order).
 const MAILBOX_CAPACITY: usize = 65_536;
 /// Longest interval between checks of the heartbeat timers.
@@ -73,6 +76,10 @@ pub struct Timings {
     pub reconnect_base: Duration,
     /// Longest reconnect delay.
     pub reconnect_max: Duration,
+    /// How long a wire subscription outlives its last subscriber before `UNSUBSCRIBE` is sent
+    /// (a subscription re-made within it costs no frames), and how long the user cache keeps a
+    /// user nobody shows live.
+    pub unsubscribe_delay: Duration,
 }
 
 impl Default for Timings {
@@ -84,6 +91,7 @@ impl Default for Timings {
             idle_close: IDLE_CLOSE,
             reconnect_base: RECONNECT_BASE,
             reconnect_max: RECONNECT_MAX,
+            unsubscribe_delay: UNSUBSCRIBE_DELAY,
         }
     }
 }

@@ -87,6 +87,18 @@ impl Error {
         }
     }
 
+    /// Whether this means "not found, or not visible to you" (404, or 403 `NOT_A_PARTICIPANT`):
+    /// what reads and subscriptions show as `None`.
+    pub fn is_absent(&self) -> bool {
+        match &self.kind {
+            ErrorKind::NotFound(_) => true,
+            ErrorKind::Forbidden(b) => {
+                b.error_code == talkjs_protocol::error::codes::NOT_A_PARTICIPANT
+            }
+            _ => false,
+        }
+    }
+
     /// The same failure, attributed to another operation.
     pub fn with_operation(self, operation: impl Into<Arc<str>>) -> Error {
         Error {

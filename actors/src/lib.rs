@@ -8,6 +8,9 @@
 //! - [`token`]: where tokens come from, as an actor any application can replace.
 //! - [`boken`]: tokens of unauthenticated apps.
 //! - [`batch`]: which requests share a frame, and how their answers split.
+//! - [`live`]: wire topics shared by subscriptions, and the routing of pushed events.
+//! - [`cache`]: the session's user and message cache, in shard actors.
+//! - [`subscription`]: one actor per live subscription, and the handles that drive it.
 //!
 //! Everything that crosses the wire comes from `talkjs-protocol`; this crate parses nothing itself.
 //! All actors run inside an actix system (`#[actix_rt::main]`, `#[actix_web::main]` or
@@ -15,12 +18,15 @@
 
 pub mod batch;
 pub mod boken;
+pub mod cache;
 pub mod connection;
 pub mod error;
 pub mod http;
+pub mod live;
 pub mod random;
 pub mod registry;
 pub mod session;
+pub mod subscription;
 pub mod token;
 
 pub use error::{Error, ErrorKind, Result};

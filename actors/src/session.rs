@@ -18,12 +18,17 @@ use serde_json::value::RawValue;
 use talkjs_protocol::endpoints::ApiUrls;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::Method;
+use talkjs_protocol::path::Topic;
+use talkjs_protocol::request::SubscribeUsersRequest;
 use tracing::Instrument;
 
 use crate::batch::{self, BatchItem, BatchKey, Batched};
+use crate::cache::{Cache, CacheConfig};
+use crate::live::{Attach, Detach, Hold, Release, Routed, Routes, TopicEntry};
 use crate::boken::BokenProvider;
 use crate::connection::{
-    Call, CallError, Connection, ConnectionConfig, Lifecycle, Notice, SetToken, Shutdown,
+    Call, CallError, Connection, ConnectionConfig, Lifecycle, Notice, SetSubscriptions, SetToken,
+    Shutdown,
 };
 use crate::error::{Error, ErrorKind};
 use crate::random;
@@ -87,6 +92,8 @@ pub struct SessionConfig {
     pub tokens: TokenSource,
     /// The connection's timings.
     pub timings: crate::connection::Timings,
+    /// The sizes of the session's caches.
+    pub cache: CacheConfig,
 }
 
 /// Paces retries of 429 and 500: each delay is 1.2 times the last (±5 % jitter), up to 30 s,
@@ -231,7 +238,16 @@ pub struct SessionStatus {
     pub connections_started: u64,
     /// Why the session ended, if it did.
     pub terminated: Option<String>,
+    /// Wire topics held (subscribed, or lingering before their `UNSUBSCRIBE`).
+    pub topics: usize,
+    /// Subscription actors receiving events.
+    pub subscriptions: usize,
 }
+
+/// The session's cache (for subscriptions); `None` once the session ended.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<Cache>")]
+pub struct GetCache;
 
 /// Internal: the live connection, started if needed.
 #[derive(Message)]
@@ -260,6 +276,17 @@ pub struct Session {
     flush_scheduled: bool,
     /// Parent of every span of this session (its requests, its connections).
     span: tracing::Span,
+    /// Wire topics held by subscriptions.
+    topics: std::collections::HashMap<Topic, TopicEntry>,
+    /// Subscription actors and the events they want.
+    routes: Routes,
+    /// A socket with held topics was lost: the next one resubscribes and refetches.
+    stale: bool,
+    /// The server announced a restart: the next reconnect skips the refetch.
+    upstream_restarting: bool,
+    /// The user and message caches.
+    cache_config: CacheConfig,
+    cache: Option<Cache>,
 }
 
 impl Session {
@@ -294,6 +321,12 @@ impl Session {
             batches: Default::default(),
             flush_scheduled: false,
             span: tracing::info_span!("session", app = %config.app_id, user = %config.user_id),
+            topics: Default::default(),
+            routes: Routes::default(),
+            stale: false,
+            upstream_restarting: false,
+            cache_config: config.cache,
+            cache: None,
         }
     }
 
@@ -317,7 +350,13 @@ impl Session {
         if let Some(conn) = self.connection.take() {
             conn.do_send(Shutdown(error.to_string()));
         }
+        if let Some(cache) = self.cache.take() {
+            cache.stop();
+        }
         self.terminated = Some(error);
+        // Subscriptions end with the session's reason.
+        self.routes.terminate(&self.terminated);
+        self.topics.clear();
     }
 
     fn terminated_error(&self, operation: Arc<str>) -> Option<Error> {
@@ -355,6 +394,9 @@ impl Session {
         self.connections_started += 1;
         if let Some(token) = &self.token {
             conn.do_send(SetToken(token.clone()));
+        }
+        if !self.topics.is_empty() {
+            conn.do_send(SetSubscriptions(self.topics.len()));
         }
         self.connection = Some(conn.clone());
         conn
@@ -430,6 +472,11 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.cache = Some(Cache::start(
+            &self.cache_config,
+            ctx.address(),
+            self.timings.unsubscribe_delay,
+        ));
         self.check_app(ctx);
     }
 
@@ -501,12 +548,27 @@ impl Handler<Notice> for Session {
                 }
             }
             Notice::Lifecycle(l) => {
+                match &l {
+                    Lifecycle::Disconnected { .. } if !self.topics.is_empty() => self.stale = true,
+                    Lifecycle::Connected if self.stale => {
+                        self.stale = false;
+                        self.resubscribe(ctx);
+                    }
+                    _ => {}
+                }
                 for o in &self.lifecycle_observers {
                     o.do_send(LifecycleEvent(l.clone()));
                 }
             }
             Notice::Pushed(event) => {
+                if matches!(event, Event::UpstreamRestarting) {
+                    self.upstream_restarting = true;
+                }
                 let event = Arc::new(event);
+                if let Some(cache) = &self.cache {
+                    cache.route(&event);
+                }
+                self.routes.route(&event);
                 for o in &self.event_observers {
                     o.do_send(InboundEvent(event.clone()));
                 }
@@ -678,21 +740,33 @@ impl Handler<Batched> for Session {
     type Result = ResponseFuture<Result<serde_json::Value, Error>>;
 
     fn handle(&mut self, msg: Batched, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(e) = self.terminated_error(msg.operation.clone()) {
+        self.enqueue(msg.operation, msg.key, msg.item, ctx)
+    }
+}
+
+impl Session {
+    /// Adds an item to its batch and returns its part of the answer.
+    fn enqueue(
+        &mut self,
+        operation: Arc<str>,
+        key: BatchKey,
+        item: BatchItem,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<serde_json::Value, Error>> {
+        if let Some(e) = self.terminated_error(operation.clone()) {
             return Box::pin(async move { Err(e) });
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let capacity = msg.key.capacity();
-        let index = match self.batches.iter().position(|(k, _)| *k == msg.key) {
+        let capacity = key.capacity();
+        let index = match self.batches.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
-                self.batches
-                    .push((msg.key.clone(), batch::Pending::default()));
+                self.batches.push((key, batch::Pending::default()));
                 self.batches.len() - 1
             }
         };
         let pending = &mut self.batches[index].1;
-        pending.items.push((msg.operation.clone(), msg.item, tx));
+        pending.items.push((operation.clone(), item, tx));
         if pending.items.len() >= capacity {
             // Batches opened before the full one go first, so frames keep call order.
             self.flush_batches(ctx);
@@ -704,8 +778,219 @@ impl Handler<Batched> for Session {
                 act.flush_batches(ctx);
             });
         }
-        let operation = msg.operation;
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(gone(&operation))) })
+    }
+
+    /// Sends a topic's `SUBSCRIBE` (users through the `/users` batch) and returns its answer.
+    fn send_subscribe(
+        &mut self,
+        topic: &Topic,
+        ctx: &mut Context<Self>,
+    ) -> futures_util::future::LocalBoxFuture<'static, Result<(), Error>> {
+        use futures_util::FutureExt;
+        let operation: Arc<str> = format!("Subscribe to {}", topic_name(topic)).into();
+        if let Topic::User { user } = topic {
+            let answer = self.enqueue(
+                operation,
+                BatchKey::SubscribeUsers,
+                BatchItem::User(user.clone()),
+                ctx,
+            );
+            return answer.map(|r| r.map(|_| ())).boxed_local();
+        }
+        self.flush_batches(ctx);
+        let request = Request {
+            operation,
+            method: Method::Subscribe,
+            path: topic.path().encode(),
+            data: empty_data(),
+        };
+        self.start(request, ctx).map(|r| r.map(|_| ())).boxed_local()
+    }
+
+    /// Sends a topic's `UNSUBSCRIBE` now and forgets it.
+    fn unsubscribe_now(&mut self, topic: Topic, ctx: &mut Context<Self>) {
+        if self.topics.remove(&topic).is_none() || self.terminated.is_some() {
+            return;
+        }
+        self.flush_batches(ctx);
+        let request = Request {
+            operation: format!("Unsubscribe from {}", topic_name(&topic)).into(),
+            method: Method::Unsubscribe,
+            path: topic.path().encode(),
+            data: empty_data(),
+        };
+        let answer = self.start(request, ctx);
+        ctx.spawn(
+            async move {
+                if let Err(e) = answer.await {
+                    tracing::debug!(error = %e, "unsubscribe failed");
+                }
+            }
+            .into_actor(self),
+        );
+        self.count_topics();
+    }
+
+    /// Tells the connection how many topics are held (it stays open while any is).
+    fn count_topics(&self) {
+        if let Some(conn) = &self.connection
+            && conn.connected()
+        {
+            conn.do_send(SetSubscriptions(self.topics.len()));
+        }
+    }
+
+    /// On a new socket after a lost one: every held topic is subscribed again (users in frames
+    /// of up to 1000 ids), then every subscription refetches, unless the server announced its
+    /// restart.
+    fn resubscribe(&mut self, ctx: &mut Context<Self>) {
+        self.flush_batches(ctx);
+        let mut users = Vec::new();
+        let mut others = Vec::new();
+        for topic in self.topics.keys() {
+            match topic {
+                Topic::User { user } => users.push(user.clone()),
+                other => others.push(other.clone()),
+            }
+        }
+        users.sort();
+        others.sort();
+        let mut requests = Vec::new();
+        for chunk in users.chunks(batch::MAX_USERS) {
+            let data = serde_json::value::to_raw_value(&SubscribeUsersRequest::new(
+                chunk.iter().cloned(),
+            ))
+            .unwrap_or_else(|_| empty_data());
+            requests.push(Request {
+                operation: "Resubscribe to users".into(),
+                method: Method::Subscribe,
+                path: Topic::Users.path().encode(),
+                data,
+            });
+        }
+        for topic in others {
+            requests.push(Request {
+                operation: format!("Resubscribe to {}", topic_name(&topic)).into(),
+                method: Method::Subscribe,
+                path: topic.path().encode(),
+                data: empty_data(),
+            });
+        }
+        for request in requests {
+            let answer = self.start(request, ctx);
+            ctx.spawn(
+                async move {
+                    if let Err(e) = answer.await {
+                        tracing::warn!(error = %e, "resubscribe failed");
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+        if std::mem::take(&mut self.upstream_restarting) {
+            return;
+        }
+        if let Some(cache) = &self.cache {
+            cache.resync();
+        }
+        self.routes.resync();
+    }
+}
+
+/// A topic's path without the leading slash, as error messages name it.
+fn topic_name(topic: &Topic) -> String {
+    topic.path().encode().trim_start_matches('/').to_owned()
+}
+
+fn empty_data() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).unwrap_or_else(|_| unreachable!("valid JSON"))
+}
+
+impl Handler<GetCache> for Session {
+    type Result = Option<Cache>;
+
+    fn handle(&mut self, _: GetCache, _ctx: &mut Context<Self>) -> Option<Cache> {
+        self.cache.clone()
+    }
+}
+
+impl Handler<Hold> for Session {
+    type Result = ResponseFuture<Result<(), Error>>;
+
+    fn handle(&mut self, Hold(topic): Hold, ctx: &mut Context<Self>) -> Self::Result {
+        use futures_util::FutureExt;
+        if let Some(e) = self.terminated_error(format!("Subscribe to {}", topic_name(&topic)).into())
+        {
+            return Box::pin(async move { Err(e) });
+        }
+        if let Some(entry) = self.topics.get_mut(&topic) {
+            entry.holders += 1;
+            if let Some(h) = entry.linger.take() {
+                ctx.cancel_future(h);
+            }
+            return Box::pin(entry.result.clone());
+        }
+        let result = self.send_subscribe(&topic, ctx).shared();
+        // Driven to completion here, so the answer is known even if no holder awaits it.
+        ctx.spawn(result.clone().map(|_| ()).into_actor(self));
+        self.topics.insert(
+            topic,
+            TopicEntry {
+                holders: 1,
+                result: result.clone(),
+                linger: None,
+            },
+        );
+        self.count_topics();
+        Box::pin(result)
+    }
+}
+
+impl Handler<Release> for Session {
+    type Result = ();
+
+    fn handle(&mut self, Release(topic): Release, ctx: &mut Context<Self>) {
+        let Some(entry) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        entry.holders = entry.holders.saturating_sub(1);
+        if entry.holders > 0 {
+            return;
+        }
+        // A refused subscription is dropped at once, as the official client does; users were
+        // already lingered by the cache.
+        let failed = matches!(entry.result.peek(), Some(Err(_)));
+        if failed || matches!(topic, Topic::User { .. }) {
+            return self.unsubscribe_now(topic, ctx);
+        }
+        let delay = self.timings.unsubscribe_delay;
+        let key = topic.clone();
+        entry.linger = Some(ctx.run_later(delay, move |act, ctx| {
+            if act.topics.get(&key).is_some_and(|e| e.holders == 0) {
+                act.unsubscribe_now(key, ctx);
+            }
+        }));
+    }
+}
+
+impl Handler<Attach> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, _ctx: &mut Context<Self>) {
+        if let Some(e) = &self.terminated {
+            msg.inbox.do_send(Routed::Ended(e.clone()));
+            return;
+        }
+        self.routes.attach(msg);
+    }
+}
+
+impl Handler<Detach> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, _ctx: &mut Context<Self>) {
+        self.routes.detach(msg.0);
     }
 }
 
@@ -820,6 +1105,8 @@ impl Handler<GetStatus> for Session {
             connected: self.connection.as_ref().is_some_and(Addr::connected),
             connections_started: self.connections_started,
             terminated: self.terminated.as_ref().map(ToString::to_string),
+            topics: self.topics.len(),
+            subscriptions: self.routes.len(),
         })
     }
 }

@@ -171,6 +171,7 @@ fn session(
         urls: ApiUrls::for_host(host),
         tokens: TokenSource::Provider(Box::new(provider)),
         timings: Timings::default(),
+        cache: Default::default(),
     })
     .start()
 }
@@ -282,6 +283,7 @@ async fn two_concurrent_lookups_of_one_user_get_one_session() {
         urls: ApiUrls::for_host(&host),
         tokens: TokenSource::Boken { signature: None },
         timings: Timings::default(),
+        cache: Default::default(),
     };
     let registry = Registry::from_registry();
     let (a, b) = within(futures_util::future::join(

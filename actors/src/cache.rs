@@ -1,0 +1,660 @@
+//! The session's cache: users and messages, split over N shard actors.
+//!
+//! Every subscription of a session hydrates the users it shows (senders, participants, typing
+//! and reacting users) and the messages replies point to through this cache, so:
+//!
+//! - **one fetch per user**, however many subscriptions ask at once: concurrent requests for a
+//!   user wait on the same `GET /users` (which the session batches, up to 1000 ids per frame);
+//! - **one live copy per user**: a cached user is subscribed on the wire (`SUBSCRIBE /users`,
+//!   batched the same way), `user.edited` is applied once, and the new
+//!   `Arc<UserSnapshot>` is handed to every subscription *watching* that user
+//!   ([`UserUpdated`]), which re-emits whatever shows them: a renamed sender updates every
+//!   message list at once, all pointing to the same snapshot;
+//! - **bounded**: a user no subscription watches stays cached (and subscribed) for
+//!   [`Timings::unsubscribe_delay`](crate::connection::Timings) so that repeated one-off reads are
+//!   answered without a request, as the official client answers them from its stores; at most
+//!   [`CacheConfig::users`] such idle users are kept (least recently used go first), and an
+//!   evicted user is unsubscribed. Watched users are never evicted: they are on screen.
+//! - Messages fetched by id (the targets of replies outside a window) are kept in an LRU of
+//!   [`CacheConfig::messages`] entries; an edit or deletion evicts the entry.
+//!
+//! A user is in exactly one shard (chosen by hashing the id), so shards never coordinate; N
+//! shards let N threads' worth of subscriptions hydrate in parallel when a session is busy.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use lru::LruCache;
+use talkjs_protocol::event::Event;
+use talkjs_protocol::path::{Route, Topic};
+use talkjs_protocol::snapshot::UserSnapshot;
+use talkjs_protocol::wire::{MessageWire, UserWire};
+use tokio::sync::oneshot;
+
+use crate::batch::{BatchItem, BatchKey, Batched};
+use crate::error::{Error, ErrorKind};
+use crate::live::{Hold, Release, Routed};
+use crate::session::{Request, Session};
+
+/// Sizes of a session's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Shard actors (at least 1).
+    pub shards: usize,
+    /// Users kept while no subscription shows them, over all shards.
+    pub users: usize,
+    /// Messages kept, over all shards.
+    pub messages: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> CacheConfig {
+        CacheConfig {
+            shards: 2,
+            users: 1000,
+            messages: 1000,
+        }
+    }
+}
+
+/// A user changed: the new snapshot, for every subscription watching them.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct UserUpdated(pub Arc<UserSnapshot>);
+
+/// Who to tell when a user changes.
+#[derive(Debug, Clone)]
+pub struct Watcher {
+    /// The watcher's id ([`crate::live::next_id`]).
+    pub id: u64,
+    /// Where updates go.
+    pub inbox: Recipient<UserUpdated>,
+}
+
+/// Users, fetched or from the cache; with a watcher, it is told of their changes until
+/// [`Unwatch`]. Missing users are left out of the answer.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<HashMap<String, Arc<UserSnapshot>>, Error>")]
+pub struct GetUsers {
+    /// The user ids.
+    pub ids: Vec<String>,
+    /// Who to tell of changes.
+    pub watcher: Option<Watcher>,
+}
+
+/// Stop telling this watcher about any user.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Unwatch(pub u64);
+
+/// One message by id (`None`: it does not exist or is not visible).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<MessageWire>, Error>")]
+pub struct GetMessage {
+    /// The conversation.
+    pub conversation: String,
+    /// The message.
+    pub message: String,
+}
+
+/// What a shard and its callers hold of the cache's statistics (tests and diagnostics).
+#[derive(Debug, Message)]
+#[rtype(result = "CacheStats")]
+pub struct GetStats;
+
+/// See [`GetStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Users cached.
+    pub users: usize,
+    /// Of those, users no subscription watches.
+    pub idle_users: usize,
+    /// Messages cached.
+    pub messages: usize,
+    /// User fetches sent.
+    pub user_fetches: u64,
+}
+
+/// A handle to a session's cache shards.
+#[derive(Clone)]
+pub struct Cache {
+    shards: Arc<[Addr<CacheShard>]>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}
+
+fn shard_of(key: &str, n: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+impl Cache {
+    /// Starts the shards of a session.
+    pub(crate) fn start(
+        config: &CacheConfig,
+        session: Addr<Session>,
+        linger: Duration,
+    ) -> Cache {
+        let n = config.shards.max(1);
+        let users = NonZeroUsize::new((config.users / n).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let messages =
+            NonZeroUsize::new((config.messages / n).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let shards = (0..n)
+            .map(|_| {
+                CacheShard {
+                    session: session.clone(),
+                    linger,
+                    users: HashMap::new(),
+                    idle: LruCache::new(users),
+                    messages: LruCache::new(messages),
+                    message_waiters: HashMap::new(),
+                    user_fetches: 0,
+                }
+                .start()
+            })
+            .collect();
+        Cache { shards }
+    }
+
+    fn shard(&self, key: &str) -> &Addr<CacheShard> {
+        &self.shards[shard_of(key, self.shards.len())]
+    }
+
+    /// These users' snapshots (missing users are left out), fetched once however many ask;
+    /// with a watcher, it receives [`UserUpdated`] for each of them until [`Cache::unwatch`].
+    pub fn users(
+        &self,
+        ids: impl IntoIterator<Item = String>,
+        watcher: Option<Watcher>,
+    ) -> impl Future<Output = Result<HashMap<String, Arc<UserSnapshot>>, Error>> + 'static {
+        let mut per_shard: Vec<Vec<String>> = vec![Vec::new(); self.shards.len()];
+        for id in ids {
+            per_shard[shard_of(&id, self.shards.len())].push(id);
+        }
+        let asks: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(i, ids)| {
+                self.shards[i].send(GetUsers {
+                    ids,
+                    watcher: watcher.clone(),
+                })
+            })
+            .collect();
+        async move {
+            let mut out = HashMap::new();
+            for answer in join_all(asks).await {
+                let found = answer.map_err(|_| stopped())??;
+                out.extend(found);
+            }
+            Ok(out)
+        }
+    }
+
+    /// One user's snapshot (`None`: no such user), from the cache when it holds them.
+    pub fn user(
+        &self,
+        id: String,
+    ) -> impl Future<Output = Result<Option<Arc<UserSnapshot>>, Error>> + 'static {
+        let key = id.clone();
+        let found = self.users([id], None);
+        async move { Ok(found.await?.remove(&key)) }
+    }
+
+    /// Stops updates to this watcher.
+    pub fn unwatch(&self, watcher: u64) {
+        for s in self.shards.iter() {
+            s.do_send(Unwatch(watcher));
+        }
+    }
+
+    /// One message by id (`None`: it does not exist or is not visible), fetched once however
+    /// many ask.
+    pub fn message(
+        &self,
+        conversation: String,
+        message: String,
+    ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
+        let ask = self
+            .shard(&format!("{conversation}\u{0}{message}"))
+            .send(GetMessage {
+                conversation,
+                message,
+            });
+        async move { ask.await.map_err(|_| stopped())? }
+    }
+
+    /// The statistics of all shards, summed.
+    pub async fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for s in join_all(self.shards.iter().map(|s| s.send(GetStats))).await {
+            let s = s.unwrap_or_default();
+            total.users += s.users;
+            total.idle_users += s.idle_users;
+            total.messages += s.messages;
+            total.user_fetches += s.user_fetches;
+        }
+        total
+    }
+
+    pub(crate) fn route(&self, event: &Arc<Event>) {
+        let key = match &**event {
+            Event::UserCreated(e) => e.user_id.clone(),
+            Event::UserEdited(e) => e.user_id.clone(),
+            Event::MessageEdited(e) => format!("{}\u{0}{}", e.conversation_id, e.message_id),
+            Event::MessageDeleted(e) => format!("{}\u{0}{}", e.conversation_id, e.message_id),
+            _ => return,
+        };
+        self.shard(&key).do_send(Routed::Event(event.clone()));
+    }
+
+    pub(crate) fn resync(&self) {
+        for s in self.shards.iter() {
+            s.do_send(Routed::Resync);
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        for s in self.shards.iter() {
+            s.do_send(StopShard);
+        }
+    }
+}
+
+fn stopped() -> Error {
+    Error::new(
+        "Cache",
+        ErrorKind::SessionTerminated("the session stopped".into()),
+    )
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopShard;
+
+type UserWaiter = oneshot::Sender<Result<Option<Arc<UserSnapshot>>, Error>>;
+
+struct UserEntry {
+    /// `None` before the first answer, or when the user does not exist.
+    snapshot: Option<Arc<UserSnapshot>>,
+    loaded: bool,
+    watchers: Vec<Watcher>,
+    /// Callers waiting for the first answer.
+    waiting: Vec<UserWaiter>,
+    /// Events that arrived before the first answer, applied on top of it.
+    early: Vec<Arc<Event>>,
+}
+
+/// One shard of a session's cache. See the module docs.
+pub struct CacheShard {
+    session: Addr<Session>,
+    linger: Duration,
+    users: HashMap<String, UserEntry>,
+    /// Users nobody watches, least recently used first, with when they became idle.
+    idle: LruCache<String, Instant>,
+    messages: LruCache<(String, String), MessageWire>,
+    message_waiters: HashMap<(String, String), Vec<oneshot::Sender<Result<Option<MessageWire>, Error>>>>,
+    user_fetches: u64,
+}
+
+impl Actor for CacheShard {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let every = (self.linger / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+        ctx.run_interval(every, |act, _| act.expire());
+    }
+}
+
+impl CacheShard {
+    /// Fetches these users (one batched `GET /users` per tick, after their `SUBSCRIBE`).
+    fn fetch(&mut self, ids: Vec<String>, ctx: &mut Context<Self>) {
+        for id in ids {
+            self.user_fetches += 1;
+            let answer = self.session.send(Batched {
+                operation: format!("Get user {id}").into(),
+                key: BatchKey::Users,
+                item: BatchItem::User(id.clone()),
+            });
+            ctx.spawn(async move { answer.await }.into_actor(self).map(
+                move |answer, act, _| {
+                    let result = match answer {
+                        Ok(Ok(serde_json::Value::Null)) => Ok(None),
+                        Ok(Ok(v)) => serde_json::from_value::<UserWire>(v)
+                            .map(|w| Some(Arc::new(UserSnapshot::from(w))))
+                            .map_err(|e| {
+                                Error::new(
+                                    "Get user",
+                                    ErrorKind::Transport(format!("unreadable user: {e}")),
+                                )
+                            }),
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(stopped()),
+                    };
+                    act.loaded(&id, result);
+                },
+            ));
+        }
+    }
+
+    fn loaded(&mut self, id: &str, result: Result<Option<Arc<UserSnapshot>>, Error>) {
+        let Some(entry) = self.users.get_mut(id) else {
+            return;
+        };
+        match result {
+            Ok(snapshot) => {
+                let before = entry.snapshot.clone();
+                entry.snapshot = snapshot;
+                entry.loaded = true;
+                for event in std::mem::take(&mut entry.early) {
+                    apply_user_event(entry, &event);
+                }
+                for w in entry.waiting.drain(..) {
+                    let _ = w.send(Ok(entry.snapshot.clone()));
+                }
+                // A refetch that found a change tells the watchers.
+                if before.is_some() && before != entry.snapshot
+                    && let Some(s) = &entry.snapshot
+                {
+                    for w in &entry.watchers {
+                        w.inbox.do_send(UserUpdated(s.clone()));
+                    }
+                }
+            }
+            Err(e) => {
+                for w in entry.waiting.drain(..) {
+                    let _ = w.send(Err(e.clone()));
+                }
+                if entry.snapshot.is_none() {
+                    // Nothing known: forget it so the next request tries again.
+                    self.users.remove(id);
+                    self.idle.pop(id);
+                    self.session.do_send(Release(Topic::User {
+                        user: id.to_owned(),
+                    }));
+                } else {
+                    // A failed refetch keeps what was known.
+                    entry.loaded = true;
+                }
+            }
+        }
+    }
+
+    /// Puts an unwatched user in the idle list, evicting the least recently used if full.
+    fn make_idle(&mut self, id: &str) {
+        if let Some((evicted, _)) = self.idle.push(id.to_owned(), Instant::now())
+            && evicted != id
+        {
+            self.evict(&evicted);
+        }
+    }
+
+    fn evict(&mut self, id: &str) {
+        if self
+            .users
+            .get(id)
+            .is_some_and(|e| e.watchers.is_empty() && e.waiting.is_empty())
+        {
+            self.users.remove(id);
+            self.session.do_send(Release(Topic::User {
+                user: id.to_owned(),
+            }));
+        }
+    }
+
+    /// Drops users idle for longer than the linger time.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        while let Some((_, since)) = self.idle.peek_lru() {
+            if now.duration_since(*since) < self.linger {
+                break;
+            }
+            if let Some((id, _)) = self.idle.pop_lru() {
+                self.evict(&id);
+            }
+        }
+    }
+}
+
+/// Applies a user event to a loaded entry; true if the snapshot changed.
+fn apply_user_event(entry: &mut UserEntry, event: &Event) -> bool {
+    match event {
+        Event::UserCreated(e) if entry.snapshot.is_none() => {
+            entry.snapshot = Some(Arc::new(UserSnapshot::from(&e.state)));
+            true
+        }
+        Event::UserEdited(e) => match &entry.snapshot {
+            Some(s) => {
+                let mut next = (**s).clone();
+                next.apply(&e.diff);
+                if next == **s {
+                    return false;
+                }
+                entry.snapshot = Some(Arc::new(next));
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+impl Handler<GetUsers> for CacheShard {
+    type Result = ResponseFuture<Result<HashMap<String, Arc<UserSnapshot>>, Error>>;
+
+    fn handle(&mut self, msg: GetUsers, ctx: &mut Context<Self>) -> Self::Result {
+        let mut ready = HashMap::new();
+        let mut waits = Vec::new();
+        let mut to_fetch = Vec::new();
+        for id in msg.ids {
+            let new = !self.users.contains_key(&id);
+            if new {
+                // Subscribed first, then fetched: both frames are batched by the session, and
+                // the SUBSCRIBE batch goes first.
+                self.session.do_send(Hold(Topic::User { user: id.clone() }));
+                self.users.insert(
+                    id.clone(),
+                    UserEntry {
+                        snapshot: None,
+                        loaded: false,
+                        watchers: Vec::new(),
+                        waiting: Vec::new(),
+                        early: Vec::new(),
+                    },
+                );
+                to_fetch.push(id.clone());
+            }
+            let Some(entry) = self.users.get_mut(&id) else {
+                continue;
+            };
+            if let Some(w) = &msg.watcher
+                && !entry.watchers.iter().any(|x| x.id == w.id)
+            {
+                entry.watchers.push(w.clone());
+            }
+            if entry.loaded {
+                if let Some(s) = &entry.snapshot {
+                    ready.insert(id.clone(), s.clone());
+                }
+            } else {
+                let (tx, rx) = oneshot::channel();
+                entry.waiting.push(tx);
+                waits.push((id.clone(), rx));
+            }
+            if msg.watcher.is_some() {
+                self.idle.pop(&id);
+            } else if entry.watchers.is_empty() {
+                // A one-off read keeps an unwatched user fresh for another linger period.
+                self.make_idle(&id);
+            }
+        }
+        self.fetch(to_fetch, ctx);
+        Box::pin(async move {
+            for (id, rx) in waits {
+                if let Some(s) = rx.await.map_err(|_| stopped())?? {
+                    ready.insert(id, s);
+                }
+            }
+            Ok(ready)
+        })
+    }
+}
+
+impl Handler<Unwatch> for CacheShard {
+    type Result = ();
+
+    fn handle(&mut self, Unwatch(watcher): Unwatch, _ctx: &mut Context<Self>) {
+        let mut now_idle = Vec::new();
+        for (id, entry) in &mut self.users {
+            let before = entry.watchers.len();
+            entry.watchers.retain(|w| w.id != watcher);
+            if before > 0 && entry.watchers.is_empty() {
+                now_idle.push(id.clone());
+            }
+        }
+        for id in now_idle {
+            self.make_idle(&id);
+        }
+    }
+}
+
+impl Handler<GetMessage> for CacheShard {
+    type Result = ResponseFuture<Result<Option<MessageWire>, Error>>;
+
+    fn handle(&mut self, msg: GetMessage, ctx: &mut Context<Self>) -> Self::Result {
+        let key = (msg.conversation, msg.message);
+        if let Some(m) = self.messages.get(&key) {
+            let m = m.clone();
+            return Box::pin(async move { Ok(Some(m)) });
+        }
+        let (tx, rx) = oneshot::channel();
+        let first = !self.message_waiters.contains_key(&key);
+        self.message_waiters.entry(key.clone()).or_default().push(tx);
+        if first {
+            let route = Route::GetMessage {
+                conversation: key.0.clone(),
+                message: key.1.clone(),
+            };
+            let answer = self.session.send(Request {
+                operation: format!("Get message {}", key.1).into(),
+                method: route.method(),
+                path: route.path().encode(),
+                data: serde_json::value::RawValue::from_string("{}".into())
+                    .unwrap_or_else(|_| unreachable!("valid JSON")),
+            });
+            ctx.spawn(async move { answer.await }.into_actor(self).map(
+                move |answer, act, _| {
+                    let result = match answer {
+                        Ok(Ok(raw)) => serde_json::from_str::<MessageWire>(raw.get())
+                            .map(Some)
+                            .map_err(|e| {
+                                Error::new(
+                                    "Get message",
+                                    ErrorKind::Transport(format!("unreadable message: {e}")),
+                                )
+                            }),
+                        Ok(Err(e)) if e.is_absent() => Ok(None),
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(stopped()),
+                    };
+                    if let Ok(Some(m)) = &result {
+                        act.messages.put(key.clone(), m.clone());
+                    }
+                    for w in act.message_waiters.remove(&key).unwrap_or_default() {
+                        let _ = w.send(result.clone());
+                    }
+                },
+            ));
+        }
+        Box::pin(async move { rx.await.map_err(|_| stopped())? })
+    }
+}
+
+impl Handler<Routed> for CacheShard {
+    type Result = ();
+
+    fn handle(&mut self, msg: Routed, ctx: &mut Context<Self>) {
+        match msg {
+            Routed::Event(event) => match &*event {
+                Event::UserCreated(_) | Event::UserEdited(_) => {
+                    let id = match &*event {
+                        Event::UserCreated(e) => &e.user_id,
+                        Event::UserEdited(e) => &e.user_id,
+                        _ => return,
+                    };
+                    let Some(entry) = self.users.get_mut(id) else {
+                        return;
+                    };
+                    if !entry.loaded {
+                        entry.early.push(event.clone());
+                        return;
+                    }
+                    if apply_user_event(entry, &event)
+                        && let Some(s) = &entry.snapshot
+                    {
+                        for w in &entry.watchers {
+                            w.inbox.do_send(UserUpdated(s.clone()));
+                        }
+                    }
+                }
+                Event::MessageEdited(e) => {
+                    self.messages
+                        .pop(&(e.conversation_id.clone(), e.message_id.clone()));
+                }
+                Event::MessageDeleted(e) => {
+                    self.messages
+                        .pop(&(e.conversation_id.clone(), e.message_id.clone()));
+                }
+                _ => {}
+            },
+            Routed::Resync => {
+                // Edits made while the socket was down were missed: fetch every known user again.
+                let mut ids = Vec::new();
+                for (id, entry) in &mut self.users {
+                    if entry.loaded {
+                        // Events until the answer are applied on top of it.
+                        entry.loaded = false;
+                        ids.push(id.clone());
+                    }
+                }
+                self.messages.clear();
+                self.fetch(ids, ctx);
+            }
+            Routed::Ended(_) => ctx.stop(),
+        }
+    }
+}
+
+impl Handler<GetStats> for CacheShard {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(CacheStats {
+            users: self.users.len(),
+            idle_users: self.idle.len(),
+            messages: self.messages.len(),
+            user_fetches: self.user_fetches,
+        })
+    }
+}
+
+impl Handler<StopShard> for CacheShard {
+    type Result = ();
+
+    fn handle(&mut self, _: StopShard, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

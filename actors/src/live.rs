@@ -1,0 +1,190 @@
+//! The session's live side: which wire topics are subscribed and who holds them, and which
+//! subscription actors want which pushed events.
+//!
+//! - **Topics** ([`Hold`], [`Release`]): a wire `SUBSCRIBE` is sent once per topic however many
+//!   subscriptions hold it (several filtered conversation lists share `/me/conversations`, a
+//!   conversation and its message list share `/me/conversations/{c}/messages`). The last release
+//!   sends `UNSUBSCRIBE` after [`Timings::unsubscribe_delay`](crate::connection::Timings), so a
+//!   subscription that is dropped and re-made at once costs no frames. Users are the exception:
+//!   the user cache lingers them itself (see [`cache`](crate::cache)), so their release is
+//!   immediate. While any topic is held the connection stays open.
+//! - **Routing** ([`Attach`], [`Detach`], [`Routed`]): every pushed event is wrapped in one
+//!   [`Arc`] and handed to the subscription actors attached under its [`RouteKey`]s, so an event
+//!   is decoded once and shared, never copied per subscriber.
+//! - **Reconnects**: when a socket drops while topics are held, the next socket re-sends a
+//!   `SUBSCRIBE` for every topic and then tells every attached actor to [`Routed::Resync`]:
+//!   refetch its state and reconcile it with what it showed. Events that arrive meanwhile queue
+//!   in the actor's mailbox behind the refetch and are applied on top of it; since every event
+//!   is idempotent (diffs carry absolute values, creations are de-duplicated by id) nothing is
+//!   lost or shown twice. An `upstream.restarting` push skips the refetch, as the official client
+//!   does (the server promised no event is lost).
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures_util::future::{LocalBoxFuture, Shared};
+use talkjs_protocol::event::Event;
+use talkjs_protocol::path::Topic;
+
+use crate::error::Error;
+
+/// Hold a wire topic: the first holder's `SUBSCRIBE` goes out, later holders share its answer.
+/// Every `Hold` must be balanced by one [`Release`].
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Hold(pub Topic);
+
+/// Let go of a topic held with [`Hold`].
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Release(pub Topic);
+
+/// Which pushed events an attached actor receives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RouteKey {
+    /// Every event about this conversation (messages, participants, typing, reactions, the
+    /// conversation itself).
+    Conversation(String),
+    /// Every event about any conversation (conversation lists), and `user.created` of the
+    /// current user.
+    AllConversations,
+    /// Events about this user (`user.created`, `user.edited`, `user.online.changed`).
+    User(String),
+}
+
+impl RouteKey {
+    /// The keys an event is routed under.
+    pub fn of(event: &Event) -> Vec<RouteKey> {
+        let user = |u: &str| RouteKey::User(u.to_owned());
+        match event {
+            Event::UserCreated(e) => vec![user(&e.user_id), RouteKey::AllConversations],
+            Event::UserEdited(e) => vec![user(&e.user_id)],
+            Event::UserOnlineChanged(e) => vec![user(&e.user_id)],
+            other => match other.conversation_id() {
+                Some(c) => vec![
+                    RouteKey::Conversation(c.to_owned()),
+                    RouteKey::AllConversations,
+                ],
+                None => Vec::new(),
+            },
+        }
+    }
+}
+
+/// What the session hands an attached actor.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum Routed {
+    /// A pushed event, shared by every receiver.
+    Event(Arc<Event>),
+    /// A new socket replaced a lost one: refetch and reconcile.
+    Resync,
+    /// The session ended; so does every subscription.
+    Ended(Error),
+}
+
+/// Receive the events routed under these keys (and every [`Routed::Resync`]) until [`Detach`].
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Attach {
+    /// The attaching actor's id, unique in the process (see [`next_id`]).
+    pub id: u64,
+    /// Which events it wants.
+    pub keys: Vec<RouteKey>,
+    /// Where they go.
+    pub inbox: Recipient<Routed>,
+}
+
+/// Stop routing to the actor attached under this id.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Detach(pub u64);
+
+/// A process-wide unique id for subscriptions and cache watchers.
+pub fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The answer to a topic's `SUBSCRIBE`, shared by all its holders.
+pub(crate) type SubscribeResult = Shared<LocalBoxFuture<'static, Result<(), Error>>>;
+
+/// One held topic.
+pub(crate) struct TopicEntry {
+    pub(crate) holders: usize,
+    pub(crate) result: SubscribeResult,
+    pub(crate) linger: Option<SpawnHandle>,
+}
+
+/// The attached actors, by key and by id.
+#[derive(Default)]
+pub(crate) struct Routes {
+    by_key: std::collections::HashMap<RouteKey, Vec<(u64, Recipient<Routed>)>>,
+    keys_of: std::collections::HashMap<u64, (Vec<RouteKey>, Recipient<Routed>)>,
+}
+
+impl Routes {
+    pub(crate) fn attach(&mut self, a: Attach) {
+        for k in &a.keys {
+            self.by_key
+                .entry(k.clone())
+                .or_default()
+                .push((a.id, a.inbox.clone()));
+        }
+        self.keys_of.insert(a.id, (a.keys, a.inbox));
+    }
+
+    pub(crate) fn detach(&mut self, id: u64) {
+        if let Some((keys, _)) = self.keys_of.remove(&id) {
+            for k in keys {
+                if let Some(v) = self.by_key.get_mut(&k) {
+                    v.retain(|(i, _)| *i != id);
+                    if v.is_empty() {
+                        self.by_key.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the event to every actor attached under one of its keys, once each.
+    pub(crate) fn route(&self, event: &Arc<Event>) {
+        let keys = RouteKey::of(event);
+        let mut sent = std::collections::HashSet::new();
+        for k in &keys {
+            if let Some(v) = self.by_key.get(k) {
+                for (id, inbox) in v {
+                    // An actor attached under two of the event's keys gets it once.
+                    if keys.len() > 1 && !sent.insert(*id) {
+                        continue;
+                    }
+                    inbox.do_send(Routed::Event(event.clone()));
+                }
+            }
+        }
+    }
+
+    /// Tells every attached actor to refetch.
+    pub(crate) fn resync(&self) {
+        for (_, inbox) in self.keys_of.values() {
+            inbox.do_send(Routed::Resync);
+        }
+    }
+
+    /// Tells every attached actor that the session ended, and forgets them.
+    pub(crate) fn terminate(&mut self, error: &Option<Error>) {
+        if let Some(e) = error {
+            for (_, inbox) in self.keys_of.values() {
+                inbox.do_send(Routed::Ended(e.clone()));
+            }
+        }
+        self.by_key.clear();
+        self.keys_of.clear();
+    }
+
+    /// How many actors are attached.
+    pub(crate) fn len(&self) -> usize {
+        self.keys_of.len()
+    }
+}

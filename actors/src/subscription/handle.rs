@@ -1,0 +1,334 @@
+//! [`Subscription`]: the handle of a live subscription, and the three ways to receive its
+//! snapshots.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use actix::prelude::*;
+use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
+use tokio::sync::{mpsc, watch};
+
+use super::{AddListener, LoadMore, Unsubscribe};
+use crate::error::{Error, ErrorKind};
+
+/// A new snapshot, as listeners receive it. It is also an actix message, so a bot actor can
+/// receive a subscription's snapshots in its mailbox ([`Subscription::send_to`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update<T> {
+    /// Which subscription it comes from (its [`Subscription::id`]).
+    pub subscription: u64,
+    /// The snapshot.
+    pub snapshot: T,
+    /// For lists: whether every item is loaded. Always true for other subscriptions.
+    pub loaded_all: bool,
+}
+
+impl<T: Send + 'static> Message for Update<T> {
+    type Result = ();
+}
+
+/// Where a subscription's snapshots go.
+pub enum Listener<T: Send + 'static> {
+    /// A closure called with each snapshot and `loaded_all`, on the subscription's actor.
+    Closure(Box<dyn FnMut(&T, bool) + Send>),
+    /// A channel behind a [`SubscriptionStream`].
+    Channel(mpsc::UnboundedSender<Update<T>>),
+    /// An actor's mailbox.
+    Recipient(Recipient<Update<T>>),
+}
+
+impl<T: Clone + Send + 'static> Listener<T> {
+    /// Hands over an update; false when the listener is gone and should be dropped.
+    pub(crate) fn deliver(&mut self, update: &Update<T>) -> bool {
+        match self {
+            Listener::Closure(f) => {
+                f(&update.snapshot, update.loaded_all);
+                true
+            }
+            Listener::Channel(tx) => tx.send(update.clone()).is_ok(),
+            Listener::Recipient(r) => {
+                r.do_send(update.clone());
+                r.connected()
+            }
+        }
+    }
+}
+
+/// How a subscription ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Terminated {
+    /// [`Subscription::unsubscribe`] was called, or the last handle was dropped.
+    Unsubscribed,
+    /// The server refused it, or the session ended.
+    Error(SubscriptionError),
+}
+
+impl std::fmt::Display for Terminated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Terminated::Unsubscribed => f.write_str("the subscription was unsubscribed"),
+            Terminated::Error(e) => write!(f, "the subscription failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Terminated {}
+
+struct Inner<T: Send + 'static> {
+    id: u64,
+    describe: String,
+    state: Arc<watch::Sender<SubscriptionState<T>>>,
+    /// The actor's mailboxes; `None` for a subscription that never started.
+    actor: Option<Mailboxes<T>>,
+}
+
+/// The mailboxes of a subscription's actor.
+pub(crate) struct Mailboxes<T: Send + 'static> {
+    pub(crate) listen: Recipient<AddListener<T>>,
+    pub(crate) more: Recipient<LoadMore>,
+    pub(crate) stop: Recipient<Unsubscribe>,
+}
+
+impl<T: Send + 'static> Inner<T> {
+    fn unsubscribe(&self) {
+        self.state.send_if_modified(|s| {
+            if s.is_terminal() {
+                return false;
+            }
+            *s = SubscriptionState::Unsubscribed;
+            true
+        });
+        if let Some(a) = &self.actor {
+            a.stop.do_send(Unsubscribe);
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Inner<T> {
+    fn drop(&mut self) {
+        self.unsubscribe();
+    }
+}
+
+/// A live subscription. Cheap to clone; when the last clone (and the last
+/// [`SubscriptionStream`] made from it) is dropped, it unsubscribes.
+///
+/// Receive its snapshots in any of three ways, as many as you like at once:
+/// [`on_snapshot`](Subscription::on_snapshot) (a closure), [`stream`](Subscription::stream)
+/// (a `futures` `Stream`), [`send_to`](Subscription::send_to) (an actor's mailbox). A listener
+/// added after the first snapshot starts with the current one. Or read
+/// [`state`](Subscription::state) whenever you like.
+pub struct Subscription<T: Send + 'static> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T: Send + 'static> Clone for Subscription<T> {
+    fn clone(&self) -> Self {
+        Subscription {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.inner.id)
+            .field("path", &self.inner.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Subscription<T> {
+    pub(crate) fn new(
+        id: u64,
+        describe: String,
+        state: Arc<watch::Sender<SubscriptionState<T>>>,
+        actor: Option<Mailboxes<T>>,
+    ) -> Self {
+        Subscription {
+            inner: Arc::new(Inner {
+                id,
+                describe,
+                state,
+                actor,
+            }),
+        }
+    }
+
+    fn listen(&self, l: Listener<T>) {
+        if let Some(a) = &self.inner.actor {
+            a.listen.do_send(AddListener(l));
+        }
+    }
+
+    /// This subscription's id, as [`Update::subscription`] carries it (unique in the process).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The current state: pending, active (with the latest snapshot), unsubscribed or error.
+    pub fn state(&self) -> SubscriptionState<T> {
+        self.inner.state.borrow().clone()
+    }
+
+    /// The latest snapshot, if the subscription is active.
+    pub fn latest(&self) -> Option<T> {
+        self.inner.state.borrow().latest_snapshot().cloned()
+    }
+
+    /// Waits for the first snapshot: `Ok` with it once active, `Err` if the subscription ended
+    /// before it became active.
+    pub async fn connected(&self) -> Result<Update<T>, Terminated> {
+        let mut rx = self.inner.state.subscribe();
+        loop {
+            {
+                let state = rx.borrow_and_update();
+                match &*state {
+                    SubscriptionState::Active {
+                        latest_snapshot,
+                        loaded_all,
+                    } => {
+                        return Ok(Update {
+                            subscription: self.inner.id,
+                            snapshot: latest_snapshot.clone(),
+                            loaded_all: *loaded_all,
+                        });
+                    }
+                    SubscriptionState::Pending => {}
+                    other => return Err(terminal(other)),
+                }
+            }
+            if rx.changed().await.is_err() {
+                return Err(Terminated::Unsubscribed);
+            }
+        }
+    }
+
+    /// Waits until the subscription ends, and says how.
+    pub async fn terminated(&self) -> Terminated {
+        let mut rx = self.inner.state.subscribe();
+        loop {
+            {
+                let state = rx.borrow_and_update();
+                if state.is_terminal() {
+                    return terminal(&state);
+                }
+            }
+            if rx.changed().await.is_err() {
+                return Terminated::Unsubscribed;
+            }
+        }
+    }
+
+    /// Calls `f` with each new snapshot and `loaded_all`, on the subscription's actor (keep it
+    /// quick; hand heavy work to another task).
+    pub fn on_snapshot(&self, f: impl FnMut(&T, bool) + Send + 'static) {
+        self.listen(Listener::Closure(Box::new(f)));
+    }
+
+    /// A `Stream` of every new snapshot. It keeps the subscription alive, and ends when the
+    /// subscription does.
+    pub fn stream(&self) -> SubscriptionStream<T> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.listen(Listener::Channel(tx));
+        SubscriptionStream {
+            rx,
+            _keep: self.clone(),
+        }
+    }
+
+    /// Delivers every new snapshot to an actor's mailbox as an [`Update`].
+    pub fn send_to(&self, recipient: Recipient<Update<T>>) {
+        self.listen(Listener::Recipient(recipient));
+    }
+
+    /// Grows the window of a list subscription by `count` items (older ones), relative to what
+    /// is loaded now: two quick calls with 5 and 10 load 10, not 15. Does nothing for other
+    /// subscriptions, or when everything is loaded. Each list has a largest `count` (see the
+    /// subscribe methods); a larger one is an `InvalidArgument` error and nothing is sent.
+    pub async fn load_more(&self, count: usize) -> Result<(), Error>
+    where
+        T: WindowLen,
+    {
+        let operation = format!("Load more of {}", self.inner.describe);
+        if count == 0 {
+            return Err(Error::invalid(operation, "count must be at least 1"));
+        }
+        let current = match &*self.inner.state.borrow() {
+            SubscriptionState::Active {
+                latest_snapshot, ..
+            } => latest_snapshot.window_len(),
+            SubscriptionState::Pending => {
+                return Err(Error::invalid(
+                    operation,
+                    "the subscription is not active yet; await connected() first",
+                ));
+            }
+            other => {
+                return Err(Error::new(
+                    operation,
+                    ErrorKind::SessionTerminated(terminal(other).to_string()),
+                ));
+            }
+        };
+        let Some(actor) = &self.inner.actor else {
+            return Ok(());
+        };
+        actor
+            .more
+            .send(LoadMore(current + count))
+            .await
+            .map_err(|_| {
+                Error::new(
+                    operation,
+                    ErrorKind::SessionTerminated("the subscription ended".into()),
+                )
+            })?
+    }
+
+    /// Ends the subscription. Does nothing if it already ended.
+    pub fn unsubscribe(&self) {
+        self.inner.unsubscribe();
+    }
+}
+
+/// How many items a list snapshot shows (for [`Subscription::load_more`]).
+pub trait WindowLen {
+    /// The number of items shown.
+    fn window_len(&self) -> usize;
+}
+
+impl<T> WindowLen for Option<Arc<Vec<Arc<T>>>> {
+    fn window_len(&self) -> usize {
+        self.as_ref().map_or(0, |v| v.len())
+    }
+}
+
+fn terminal<T>(state: &SubscriptionState<T>) -> Terminated {
+    match state {
+        SubscriptionState::Error { error } => Terminated::Error(error.clone()),
+        _ => Terminated::Unsubscribed,
+    }
+}
+
+/// The snapshots of a subscription as a `futures` `Stream` (see [`Subscription::stream`]).
+pub struct SubscriptionStream<T: Send + 'static> {
+    rx: mpsc::UnboundedReceiver<Update<T>>,
+    _keep: Subscription<T>,
+}
+
+impl<T: Send + 'static> std::fmt::Debug for SubscriptionStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionStream").finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> futures_core::Stream for SubscriptionStream<T> {
+    type Item = Update<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Update<T>>> {
+        self.rx.poll_recv(cx)
+    }
+}

@@ -1,0 +1,442 @@
+//! A conversation's messages (`ConversationRef::subscribe_messages`): a window of the newest
+//! messages, newest first, that grows with new messages and with `load_more`.
+//!
+//! - **Load**: `SUBSCRIBE /me/conversations/{c}/messages`, then `GET` of the newest 30; a short
+//!   page with a cursor is topped up at once, as the official client does. Not being a
+//!   participant shows `None` until the user joins (`side.created` reloads).
+//! - **Events**: `message.created` joins the window unless it is older than the window's oldest
+//!   message while older ones remain unloaded; ids already shown are skipped (creations are
+//!   idempotent). `message.edited` patches; `message.deleted` removes, forgets replies'
+//!   reference to it, and shows `newLastMessage` if the window became empty.
+//!   `conversation.cleared` empties it; `side.deleted` shows `None`.
+//! - **Reconnect**: pages are fetched from the newest until they overlap what is shown; the
+//!   window becomes those pages plus the shown messages older than them. Messages sent while
+//!   the socket was down fill the gap, messages deleted meanwhile disappear, nothing repeats.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use futures_util::future::LocalBoxFuture;
+use talkjs_protocol::event::Event;
+use talkjs_protocol::path::{Route, Topic};
+use talkjs_protocol::request::ListRequest;
+use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
+use talkjs_protocol::wire::{MessageWire, Millis, Page};
+
+use super::hydrate::{self, Hydrated};
+use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
+use crate::cache::Watcher;
+use crate::error::Error;
+use crate::live::RouteKey;
+
+/// Messages in the first window (official client: 30).
+pub const FIRST_WINDOW: usize = 30;
+/// Largest page asked for at once (the server's limit).
+pub const MAX_PAGE: usize = 100;
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct MessagesKind {
+    conversation: String,
+    first_window: usize,
+    visible: bool,
+    /// Newest first.
+    items: Vec<Arc<MessageSnapshot>>,
+    /// Where older messages continue; `None` when all are loaded.
+    cursor: Option<String>,
+    users: HashMap<String, Arc<UserSnapshot>>,
+    snapshot: ListSnapshot<MessageSnapshot>,
+}
+
+/// A load's result.
+pub struct Loaded {
+    visible: bool,
+    hydrated: Option<Hydrated>,
+    cursor: Option<String>,
+}
+
+impl MessagesKind {
+    /// The messages of this conversation, starting with the newest `first_window`.
+    pub fn new(conversation: impl Into<String>, first_window: usize) -> MessagesKind {
+        MessagesKind {
+            conversation: conversation.into(),
+            first_window: first_window.max(1),
+            visible: false,
+            items: Vec::new(),
+            cursor: None,
+            users: HashMap::new(),
+            snapshot: None,
+        }
+    }
+
+    fn rebuild(&mut self) {
+        self.snapshot = self.visible.then(|| Arc::new(self.items.clone()));
+    }
+
+    fn local_refs(&self, wires: &[MessageWire]) -> HashMap<String, Arc<ReferencedMessageSnapshot>> {
+        wires
+            .iter()
+            .filter_map(|w| w.referenced_message_id.as_ref())
+            .filter_map(|id| {
+                self.items
+                    .iter()
+                    .find(|m| &m.id == id)
+                    .map(|m| (id.clone(), Arc::new(m.to_referenced())))
+            })
+            .collect()
+    }
+
+    /// Inserts in newest-first order; false if the id is already shown.
+    fn insert(&mut self, m: Arc<MessageSnapshot>) -> bool {
+        if self.items.iter().any(|x| x.id == m.id) {
+            return false;
+        }
+        let at = self.items.partition_point(|x| x.created_at > m.created_at);
+        self.items.insert(at, m);
+        true
+    }
+
+    fn oldest(&self) -> Option<Millis> {
+        self.items.last().map(|m| m.created_at)
+    }
+
+    fn hydrate_later(
+        &self,
+        wires: Vec<MessageWire>,
+        scope: &Scope<'_>,
+    ) -> LocalBoxFuture<'static, Result<Hydrated, Error>> {
+        let local = self.local_refs(&wires);
+        Box::pin(hydrate::messages(
+            scope.env.clone(),
+            scope.watcher.clone(),
+            self.conversation.clone(),
+            wires,
+            local,
+        ))
+    }
+
+    /// Builds a message at once if everything it shows is known here.
+    fn hydrate_now(&self, w: &MessageWire) -> Option<Arc<MessageSnapshot>> {
+        let sender = match &w.sender_id {
+            Some(id) => Some(self.users.get(id)?.clone()),
+            None => None,
+        };
+        let reference = match &w.referenced_message_id {
+            Some(id) => Some(Arc::new(self.items.iter().find(|m| &m.id == id)?.to_referenced())),
+            None => None,
+        };
+        Some(Arc::new(MessageSnapshot::from_wire(w, sender, reference)))
+    }
+}
+
+/// Fetches pages of messages, newest first, until `enough` says stop or there are no more.
+async fn fetch_pages(
+    env: Env,
+    conversation: String,
+    first: ListRequest,
+    want: usize,
+    stop_at: Option<Millis>,
+) -> Result<(Vec<MessageWire>, Option<String>), Error> {
+    let route = Route::ListMessages {
+        conversation: conversation.clone(),
+    };
+    let op = format!("Get messages of conversation {conversation}");
+    let mut request = first;
+    let mut out: Vec<MessageWire> = Vec::new();
+    loop {
+        let page: Page<MessageWire> = env.call(op.clone(), &route, &request).await?;
+        let got = page.data.len();
+        out.extend(page.data);
+        let Some(cursor) = page.cursor else {
+            return Ok((out, None));
+        };
+        let reached = stop_at.is_some_and(|t| out.last().is_some_and(|m| m.created_at <= t));
+        if got == 0 || reached || (stop_at.is_none() && out.len() >= want) {
+            return Ok((out, Some(cursor)));
+        }
+        let need = if stop_at.is_some() {
+            MAX_PAGE
+        } else {
+            (want - out.len()).min(MAX_PAGE)
+        };
+        request = ListRequest::next_page(need as u32, cursor);
+    }
+}
+
+impl Kind for MessagesKind {
+    type Snapshot = ListSnapshot<MessageSnapshot>;
+    type Loaded = Loaded;
+
+    fn describe(&self) -> String {
+        format!("me/conversations/{}/messages", self.conversation)
+    }
+
+    fn route_keys(&self) -> Vec<RouteKey> {
+        vec![RouteKey::Conversation(self.conversation.clone())]
+    }
+
+    fn topics(&self) -> Vec<Topic> {
+        vec![Topic::Messages {
+            conversation: self.conversation.clone(),
+        }]
+    }
+
+    fn load(
+        &self,
+        reason: LoadReason,
+        scope: &mut Scope<'_>,
+    ) -> LocalBoxFuture<'static, Result<Loaded, Error>> {
+        let env = scope.env.clone();
+        let watcher: Watcher = scope.watcher.clone();
+        let conversation = self.conversation.clone();
+        // After a reconnect: back to what is shown; otherwise the first window.
+        let stop_at = match reason {
+            LoadReason::Resync if self.visible => self.items.first().map(|m| m.created_at),
+            _ => None,
+        };
+        let want = self.first_window;
+        let first = ListRequest::first_page(want.min(MAX_PAGE) as u32);
+        // The first page is requested now, so it follows the SUBSCRIBE on the wire.
+        let pages = fetch_pages(env.clone(), conversation.clone(), first, want, stop_at);
+        Box::pin(async move {
+            let (wires, cursor) = match pages.await {
+                Ok(p) => p,
+                Err(e) if e.is_absent() => {
+                    return Ok(Loaded {
+                        visible: false,
+                        hydrated: None,
+                        cursor: None,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
+            let hydrated =
+                hydrate::messages(env, watcher, conversation, wires, HashMap::new()).await?;
+            Ok(Loaded {
+                visible: true,
+                hydrated: Some(hydrated),
+                cursor,
+            })
+        })
+    }
+
+    fn install(&mut self, loaded: Loaded, reason: LoadReason, _: &mut Scope<'_>) -> bool {
+        let Some(h) = loaded.hydrated.filter(|_| loaded.visible) else {
+            let changed = self.visible;
+            self.visible = false;
+            self.items.clear();
+            self.cursor = None;
+            self.rebuild();
+            return changed || self.snapshot.is_none();
+        };
+        self.users.extend(h.users);
+        let fetched = h.messages;
+        if reason == LoadReason::Resync && self.visible && loaded.cursor.is_some() {
+            // Reconcile: the fetched pages, then what was shown that is older than them.
+            let ids: HashSet<&str> = fetched.iter().map(|m| m.id.as_str()).collect();
+            let boundary = fetched.last().map_or(Millis::MAX, |m| m.created_at);
+            let older: Vec<Arc<MessageSnapshot>> = self
+                .items
+                .iter()
+                .filter(|m| m.created_at <= boundary && !ids.contains(m.id.as_str()))
+                .cloned()
+                .collect();
+            let kept_older = !older.is_empty();
+            let mut items = fetched;
+            items.extend(older);
+            self.items = items;
+            if !kept_older {
+                self.cursor = loaded.cursor;
+            }
+        } else {
+            self.items = fetched;
+            self.cursor = loaded.cursor;
+        }
+        self.visible = true;
+        self.rebuild();
+        true
+    }
+
+    fn on_event(&mut self, event: &Arc<Event>, scope: &mut Scope<'_>) -> Step<Self> {
+        let mine = event.conversation_id() == Some(self.conversation.as_str());
+        if !mine {
+            return Step::Unchanged;
+        }
+        match &**event {
+            Event::SideCreated(_) => Step::Reload,
+            Event::SideDeleted(_) => {
+                if !self.visible {
+                    return Step::Unchanged;
+                }
+                self.visible = false;
+                self.items.clear();
+                self.cursor = None;
+                self.rebuild();
+                Step::Changed
+            }
+            _ if !self.visible => Step::Unchanged,
+            Event::ConversationCleared(_) => {
+                self.items.clear();
+                self.cursor = None;
+                self.rebuild();
+                Step::Changed
+            }
+            Event::MessageCreated(e) => {
+                let w = &e.state;
+                if self.items.iter().any(|m| m.id == w.id) {
+                    return Step::Unchanged;
+                }
+                if self.cursor.is_some() && self.oldest().is_some_and(|t| w.created_at < t) {
+                    return Step::Unchanged;
+                }
+                if let Some(m) = self.hydrate_now(w) {
+                    self.insert(m);
+                    self.rebuild();
+                    return Step::Changed;
+                }
+                let work = self.hydrate_later(vec![w.clone()], scope);
+                Step::Later(Box::pin(async move {
+                    let h = work.await?;
+                    let apply: Apply<MessagesKind> = Box::new(move |k, _| {
+                        k.users.extend(h.users);
+                        let mut changed = false;
+                        for m in h.messages {
+                            changed |= k.insert(m);
+                        }
+                        if changed {
+                            k.rebuild();
+                        }
+                        changed
+                    });
+                    Ok(apply)
+                }))
+            }
+            Event::MessageEdited(e) => {
+                let Some(at) = self.items.iter().position(|m| m.id == e.message_id) else {
+                    return Step::Unchanged;
+                };
+                let mut next = (*self.items[at]).clone();
+                next.apply(&e.diff);
+                if next == *self.items[at] {
+                    return Step::Unchanged;
+                }
+                let next = Arc::new(next);
+                // Replies show the edited message too.
+                let referenced = Arc::new(next.to_referenced());
+                for m in self.items.iter_mut() {
+                    if m.referenced_message_id() == Some(e.message_id.as_str())
+                        && m.referenced_message.is_some()
+                    {
+                        let mut r = (**m).clone();
+                        r.referenced_message = Some(referenced.clone());
+                        *m = Arc::new(r);
+                    }
+                }
+                self.items[at] = next;
+                self.rebuild();
+                Step::Changed
+            }
+            Event::MessageDeleted(e) => {
+                let before = self.items.len();
+                self.items.retain(|m| m.id != e.message_id);
+                let mut changed = before != self.items.len();
+                for m in self.items.iter_mut() {
+                    if m.referenced_message_id() == Some(e.message_id.as_str()) {
+                        let mut r = (**m).clone();
+                        r.clear_reference_to(&e.message_id);
+                        *m = Arc::new(r);
+                        changed = true;
+                    }
+                }
+                if self.items.is_empty()
+                    && let Some(last) = &e.new_last_message
+                {
+                    let work = self.hydrate_later(vec![last.clone()], scope);
+                    self.rebuild();
+                    return Step::Later(Box::pin(async move {
+                        let h = work.await?;
+                        let apply: Apply<MessagesKind> = Box::new(move |k, _| {
+                            k.users.extend(h.users);
+                            for m in h.messages {
+                                k.insert(m);
+                            }
+                            k.rebuild();
+                            true
+                        });
+                        Ok(apply)
+                    }));
+                }
+                if changed {
+                    self.rebuild();
+                    Step::Changed
+                } else {
+                    Step::Unchanged
+                }
+            }
+            _ => Step::Unchanged,
+        }
+    }
+
+    fn on_user(&mut self, user: &Arc<UserSnapshot>) -> bool {
+        match self.users.get(&user.id) {
+            Some(known) if known == user => return false,
+            Some(_) => {}
+            None => return false,
+        }
+        self.users.insert(user.id.clone(), user.clone());
+        let mut changed = false;
+        for m in self.items.iter_mut() {
+            if let Some(next) = hydrate::with_user(m, user) {
+                *m = Arc::new(next);
+                changed = true;
+            }
+        }
+        if changed {
+            self.rebuild();
+        }
+        changed
+    }
+
+    fn snapshot(&self) -> Self::Snapshot {
+        self.snapshot.clone()
+    }
+
+    fn loaded_all(&self) -> bool {
+        self.cursor.is_none()
+    }
+
+    fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
+        if !self.visible || self.items.len() >= target {
+            return None;
+        }
+        let cursor = self.cursor.clone()?;
+        let want = target - self.items.len();
+        let first = ListRequest::next_page(want.min(MAX_PAGE) as u32, cursor);
+        let pages = fetch_pages(
+            scope.env.clone(),
+            self.conversation.clone(),
+            first,
+            want,
+            None,
+        );
+        let env = scope.env.clone();
+        let watcher = scope.watcher.clone();
+        let conversation = self.conversation.clone();
+        Some(Step::Later(Box::pin(async move {
+            let (wires, cursor) = pages.await?;
+            let h = hydrate::messages(env, watcher, conversation, wires, HashMap::new()).await?;
+            let apply: Apply<MessagesKind> = Box::new(move |k, _| {
+                k.users.extend(h.users);
+                for m in h.messages {
+                    if !k.items.iter().any(|x| x.id == m.id) {
+                        k.items.push(m);
+                    }
+                }
+                k.cursor = cursor;
+                k.rebuild();
+                true
+            });
+            Ok(apply)
+        })))
+    }
+}

@@ -1,0 +1,187 @@
+//! Live subscriptions against the real emulator over real websockets: first snapshots,
+//! updates, windows and `load_more`, nested changes, the three ways of delivery, unsubscribe
+//! and drop, and the wire topics they hold.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams, SetUserParams};
+use talkjs::snapshot::SubscriptionState;
+use talkjs::{TalkSession, Terminated};
+use talkjs_actors::session::GetStatus;
+use talkjs_emulator::{Emulator, RunningEmulator};
+
+const APP: &str = "app1";
+
+async fn emulator() -> RunningEmulator {
+    Emulator::builder()
+        .app_id(APP)
+        .start("127.0.0.1:0")
+        .await
+        .expect("emulator starts")
+}
+
+/// Fast linger so tests see UNSUBSCRIBE and idle closes quickly.
+fn timings() -> talkjs::Timings {
+    talkjs::Timings {
+        unsubscribe_delay: Duration::from_millis(200),
+        idle_close: Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
+    let s = talkjs::get_talk_session(APP, user)
+        .host(&emu.host())
+        .timings(timings())
+        .force_create_new()
+        .await
+        .expect("session");
+    s.current_user()
+        .create_if_not_exists(CreateUserParams::new(user))
+        .await
+        .unwrap();
+    s
+}
+
+/// `owner` creates conversation `c` with `others` (who must exist) as participants.
+async fn conversation(owner: &TalkSession, c: &str, others: &[&str]) {
+    owner
+        .conversation(c)
+        .create_if_not_exists(CreateConversationParams::new())
+        .await
+        .unwrap();
+    for o in others {
+        owner
+            .conversation(c)
+            .participant(*o)
+            .create_if_not_exists(CreateParticipantParams::new())
+            .await
+            .unwrap();
+    }
+}
+
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(v) = check() {
+            return v;
+        }
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+fn texts(s: &talkjs::ListSnapshot<talkjs::snapshot::MessageSnapshot>) -> Vec<String> {
+    s.as_ref()
+        .map(|l| l.iter().map(|m| m.plaintext.clone()).collect())
+        .unwrap_or_default()
+}
+
+#[actix_rt::test]
+async fn messages_arrive_newest_first_with_live_sender_names() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &["bob"]).await;
+    alice.conversation("c1").send("first").await.unwrap();
+
+    let sub = bob.conversation("c1").subscribe_messages();
+    let first = sub.connected().await.expect("active");
+    assert_eq!(texts(&first.snapshot), ["first"]);
+    assert!(first.loaded_all);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    sub.on_snapshot(move |s, _| log.lock().unwrap().push(texts(s)));
+
+    alice.conversation("c1").send("second *bold*").await.unwrap();
+    eventually("the second message shows", || {
+        let s = sub.latest()?;
+        (texts(&s) == ["second bold", "first"]).then_some(())
+    })
+    .await;
+    let latest = sub.latest().unwrap().unwrap();
+    assert_eq!(latest[0].sender.as_ref().unwrap().name, "alice");
+
+    // A sender renaming herself updates every message that shows her, sharing one snapshot.
+    alice
+        .current_user()
+        .set(SetUserParams::new().name("Alice Cooper"))
+        .await
+        .unwrap();
+    let renamed = eventually("the rename shows", || {
+        let s = sub.latest()??;
+        s.iter()
+            .all(|m| m.sender.as_ref().unwrap().name == "Alice Cooper")
+            .then_some(s)
+    })
+    .await;
+    assert!(Arc::ptr_eq(
+        renamed[0].sender.as_ref().unwrap(),
+        renamed[1].sender.as_ref().unwrap()
+    ));
+    // The closure saw each distinct snapshot once, starting from the current one.
+    let log = seen.lock().unwrap().clone();
+    assert_eq!(log.first().unwrap(), &["first".to_string()]);
+    for pair in log.windows(2) {
+        assert_ne!(pair[0], pair[1], "an unchanged snapshot was re-emitted: {log:?}");
+    }
+    assert_eq!(log.last().unwrap(), &["second bold".to_string(), "first".to_string()]);
+}
+
+#[actix_rt::test]
+async fn load_more_grows_the_window_and_larger_requests_win() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    conversation(&alice, "c1", &[]).await;
+    for i in 0..45 {
+        alice.conversation("c1").send(format!("m{i}").as_str()).await.unwrap();
+    }
+    let sub = alice.conversation("c1").subscribe_messages();
+    let first = sub.connected().await.unwrap();
+    assert_eq!(texts(&first.snapshot).len(), 30);
+    assert_eq!(texts(&first.snapshot)[0], "m44");
+    assert!(!first.loaded_all);
+    let (a, b) = futures_util::join!(sub.load_more(5), sub.load_more(10));
+    a.unwrap();
+    b.unwrap();
+    let s = sub.latest().unwrap();
+    assert_eq!(texts(&s).len(), 40, "5 then 10 from the same start loads 10");
+    assert!(!sub.state().latest_snapshot().is_none());
+    sub.load_more(50).await.unwrap();
+    let s = sub.latest().unwrap();
+    let all = texts(&s);
+    assert_eq!(all.len(), 45);
+    assert_eq!(all.last().unwrap(), "m0");
+    assert!(matches!(sub.state(), SubscriptionState::Active { loaded_all: true, .. }));
+}
+
+#[actix_rt::test]
+async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    conversation(&alice, "c1", &[]).await;
+    let sub = alice.conversation("c1").subscribe_messages();
+    let mut stream = sub.stream();
+    let first = stream.next().await.unwrap();
+    assert_eq!(texts(&first.snapshot), Vec::<String>::new());
+    alice.conversation("c1").send("hi").await.unwrap();
+    let next = stream.next().await.unwrap();
+    assert_eq!(texts(&next.snapshot), ["hi"]);
+    let status = alice.actor().send(GetStatus).await.unwrap();
+    assert!(status.topics >= 1 && status.subscriptions == 1, "{status:?}");
+
+    sub.unsubscribe();
+    assert_eq!(sub.terminated().await, Terminated::Unsubscribed);
+    assert!(stream.next().await.is_none(), "the stream ends with the subscription");
+    drop(sub);
+    // After the linger, the topics are released and the connection closes itself.
+    for _ in 0..100 {
+        let st = alice.actor().send(GetStatus).await.unwrap();
+        if st.topics == 0 && st.subscriptions == 0 {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("topics were never released");
+}
