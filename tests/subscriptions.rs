@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams, SetUserParams};
+use talkjs::params::{
+    CreateConversationParams, CreateParticipantParams, CreateUserParams, SetUserParams,
+};
 use talkjs::snapshot::SubscriptionState;
 use talkjs::{TalkSession, Terminated};
 use talkjs_actors::session::GetStatus;
@@ -92,9 +94,20 @@ async fn messages_arrive_newest_first_with_live_sender_names() {
     assert!(first.loaded_all);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    sub.on_snapshot(move |s, _| log.lock().unwrap().push(texts(s)));
+    sub.on_snapshot(move |s, _| {
+        let names: Vec<String> = s
+            .iter()
+            .flat_map(|l| l.iter())
+            .map(|m| format!("{}: {}", m.sender.as_ref().unwrap().name, m.plaintext))
+            .collect();
+        log.lock().unwrap().push(names)
+    });
 
-    alice.conversation("c1").send("second *bold*").await.unwrap();
+    alice
+        .conversation("c1")
+        .send("second *bold*")
+        .await
+        .unwrap();
     eventually("the second message shows", || {
         let s = sub.latest()?;
         (texts(&s) == ["second bold", "first"]).then_some(())
@@ -122,11 +135,17 @@ async fn messages_arrive_newest_first_with_live_sender_names() {
     ));
     // The closure saw each distinct snapshot once, starting from the current one.
     let log = seen.lock().unwrap().clone();
-    assert_eq!(log.first().unwrap(), &["first".to_string()]);
+    assert_eq!(log.first().unwrap(), &["alice: first"]);
     for pair in log.windows(2) {
-        assert_ne!(pair[0], pair[1], "an unchanged snapshot was re-emitted: {log:?}");
+        assert_ne!(
+            pair[0], pair[1],
+            "an unchanged snapshot was re-emitted: {log:?}"
+        );
     }
-    assert_eq!(log.last().unwrap(), &["second bold".to_string(), "first".to_string()]);
+    assert_eq!(
+        log.last().unwrap(),
+        &["Alice Cooper: second bold", "Alice Cooper: first"]
+    );
 }
 
 #[actix_rt::test]
@@ -135,7 +154,11 @@ async fn load_more_grows_the_window_and_larger_requests_win() {
     let alice = session(&emu, "alice").await;
     conversation(&alice, "c1", &[]).await;
     for i in 0..45 {
-        alice.conversation("c1").send(format!("m{i}").as_str()).await.unwrap();
+        alice
+            .conversation("c1")
+            .send(format!("m{i}").as_str())
+            .await
+            .unwrap();
     }
     let sub = alice.conversation("c1").subscribe_messages();
     let first = sub.connected().await.unwrap();
@@ -146,14 +169,24 @@ async fn load_more_grows_the_window_and_larger_requests_win() {
     a.unwrap();
     b.unwrap();
     let s = sub.latest().unwrap();
-    assert_eq!(texts(&s).len(), 40, "5 then 10 from the same start loads 10");
+    assert_eq!(
+        texts(&s).len(),
+        40,
+        "5 then 10 from the same start loads 10"
+    );
     assert!(!sub.state().latest_snapshot().is_none());
     sub.load_more(50).await.unwrap();
     let s = sub.latest().unwrap();
     let all = texts(&s);
     assert_eq!(all.len(), 45);
     assert_eq!(all.last().unwrap(), "m0");
-    assert!(matches!(sub.state(), SubscriptionState::Active { loaded_all: true, .. }));
+    assert!(matches!(
+        sub.state(),
+        SubscriptionState::Active {
+            loaded_all: true,
+            ..
+        }
+    ));
 }
 
 #[actix_rt::test]
@@ -169,11 +202,17 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
     let next = stream.next().await.unwrap();
     assert_eq!(texts(&next.snapshot), ["hi"]);
     let status = alice.actor().send(GetStatus).await.unwrap();
-    assert!(status.topics >= 1 && status.subscriptions == 1, "{status:?}");
+    assert!(
+        status.topics >= 1 && status.subscriptions == 1,
+        "{status:?}"
+    );
 
     sub.unsubscribe();
     assert_eq!(sub.terminated().await, Terminated::Unsubscribed);
-    assert!(stream.next().await.is_none(), "the stream ends with the subscription");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends with the subscription"
+    );
     drop(sub);
     // After the linger, the topics are released and the connection closes itself.
     for _ in 0..100 {

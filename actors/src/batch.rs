@@ -13,8 +13,8 @@ use actix::prelude::*;
 use serde_json::Value;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::{
-    ActionResult, GetUsersRequest, ParticipantAction, ParticipantActionsRequest, SubscribeUsersRequest,
-    TranslateRequest,
+    ActionResult, GetUsersRequest, ParticipantAction, ParticipantActionsRequest,
+    SubscribeUsersRequest, TranslateRequest,
 };
 use tokio::sync::oneshot;
 

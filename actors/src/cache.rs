@@ -142,15 +142,10 @@ fn shard_of(key: &str, n: usize) -> usize {
 
 impl Cache {
     /// Starts the shards of a session.
-    pub(crate) fn start(
-        config: &CacheConfig,
-        session: Addr<Session>,
-        linger: Duration,
-    ) -> Cache {
+    pub(crate) fn start(config: &CacheConfig, session: Addr<Session>, linger: Duration) -> Cache {
         let n = config.shards.max(1);
         let users = NonZeroUsize::new((config.users / n).max(1)).unwrap_or(NonZeroUsize::MIN);
-        let messages =
-            NonZeroUsize::new((config.messages / n).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let messages = NonZeroUsize::new((config.messages / n).max(1)).unwrap_or(NonZeroUsize::MIN);
         let shards = (0..n)
             .map(|_| {
                 CacheShard {
@@ -306,7 +301,8 @@ pub struct CacheShard {
     /// Users nobody watches, least recently used first, with when they became idle.
     idle: LruCache<String, Instant>,
     messages: LruCache<(String, String), MessageWire>,
-    message_waiters: HashMap<(String, String), Vec<oneshot::Sender<Result<Option<MessageWire>, Error>>>>,
+    message_waiters:
+        HashMap<(String, String), Vec<oneshot::Sender<Result<Option<MessageWire>, Error>>>>,
     user_fetches: u64,
 }
 
@@ -329,24 +325,26 @@ impl CacheShard {
                 key: BatchKey::Users,
                 item: BatchItem::User(id.clone()),
             });
-            ctx.spawn(async move { answer.await }.into_actor(self).map(
-                move |answer, act, _| {
-                    let result = match answer {
-                        Ok(Ok(serde_json::Value::Null)) => Ok(None),
-                        Ok(Ok(v)) => serde_json::from_value::<UserWire>(v)
-                            .map(|w| Some(Arc::new(UserSnapshot::from(w))))
-                            .map_err(|e| {
-                                Error::new(
-                                    "Get user",
-                                    ErrorKind::Transport(format!("unreadable user: {e}")),
-                                )
-                            }),
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(stopped()),
-                    };
-                    act.loaded(&id, result);
-                },
-            ));
+            ctx.spawn(
+                async move { answer.await }
+                    .into_actor(self)
+                    .map(move |answer, act, _| {
+                        let result = match answer {
+                            Ok(Ok(serde_json::Value::Null)) => Ok(None),
+                            Ok(Ok(v)) => serde_json::from_value::<UserWire>(v)
+                                .map(|w| Some(Arc::new(UserSnapshot::from(w))))
+                                .map_err(|e| {
+                                    Error::new(
+                                        "Get user",
+                                        ErrorKind::Transport(format!("unreadable user: {e}")),
+                                    )
+                                }),
+                            Ok(Err(e)) => Err(e),
+                            Err(_) => Err(stopped()),
+                        };
+                        act.loaded(&id, result);
+                    }),
+            );
         }
     }
 
@@ -366,7 +364,8 @@ impl CacheShard {
                     let _ = w.send(Ok(entry.snapshot.clone()));
                 }
                 // A refetch that found a change tells the watchers.
-                if before.is_some() && before != entry.snapshot
+                if before.is_some()
+                    && before != entry.snapshot
                     && let Some(s) = &entry.snapshot
                 {
                     for w in &entry.watchers {
@@ -542,7 +541,10 @@ impl Handler<GetMessage> for CacheShard {
         }
         let (tx, rx) = oneshot::channel();
         let first = !self.message_waiters.contains_key(&key);
-        self.message_waiters.entry(key.clone()).or_default().push(tx);
+        self.message_waiters
+            .entry(key.clone())
+            .or_default()
+            .push(tx);
         if first {
             let route = Route::GetMessage {
                 conversation: key.0.clone(),
@@ -555,29 +557,31 @@ impl Handler<GetMessage> for CacheShard {
                 data: serde_json::value::RawValue::from_string("{}".into())
                     .unwrap_or_else(|_| unreachable!("valid JSON")),
             });
-            ctx.spawn(async move { answer.await }.into_actor(self).map(
-                move |answer, act, _| {
-                    let result = match answer {
-                        Ok(Ok(raw)) => serde_json::from_str::<MessageWire>(raw.get())
-                            .map(Some)
-                            .map_err(|e| {
-                                Error::new(
-                                    "Get message",
-                                    ErrorKind::Transport(format!("unreadable message: {e}")),
-                                )
-                            }),
-                        Ok(Err(e)) if e.is_absent() => Ok(None),
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(stopped()),
-                    };
-                    if let Ok(Some(m)) = &result {
-                        act.messages.put(key.clone(), m.clone());
-                    }
-                    for w in act.message_waiters.remove(&key).unwrap_or_default() {
-                        let _ = w.send(result.clone());
-                    }
-                },
-            ));
+            ctx.spawn(
+                async move { answer.await }
+                    .into_actor(self)
+                    .map(move |answer, act, _| {
+                        let result = match answer {
+                            Ok(Ok(raw)) => serde_json::from_str::<MessageWire>(raw.get())
+                                .map(Some)
+                                .map_err(|e| {
+                                    Error::new(
+                                        "Get message",
+                                        ErrorKind::Transport(format!("unreadable message: {e}")),
+                                    )
+                                }),
+                            Ok(Err(e)) if e.is_absent() => Ok(None),
+                            Ok(Err(e)) => Err(e),
+                            Err(_) => Err(stopped()),
+                        };
+                        if let Ok(Some(m)) = &result {
+                            act.messages.put(key.clone(), m.clone());
+                        }
+                        for w in act.message_waiters.remove(&key).unwrap_or_default() {
+                            let _ = w.send(result.clone());
+                        }
+                    }),
+            );
         }
         Box::pin(async move { rx.await.map_err(|_| stopped())? })
     }

@@ -23,14 +23,14 @@ use talkjs_protocol::request::SubscribeUsersRequest;
 use tracing::Instrument;
 
 use crate::batch::{self, BatchItem, BatchKey, Batched};
-use crate::cache::{Cache, CacheConfig};
-use crate::live::{Attach, Detach, Hold, Release, Routed, Routes, TopicEntry};
 use crate::boken::BokenProvider;
+use crate::cache::{Cache, CacheConfig};
 use crate::connection::{
     Call, CallError, Connection, ConnectionConfig, Lifecycle, Notice, SetSubscriptions, SetToken,
     Shutdown,
 };
 use crate::error::{Error, ErrorKind};
+use crate::live::{Attach, Detach, Hold, Release, Routed, Routes, TopicEntry};
 use crate::random;
 use crate::token::{NeedToken, TokenActor, TokenError, TokenProvider, TokenReason, TokenRequest};
 
@@ -805,7 +805,9 @@ impl Session {
             path: topic.path().encode(),
             data: empty_data(),
         };
-        self.start(request, ctx).map(|r| r.map(|_| ())).boxed_local()
+        self.start(request, ctx)
+            .map(|r| r.map(|_| ()))
+            .boxed_local()
     }
 
     /// Sends a topic's `UNSUBSCRIBE` now and forgets it.
@@ -858,10 +860,9 @@ impl Session {
         others.sort();
         let mut requests = Vec::new();
         for chunk in users.chunks(batch::MAX_USERS) {
-            let data = serde_json::value::to_raw_value(&SubscribeUsersRequest::new(
-                chunk.iter().cloned(),
-            ))
-            .unwrap_or_else(|_| empty_data());
+            let data =
+                serde_json::value::to_raw_value(&SubscribeUsersRequest::new(chunk.iter().cloned()))
+                    .unwrap_or_else(|_| empty_data());
             requests.push(Request {
                 operation: "Resubscribe to users".into(),
                 method: Method::Subscribe,
@@ -920,7 +921,8 @@ impl Handler<Hold> for Session {
 
     fn handle(&mut self, Hold(topic): Hold, ctx: &mut Context<Self>) -> Self::Result {
         use futures_util::FutureExt;
-        if let Some(e) = self.terminated_error(format!("Subscribe to {}", topic_name(&topic)).into())
+        if let Some(e) =
+            self.terminated_error(format!("Subscribe to {}", topic_name(&topic)).into())
         {
             return Box::pin(async move { Err(e) });
         }

@@ -27,8 +27,7 @@ pub(crate) async fn messages(
     wires: Vec<MessageWire>,
     local: HashMap<String, Arc<ReferencedMessageSnapshot>>,
 ) -> Result<Hydrated, Error> {
-    let in_batch: HashMap<&str, &MessageWire> =
-        wires.iter().map(|w| (w.id.as_str(), w)).collect();
+    let in_batch: HashMap<&str, &MessageWire> = wires.iter().map(|w| (w.id.as_str(), w)).collect();
     let mut missing: Vec<String> = wires
         .iter()
         .filter_map(|w| w.referenced_message_id.clone())

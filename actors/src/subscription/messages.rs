@@ -122,7 +122,9 @@ impl MessagesKind {
             None => None,
         };
         let reference = match &w.referenced_message_id {
-            Some(id) => Some(Arc::new(self.items.iter().find(|m| &m.id == id)?.to_referenced())),
+            Some(id) => Some(Arc::new(
+                self.items.iter().find(|m| &m.id == id)?.to_referenced(),
+            )),
             None => None,
         };
         Some(Arc::new(MessageSnapshot::from_wire(w, sender, reference)))

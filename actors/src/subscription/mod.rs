@@ -19,8 +19,6 @@
 //!   `Recipient`s ([`Listener`]). A snapshot equal to the last one delivered is not re-emitted.
 //! - **Reconnects**: on [`Routed::Resync`] the kind reloads and reconciles (see each kind).
 
-
-
 pub mod handle;
 mod hydrate;
 pub mod messages;
@@ -43,8 +41,6 @@ use crate::cache::{Cache, UserUpdated, Watcher};
 use crate::error::{Error, ErrorKind};
 use crate::live::{Attach, Detach, Hold, Release, RouteKey, Routed};
 use crate::session::{Request, Session};
-
-
 
 pub use handle::{Listener, Subscription, SubscriptionStream, Terminated, Update};
 pub use messages::MessagesKind;
@@ -191,8 +187,11 @@ pub trait Kind: Sized + Unpin + 'static {
     /// The topics whose `SUBSCRIBE` must succeed for the subscription to start.
     fn topics(&self) -> Vec<Topic>;
     /// Starts loading; requests must be sent before this returns (the session keeps their order).
-    fn load(&self, reason: LoadReason, scope: &mut Scope<'_>)
-    -> LocalBoxFuture<'static, Result<Self::Loaded, Error>>;
+    fn load(
+        &self,
+        reason: LoadReason,
+        scope: &mut Scope<'_>,
+    ) -> LocalBoxFuture<'static, Result<Self::Loaded, Error>>;
     /// Installs a load's result; true if the snapshot changed.
     fn install(&mut self, loaded: Self::Loaded, reason: LoadReason, scope: &mut Scope<'_>) -> bool;
     /// Handles a pushed event.
@@ -307,18 +306,21 @@ impl<K: Kind> SubscriptionActor<K> {
     fn run_load(&mut self, reason: LoadReason, ctx: &mut Context<Self>) {
         let (kind, mut scope) = self.scope_parts();
         let load = kind.load(reason, &mut scope);
-        ctx.wait(load.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(loaded) => {
-                let (kind, mut scope) = act.scope_parts();
-                kind.install(loaded, reason, &mut scope);
-                act.emit();
-            }
-            Err(e) if reason == LoadReason::Resync => {
-                // The socket may have dropped again; the next resync retries.
-                tracing::debug!(error = %e, "refetch after reconnect failed");
-            }
-            Err(e) => act.fail(&e, ctx),
-        }));
+        ctx.wait(
+            load.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(loaded) => {
+                        let (kind, mut scope) = act.scope_parts();
+                        kind.install(loaded, reason, &mut scope);
+                        act.emit();
+                    }
+                    Err(e) if reason == LoadReason::Resync => {
+                        // The socket may have dropped again; the next resync retries.
+                        tracing::debug!(error = %e, "refetch after reconnect failed");
+                    }
+                    Err(e) => act.fail(&e, ctx),
+                }),
+        );
     }
 
     fn run_step(&mut self, step: Step<K>, ctx: &mut Context<Self>) {
@@ -363,11 +365,8 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
         let (kind, mut scope) = self.scope_parts();
         let load = kind.load(LoadReason::Initial, &mut scope);
         let work = async move {
-            let (held, loaded) = futures_util::future::join(
-                futures_util::future::join_all(holds),
-                load,
-            )
-            .await;
+            let (held, loaded) =
+                futures_util::future::join(futures_util::future::join_all(holds), load).await;
             for h in held {
                 h?;
             }
@@ -527,10 +526,8 @@ where
 /// A subscription that cannot start (its session already ended): in the error state from the
 /// outset.
 pub fn ended<K: Kind>(kind: K, reason: &str) -> Subscription<K::Snapshot> {
-    let error = SubscriptionError::new(format!(
-        "Subscribe to {} failed: {reason}",
-        kind.describe()
-    ));
+    let error =
+        SubscriptionError::new(format!("Subscribe to {} failed: {reason}", kind.describe()));
     let (tx, _rx) = watch::channel(SubscriptionState::Error { error });
     Subscription::new(crate::live::next_id(), kind.describe(), Arc::new(tx), None)
 }
