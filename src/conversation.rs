@@ -298,6 +298,26 @@ impl ConversationRef {
         self.session.subscribe(kind)
     }
 
+    /// Subscribes to the conversation as the current user sees it, with its last message:
+    /// `None` while the user is not a participant (or it does not exist), then every change.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let chat = session.conversation("support").subscribe();
+    /// if let Ok(first) = chat.connected().await {
+    ///     println!("unread: {:?}", first.snapshot.map(|c| c.unread_message_count));
+    /// }
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> crate::ConversationSubscription {
+        use talkjs_actors::subscription::{self, ConversationKind};
+        let kind = ConversationKind::new(self.id.clone());
+        if self.id.is_empty() {
+            return subscription::ended(kind, "the conversation id is empty");
+        }
+        self.session.subscribe(kind)
+    }
+
     async fn simple(&self, op: String, route: Route) -> Result<()> {
         let op: Arc<str> = op.into();
         require_id(&op, "conversation id", &self.id)?;

@@ -67,6 +67,12 @@ pub use talkjs_actors::cache::CacheConfig;
 pub type UserSubscription = Subscription<Option<std::sync::Arc<snapshot::UserSnapshot>>>;
 /// A conversation's messages, newest first ([`ConversationRef::subscribe_messages`]).
 pub type MessageSubscription = Subscription<ListSnapshot<snapshot::MessageSnapshot>>;
+/// A conversation with its last message ([`ConversationRef::subscribe`]).
+pub type ConversationSubscription =
+    Subscription<Option<std::sync::Arc<snapshot::ConversationSnapshot>>>;
+/// The current user's conversations, most recent first ([`TalkSession::subscribe_conversations`]).
+pub type ConversationListSubscription =
+    Subscription<ListSnapshot<snapshot::ConversationSnapshot>>;
 
 /// Parameter types of the write calls.
 pub use talkjs_protocol::params;

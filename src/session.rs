@@ -282,6 +282,32 @@ impl TalkSession {
         &self.inner.addr
     }
 
+    /// Subscribes to the current user's conversations, most recently active first: the 20 most
+    /// recent, then every change; [`Subscription::load_more`] loads older ones. Pass
+    /// [`ConversationFilter::default()`](talkjs_protocol::filter::ConversationFilter) for all
+    /// conversations, or a filter to keep some (several lists with different filters share one
+    /// wire subscription).
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// use talkjs::protocol::filter::{ConversationFilter, SimpleConversationFilter};
+    /// let unread = ConversationFilter::Simple(SimpleConversationFilter::new().is_unread(true));
+    /// let inbox = session.subscribe_conversations(unread);
+    /// inbox.on_snapshot(|list, _| {
+    ///     for c in list.iter().flat_map(|l| l.iter()) {
+    ///         println!("{} ({} unread)", c.id, c.unread_message_count);
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe_conversations(
+        &self,
+        filter: talkjs_protocol::filter::ConversationFilter,
+    ) -> crate::ConversationListSubscription {
+        use talkjs_actors::subscription::{ConversationListKind, conversations::FIRST_WINDOW};
+        self.subscribe(ConversationListKind::new(filter, FIRST_WINDOW))
+    }
+
     /// Starts a subscription of this kind (a session that already ended gives one that is
     /// already in the error state).
     pub(crate) fn subscribe<K: Kind>(&self, kind: K) -> Subscription<K::Snapshot> {

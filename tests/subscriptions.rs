@@ -224,3 +224,145 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
     }
     panic!("topics were never released");
 }
+
+#[actix_rt::test]
+async fn a_conversation_follows_joining_edits_its_last_message_and_leaving() {
+    use talkjs::params::SetConversationParams;
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &[]).await;
+    alice.conversation("c1").send("before bob").await.unwrap();
+
+    let sub = bob.conversation("c1").subscribe();
+    let first = sub.connected().await.unwrap();
+    assert!(first.snapshot.is_none(), "bob is not a participant yet");
+
+    alice
+        .conversation("c1")
+        .participant("bob")
+        .create_if_not_exists(CreateParticipantParams::new())
+        .await
+        .unwrap();
+    let joined = eventually("bob sees the conversation", || sub.latest().flatten()).await;
+    assert_eq!(
+        joined.last_message.as_ref().unwrap().plaintext,
+        "before bob"
+    );
+
+    alice.conversation("c1").send("hello bob").await.unwrap();
+    alice
+        .conversation("c1")
+        .set(SetConversationParams::new().subject("Plans"))
+        .await
+        .unwrap();
+    eventually("the last message and the subject update", || {
+        let c = sub.latest()??;
+        (c.subject.as_deref() == Some("Plans")
+            && c.last_message.as_ref()?.plaintext == "hello bob"
+            && c.last_message.as_ref()?.sender.as_ref()?.name == "alice")
+            .then_some(())
+    })
+    .await;
+
+    alice
+        .conversation("c1")
+        .participant("bob")
+        .delete()
+        .await
+        .unwrap();
+    eventually("bob no longer sees it", || {
+        sub.latest().is_some_and(|c| c.is_none()).then_some(())
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn the_conversation_list_is_windowed_ordered_filtered_and_shares_one_wire_subscription() {
+    use talkjs::protocol::filter::{
+        ConversationFilter, CustomFieldFilter, SimpleConversationFilter,
+    };
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    for i in 0..25 {
+        let mut params = CreateConversationParams::new();
+        if i % 5 == 0 {
+            params = params.custom("team", "red");
+        }
+        alice
+            .conversation(format!("c{i:02}"))
+            .create_if_not_exists(params)
+            .await
+            .unwrap();
+        alice
+            .conversation(format!("c{i:02}"))
+            .send(format!("in c{i:02}").as_str())
+            .await
+            .unwrap();
+    }
+    emu.record_requests();
+    let all = alice.subscribe_conversations(ConversationFilter::default());
+    let red = alice.subscribe_conversations(ConversationFilter::Simple(
+        SimpleConversationFilter::new().custom("team", CustomFieldFilter::eq("red")),
+    ));
+    let first = all.connected().await.unwrap();
+    let ids: Vec<String> = first
+        .snapshot
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(ids[0], "c24");
+    assert!(!first.loaded_all);
+    assert_eq!(
+        first.snapshot.as_ref().unwrap()[0]
+            .last_message
+            .as_ref()
+            .unwrap()
+            .plaintext,
+        "in c24"
+    );
+    let reds = red.connected().await.unwrap();
+    let red_ids: Vec<String> = reds
+        .snapshot
+        .unwrap()
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(red_ids, ["c20", "c15", "c10", "c05", "c00"]);
+    assert!(reds.loaded_all);
+    let subscribes = emu
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.method == "SUBSCRIBE" && r.path == "/me/conversations")
+        .count();
+    assert_eq!(subscribes, 1, "filtered lists share one wire subscription");
+
+    // A message in an old conversation brings it to the top of both lists.
+    alice.conversation("c00").send("bump").await.unwrap();
+    eventually("c00 moves to the top", || {
+        let a = all.latest()??;
+        let r = red.latest()??;
+        (a[0].id == "c00" && a[0].last_message.as_ref()?.plaintext == "bump" && r[0].id == "c00")
+            .then_some(())
+    })
+    .await;
+
+    all.load_more(10).await.unwrap();
+    let s = all.latest().unwrap().unwrap();
+    assert_eq!(s.len(), 25);
+    assert!(all.state().latest_snapshot().is_some());
+    assert!(matches!(
+        all.state(),
+        SubscriptionState::Active {
+            loaded_all: true,
+            ..
+        }
+    ));
+    let mut unique: Vec<&str> = s.iter().map(|c| c.id.as_str()).collect();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 25);
+}

@@ -19,6 +19,8 @@
 //!   `Recipient`s ([`Listener`]). A snapshot equal to the last one delivered is not re-emitted.
 //! - **Reconnects**: on [`Routed::Resync`] the kind reloads and reconciles (see each kind).
 
+pub mod conversation;
+pub mod conversations;
 pub mod handle;
 mod hydrate;
 pub mod messages;
@@ -42,6 +44,8 @@ use crate::error::{Error, ErrorKind};
 use crate::live::{Attach, Detach, Hold, Release, RouteKey, Routed};
 use crate::session::{Request, Session};
 
+pub use conversation::ConversationKind;
+pub use conversations::ConversationListKind;
 pub use handle::{Listener, Subscription, SubscriptionStream, Terminated, Update};
 pub use messages::MessagesKind;
 pub use user::UserKind;
@@ -162,6 +166,14 @@ impl Scope<'_> {
     pub fn hold(&mut self, topic: Topic) {
         if self.held.insert(topic.clone()) {
             self.env.session.do_send(Hold(topic));
+        }
+    }
+
+    /// Takes over a hold that was sent already (by a fetch that had to subscribe before its
+    /// `GET`); if the topic is held already, the extra hold is given back.
+    pub fn adopt(&mut self, topic: Topic) {
+        if !self.held.insert(topic.clone()) {
+            self.env.session.do_send(Release(topic));
         }
     }
 
