@@ -34,6 +34,7 @@ mod hydrate;
 mod message;
 mod participant;
 mod reactions;
+mod search;
 mod session;
 mod upload;
 mod user;
@@ -42,6 +43,9 @@ pub use conversation::{ConversationRef, Send};
 pub use message::{Edit, MessageRef, Translated};
 pub use participant::ParticipantRef;
 pub use reactions::ReactionsRef;
+pub use search::{
+    ConversationSearch, ConversationSearchFilters, MessageSearch, MessageSearchFilters,
+};
 pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_session};
 pub use talkjs_actors::{Error, ErrorKind, Result};
 pub use user::UserRef;
@@ -56,6 +60,8 @@ pub use talkjs_actors::token;
 pub use talkjs_protocol as protocol;
 /// Content blocks and file tokens.
 pub use talkjs_protocol::content::{ContentBlock, FileToken, LocationBlock};
+/// Conversation filters, for searches.
+pub use talkjs_protocol::filter;
 /// Live subscriptions: the handle, its stream, and what listeners receive.
 pub use talkjs_actors::subscription::{
     ListSnapshot, Subscription, SubscriptionStream, Terminated, Update, handle::WindowLen,

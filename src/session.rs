@@ -237,6 +237,20 @@ impl TalkSession {
         ConversationRef::new(self.clone(), id.into())
     }
 
+    /// A new search of the messages in the current user's conversations; nothing is sent until
+    /// [`set_query`](crate::MessageSearch::set_query). (TalkJS offers search on its Growth plan
+    /// and up; on other plans the server refuses it.)
+    pub fn search_messages(&self) -> crate::MessageSearch {
+        crate::search::MessageSearch::new(self.clone())
+    }
+
+    /// A new search of the current user's conversations; nothing is sent until
+    /// [`set_query`](crate::ConversationSearch::set_query). (TalkJS offers search on its Growth
+    /// plan and up; on other plans the server refuses it.)
+    pub fn search_conversations(&self) -> crate::ConversationSearch {
+        crate::search::ConversationSearch::new(self.clone())
+    }
+
     /// Authenticates with this token from now on; a live connection renews at once, with no gap.
     pub fn set_token(&self, token: impl Into<String>) {
         self.inner.addr.do_send(SetSessionToken(token.into()));

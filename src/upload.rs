@@ -84,10 +84,66 @@ async fn upload(
         .await?;
 
     let boundary = format!("talkjs-rs-{:016x}", talkjs_actors::random::u64());
-    let body = multipart(&boundary, &data, meta);
-    let url = format!("{}/{}/files", session.urls().rest, session.app_id());
+    let request = AuthorizedRequest {
+        method: awc::http::Method::POST,
+        url: format!("{}/{}/files", session.urls().rest, session.app_id()),
+        content_type: format!("multipart/form-data; boundary={boundary}"),
+        body: Some(multipart(&boundary, &data, meta)),
+        timeout: UPLOAD_TIMEOUT,
+        body_limit: UPLOAD_ANSWER_LIMIT,
+    };
+    // Decoded whatever the content type says, as the official client does.
+    let bytes = send_authorized(session, &op, request).await?;
+    let r: UploadResponse = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            op.clone(),
+            ErrorKind::Transport(format!("unreadable upload answer: {e}")),
+        )
+    })?;
+    Ok(r.file_token)
+}
+
+/// The largest upload answer read (awc's default; the answer is a small JSON object).
+const UPLOAD_ANSWER_LIMIT: usize = 2 * 1024 * 1024;
+
+/// An HTTP request to TalkJS that carries the session's token as `Authorization: Bearer`
+/// (uploads, search).
+pub(crate) struct AuthorizedRequest {
+    /// The method.
+    pub(crate) method: awc::http::Method,
+    /// The full URL.
+    pub(crate) url: String,
+    /// The `Content-Type` header (the official client sends `application/json` even on GET).
+    pub(crate) content_type: String,
+    /// The body, sent again on each try; `None` for none.
+    pub(crate) body: Option<Vec<u8>>,
+    /// How long one try may take, answer included.
+    pub(crate) timeout: std::time::Duration,
+    /// The largest answer body read.
+    pub(crate) body_limit: usize,
+}
+
+/// The pause before the one retry after a 5xx or a network failure: 0.2 s × 1.2 with ±5 %
+/// jitter, as the official client's HTTP helper waits (docs/protocol.md §1.3).
+fn retry_delay() -> std::time::Duration {
+    std::time::Duration::from_secs_f64(0.24 * (0.95 + 0.1 * talkjs_actors::random::unit()))
+}
+
+/// Sends `request` with the official client's HTTP policy (docs/protocol.md §1.3, §1.6, §1.7) and
+/// returns the body of a 2xx answer:
+///
+/// - the token is the session's current one; a 401 asks the session for a new token (which also
+///   renews a live socket) and tries once more;
+/// - a 5xx answer or a network failure is tried once more, about 240 ms later;
+/// - any other status is an error built from the `{errorCode, reasons}` body (or, when the body
+///   is not that JSON, an empty code and the body's text as the reason), attributed to `op`.
+pub(crate) async fn send_authorized(
+    session: &TalkSession,
+    op: &Arc<str>,
+    request: AuthorizedRequest,
+) -> Result<Vec<u8>> {
     let mut refreshed = false;
-    let mut retried_5xx = false;
+    let mut retried = false;
     loop {
         let token = session
             .actor()
@@ -99,45 +155,42 @@ async fn upload(
                     ErrorKind::SessionTerminated("the session stopped".into()),
                 )
             })??;
-        let client = talkjs_actors::http::client(UPLOAD_TIMEOUT);
-        let sent = client
-            .post(&url)
+        let client = talkjs_actors::http::client(request.timeout);
+        let builder = client
+            .request(request.method.clone(), &request.url)
             .insert_header(("Authorization", format!("Bearer {token}")))
-            .insert_header((
-                "Content-Type",
-                format!("multipart/form-data; boundary={boundary}"),
-            ))
-            .send_body(body.clone())
-            .await;
+            .insert_header(("Content-Type", request.content_type.clone()));
+        let sent = match &request.body {
+            Some(body) => builder.send_body(body.clone()).await,
+            None => builder.send().await,
+        };
         let mut resp = match sent {
             Ok(r) => r,
-            Err(e) if !retried_5xx => {
-                retried_5xx = true;
-                tracing::debug!(error = %e, "upload failed; retrying once");
+            Err(e) if !retried => {
+                retried = true;
+                tracing::debug!(error = %e, operation = %op, "HTTP request failed; retrying once");
+                actix::clock::sleep(retry_delay()).await;
                 continue;
             }
-            Err(e) => return Err(Error::new(op, ErrorKind::Transport(e.to_string()))),
+            Err(e) => return Err(Error::new(op.clone(), ErrorKind::Transport(e.to_string()))),
         };
         let status = resp.status().as_u16();
         match status {
             200..=299 => {
-                // Decoded whatever the content type says, as the official client does.
-                let bytes = resp.body().await.map_err(|e| {
+                let bytes = resp.body().limit(request.body_limit).await.map_err(|e| {
                     Error::new(
                         op.clone(),
-                        ErrorKind::Transport(format!("upload answer not read: {e}")),
+                        ErrorKind::Transport(format!("answer not read: {e}")),
                     )
                 })?;
-                let r: UploadResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::new(
-                        op.clone(),
-                        ErrorKind::Transport(format!("unreadable upload answer: {e}")),
-                    )
-                })?;
-                return Ok(r.file_token);
+                return Ok(bytes.to_vec());
             }
             401 if !refreshed => refreshed = true,
-            500..=599 if !retried_5xx => retried_5xx = true,
+            500..=599 if !retried => {
+                retried = true;
+                tracing::debug!(status, operation = %op, "HTTP request answered 5xx; retrying once");
+                actix::clock::sleep(retry_delay()).await;
+            }
             _ => {
                 let bytes = resp.body().await.unwrap_or_default();
                 let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
@@ -146,7 +199,7 @@ async fn upload(
                         String::from_utf8_lossy(&bytes).into_owned(),
                     )
                 });
-                return Err(Error::from_status(op, status, body));
+                return Err(Error::from_status(op.clone(), status, body));
             }
         }
     }
