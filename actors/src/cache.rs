@@ -280,6 +280,7 @@ fn stopped() -> Error {
 #[rtype(result = "()")]
 struct StopShard;
 
+type MessageWaiter = oneshot::Sender<Result<Option<MessageWire>, Error>>;
 type UserWaiter = oneshot::Sender<Result<Option<Arc<UserSnapshot>>, Error>>;
 
 struct UserEntry {
@@ -301,8 +302,7 @@ pub struct CacheShard {
     /// Users nobody watches, least recently used first, with when they became idle.
     idle: LruCache<String, Instant>,
     messages: LruCache<(String, String), MessageWire>,
-    message_waiters:
-        HashMap<(String, String), Vec<oneshot::Sender<Result<Option<MessageWire>, Error>>>>,
+    message_waiters: HashMap<(String, String), Vec<MessageWaiter>>,
     user_fetches: u64,
 }
 
@@ -325,26 +325,22 @@ impl CacheShard {
                 key: BatchKey::Users,
                 item: BatchItem::User(id.clone()),
             });
-            ctx.spawn(
-                async move { answer.await }
-                    .into_actor(self)
-                    .map(move |answer, act, _| {
-                        let result = match answer {
-                            Ok(Ok(serde_json::Value::Null)) => Ok(None),
-                            Ok(Ok(v)) => serde_json::from_value::<UserWire>(v)
-                                .map(|w| Some(Arc::new(UserSnapshot::from(w))))
-                                .map_err(|e| {
-                                    Error::new(
-                                        "Get user",
-                                        ErrorKind::Transport(format!("unreadable user: {e}")),
-                                    )
-                                }),
-                            Ok(Err(e)) => Err(e),
-                            Err(_) => Err(stopped()),
-                        };
-                        act.loaded(&id, result);
-                    }),
-            );
+            ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
+                let result = match answer {
+                    Ok(Ok(serde_json::Value::Null)) => Ok(None),
+                    Ok(Ok(v)) => serde_json::from_value::<UserWire>(v)
+                        .map(|w| Some(Arc::new(UserSnapshot::from(w))))
+                        .map_err(|e| {
+                            Error::new(
+                                "Get user",
+                                ErrorKind::Transport(format!("unreadable user: {e}")),
+                            )
+                        }),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(stopped()),
+                };
+                act.loaded(&id, result);
+            }));
         }
     }
 
@@ -557,31 +553,27 @@ impl Handler<GetMessage> for CacheShard {
                 data: serde_json::value::RawValue::from_string("{}".into())
                     .unwrap_or_else(|_| unreachable!("valid JSON")),
             });
-            ctx.spawn(
-                async move { answer.await }
-                    .into_actor(self)
-                    .map(move |answer, act, _| {
-                        let result = match answer {
-                            Ok(Ok(raw)) => serde_json::from_str::<MessageWire>(raw.get())
-                                .map(Some)
-                                .map_err(|e| {
-                                    Error::new(
-                                        "Get message",
-                                        ErrorKind::Transport(format!("unreadable message: {e}")),
-                                    )
-                                }),
-                            Ok(Err(e)) if e.is_absent() => Ok(None),
-                            Ok(Err(e)) => Err(e),
-                            Err(_) => Err(stopped()),
-                        };
-                        if let Ok(Some(m)) = &result {
-                            act.messages.put(key.clone(), m.clone());
-                        }
-                        for w in act.message_waiters.remove(&key).unwrap_or_default() {
-                            let _ = w.send(result.clone());
-                        }
-                    }),
-            );
+            ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
+                let result = match answer {
+                    Ok(Ok(raw)) => serde_json::from_str::<MessageWire>(raw.get())
+                        .map(Some)
+                        .map_err(|e| {
+                            Error::new(
+                                "Get message",
+                                ErrorKind::Transport(format!("unreadable message: {e}")),
+                            )
+                        }),
+                    Ok(Err(e)) if e.is_absent() => Ok(None),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(stopped()),
+                };
+                if let Ok(Some(m)) = &result {
+                    act.messages.put(key.clone(), m.clone());
+                }
+                for w in act.message_waiters.remove(&key).unwrap_or_default() {
+                    let _ = w.send(result.clone());
+                }
+            }));
         }
         Box::pin(async move { rx.await.map_err(|_| stopped())? })
     }

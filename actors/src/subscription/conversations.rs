@@ -91,6 +91,9 @@ impl ConversationListKind {
     }
 }
 
+/// Entries fetched, and the cursor after them.
+type Fetched = (Vec<Entry>, Option<String>);
+
 /// Fetches pages from `first` until `want` conversations or the end, then each one's last
 /// message. Each conversation's message topic is held before its `GET`.
 fn fetch(
@@ -98,7 +101,7 @@ fn fetch(
     watcher: &Watcher,
     first: ListConversationsRequest,
     want: usize,
-) -> LocalBoxFuture<'static, Result<(Vec<Entry>, Option<String>), Error>> {
+) -> LocalBoxFuture<'static, Result<Fetched, Error>> {
     let first_page = env.call::<_, Page<ConversationWire>>(
         "Get conversations",
         &Route::ListConversations,

@@ -28,10 +28,13 @@ impl<T: Send + 'static> Message for Update<T> {
     type Result = ();
 }
 
+/// A closure listener: called with each snapshot and `loaded_all`.
+pub type SnapshotFn<T> = Box<dyn FnMut(&T, bool) + Send>;
+
 /// Where a subscription's snapshots go.
 pub enum Listener<T: Send + 'static> {
     /// A closure called with each snapshot and `loaded_all`, on the subscription's actor.
-    Closure(Box<dyn FnMut(&T, bool) + Send>),
+    Closure(SnapshotFn<T>),
     /// A channel behind a [`SubscriptionStream`].
     Channel(mpsc::UnboundedSender<Update<T>>),
     /// An actor's mailbox.

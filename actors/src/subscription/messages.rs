@@ -192,8 +192,14 @@ impl Kind for MessagesKind {
         let watcher: Watcher = scope.watcher.clone();
         let conversation = self.conversation.clone();
         // After a reconnect: back to what is shown; otherwise the first window.
+        // A complete window (nothing older left) stays complete: with nothing shown yet, every
+        // message sent while the socket was down belongs in it.
         let stop_at = match reason {
-            LoadReason::Resync if self.visible => self.items.first().map(|m| m.created_at),
+            LoadReason::Resync if self.visible => match self.items.first() {
+                Some(m) => Some(m.created_at),
+                None if self.cursor.is_none() => Some(Millis::MIN),
+                None => None,
+            },
             _ => None,
         };
         let want = self.first_window;
