@@ -331,6 +331,11 @@ impl TalkSession {
         }
     }
 
+    /// The session's user cache (`None` once the session ended).
+    pub(crate) fn cache(&self) -> Option<&talkjs_actors::cache::Cache> {
+        self.inner.env.as_ref().map(|e| &e.cache)
+    }
+
     pub(crate) fn user_id(&self) -> &str {
         &self.inner.user_id
     }

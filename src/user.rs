@@ -35,12 +35,26 @@ impl UserRef {
     }
 
     /// The user, or `None` if no such user exists.
+    ///
+    /// Served by the session's user cache, as the official client serves it from its stores:
+    /// the first read subscribes to the user and fetches them (reads in the same tick share one
+    /// `SUBSCRIBE /users` and one `GET /users`); while the user stays cached (shown by a
+    /// subscription, or read within [`Timings::unsubscribe_delay`](crate::Timings)), further
+    /// reads are answered locally and are still current, because the cache applies the user's
+    /// edits as they are pushed.
     pub async fn get(&self) -> Result<Option<UserSnapshot>> {
         let op: Arc<str> = format!("Get user {}", self.id).into();
         require_id(&op, "user id", &self.id)?;
-        Ok(crate::hydrate::user(&self.session, &self.id)
-            .await?
-            .map(UserSnapshot::from))
+        match self.session.cache() {
+            Some(cache) => Ok(cache
+                .user(self.id.clone())
+                .await
+                .map_err(|e| e.with_operation(op))?
+                .map(|u| (*u).clone())),
+            None => Ok(crate::hydrate::user(&self.session, &self.id)
+                .await?
+                .map(UserSnapshot::from)),
+        }
     }
 
     /// Creates the user, or updates the given fields: `None` leaves a field as it is, and the

@@ -341,3 +341,21 @@ async fn translations_in_one_tick_share_a_frame_per_language() {
     })
     .await;
 }
+
+#[actix_rt::test]
+async fn user_reads_subscribe_in_one_frame_and_repeats_are_answered_locally() {
+    assert_parity("user_get_batched", async |s| {
+        let (bob, carol, nobody) = (s.user("bob"), s.user("carol"), s.user("nobody1"));
+        let _ = futures_util::join!(bob.get(), carol.get(), nobody.get());
+        let _ = s.user("bob").get().await;
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn reading_the_current_user() {
+    assert_parity("login_current_user_get", async |s| {
+        let _ = s.current_user().get().await;
+    })
+    .await;
+}

@@ -462,11 +462,12 @@ impl<K: Kind> Handler<AddListener<K::Snapshot>> for SubscriptionActor<K> {
 }
 
 impl<K: Kind> Handler<LoadMore> for SubscriptionActor<K> {
-    type Result = ResponseActFuture<Self, Result<(), Error>>;
+    // Atomic: the page holds the mailbox like any other fetch, so events wait for it.
+    type Result = AtomicResponse<Self, Result<(), Error>>;
 
     fn handle(&mut self, LoadMore(target): LoadMore, _ctx: &mut Context<Self>) -> Self::Result {
         let (kind, mut scope) = self.scope_parts();
-        match kind.load_more(target, &mut scope) {
+        AtomicResponse::new(match kind.load_more(target, &mut scope) {
             None => Box::pin(async { Ok(()) }.into_actor(self)),
             Some(Step::Later(work)) => Box::pin(work.into_actor(self).map(|result, act, _| {
                 let apply = result?;
@@ -483,7 +484,7 @@ impl<K: Kind> Handler<LoadMore> for SubscriptionActor<K> {
                 }
                 Box::pin(async { Ok(()) }.into_actor(self))
             }
-        }
+        })
     }
 }
 
