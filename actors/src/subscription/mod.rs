@@ -24,6 +24,11 @@ pub mod conversations;
 pub mod handle;
 mod hydrate;
 pub mod messages;
+pub mod online;
+pub mod participant;
+pub mod participants;
+pub mod reactions;
+pub mod typing;
 pub mod user;
 
 use std::collections::HashSet;
@@ -48,6 +53,11 @@ pub use conversation::ConversationKind;
 pub use conversations::ConversationListKind;
 pub use handle::{Listener, Subscription, SubscriptionStream, Terminated, Update};
 pub use messages::MessagesKind;
+pub use online::OnlineKind;
+pub use participant::ParticipantKind;
+pub use participants::ParticipantsKind;
+pub use reactions::ReactionsKind;
+pub use typing::TypingKind;
 pub use user::UserKind;
 
 /// A list snapshot: `None` while the list cannot be seen (not a participant, no such user).
