@@ -1,0 +1,144 @@
+//! A user's online status (`UserRef::subscribe_online`): whether they are connected, with the
+//! user; `None` while the user does not exist.
+//!
+//! - **Load**: `SUBSCRIBE /users/{u}/online`, then `GET /users/{u}/online` and, beside it, the
+//!   user through the cache (watched, so a rename re-emits).
+//! - **Events**: `user.online.changed` replaces the status (the server sends it whole);
+//!   `user.created` refetches, as in the official client.
+
+use std::sync::Arc;
+
+use futures_util::future::LocalBoxFuture;
+use talkjs_protocol::event::Event;
+use talkjs_protocol::path::{Route, Topic};
+use talkjs_protocol::snapshot::{UserOnlineSnapshot, UserSnapshot};
+use talkjs_protocol::wire::OnlineWire;
+
+use super::{Kind, LoadReason, Scope, Step};
+use crate::error::Error;
+use crate::live::RouteKey;
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct OnlineKind {
+    user: String,
+    online: Option<OnlineWire>,
+    user_snapshot: Option<Arc<UserSnapshot>>,
+    snapshot: Option<Arc<UserOnlineSnapshot>>,
+}
+
+/// A load's result: the status (`None`: no such user) and the user.
+pub struct Loaded {
+    online: Option<OnlineWire>,
+    user: Option<Arc<UserSnapshot>>,
+}
+
+impl OnlineKind {
+    /// The online status of this user.
+    pub fn new(user: impl Into<String>) -> OnlineKind {
+        OnlineKind {
+            user: user.into(),
+            online: None,
+            user_snapshot: None,
+            snapshot: None,
+        }
+    }
+
+    /// Rebuilds the snapshot; true if it changed.
+    fn rebuild(&mut self) -> bool {
+        let next = match (&self.online, &self.user_snapshot) {
+            (Some(o), Some(u)) => Some(UserOnlineSnapshot::from_wire(o, u.clone())),
+            _ => None,
+        };
+        if next.as_ref() == self.snapshot.as_deref() {
+            return false;
+        }
+        self.snapshot = next.map(Arc::new);
+        true
+    }
+}
+
+impl Kind for OnlineKind {
+    type Snapshot = Option<Arc<UserOnlineSnapshot>>;
+    type Loaded = Loaded;
+
+    fn describe(&self) -> String {
+        format!("users/{}/online", self.user)
+    }
+
+    fn route_keys(&self) -> Vec<RouteKey> {
+        vec![RouteKey::User(self.user.clone())]
+    }
+
+    fn topics(&self) -> Vec<Topic> {
+        vec![Topic::UserOnline {
+            user: self.user.clone(),
+        }]
+    }
+
+    fn load(
+        &self,
+        _reason: LoadReason,
+        scope: &mut Scope<'_>,
+    ) -> LocalBoxFuture<'static, Result<Loaded, Error>> {
+        let route = Route::GetUserOnline {
+            user: self.user.clone(),
+        };
+        let op = format!("Get online status of user {}", self.user);
+        let online = scope
+            .env
+            .call::<_, OnlineWire>(op, &route, &serde_json::json!({}));
+        let id = self.user.clone();
+        let user = scope
+            .env
+            .cache
+            .users([id.clone()], Some(scope.watcher.clone()));
+        Box::pin(async move {
+            let (online, user) = futures_util::future::join(online, user).await;
+            let online = match online {
+                Ok(o) => Some(o),
+                Err(e) if e.is_absent() => None,
+                Err(e) => return Err(e),
+            };
+            Ok(Loaded {
+                online,
+                user: user?.remove(&id),
+            })
+        })
+    }
+
+    fn install(&mut self, loaded: Loaded, _: LoadReason, _: &mut Scope<'_>) -> bool {
+        self.online = loaded.online;
+        if loaded.user.is_some() {
+            self.user_snapshot = loaded.user;
+        }
+        self.rebuild()
+    }
+
+    fn on_event(&mut self, event: &Arc<Event>, _scope: &mut Scope<'_>) -> Step<Self> {
+        match &**event {
+            Event::UserOnlineChanged(e) if e.user_id == self.user => {
+                self.online = Some(e.diff);
+                if self.rebuild() {
+                    Step::Changed
+                } else {
+                    Step::Unchanged
+                }
+            }
+            Event::UserCreated(e) if e.user_id == self.user => Step::Reload,
+            _ => Step::Unchanged,
+        }
+    }
+
+    fn on_user(&mut self, user: &Arc<UserSnapshot>) -> bool {
+        if user.id != self.user || self.user_snapshot.as_ref() == Some(user) {
+            return false;
+        }
+        self.user_snapshot = Some(user.clone());
+        self.rebuild()
+    }
+
+    fn snapshot(&self) -> Self::Snapshot {
+        self.snapshot.clone()
+    }
+}
