@@ -323,6 +323,57 @@ impl ConversationRef {
         require_id(&op, "conversation id", &self.id)?;
         self.session.call_unit(op, &route, EMPTY).await
     }
+
+    /// Subscribes to the conversation's participants, who joined most recently first: the 10
+    /// newest, then everyone who joins, changes or leaves, and renamed users;
+    /// [`Subscription::load_more`](crate::Subscription::load_more) loads older ones (at most 50
+    /// at once). `None` while the current user is not a participant.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let participants = session.conversation("support").subscribe_participants();
+    /// participants.on_snapshot(|list, loaded_all| {
+    ///     for p in list.iter().flat_map(|l| l.iter()) {
+    ///         println!("{} ({:?})", p.user.name, p.access);
+    ///     }
+    ///     println!("all loaded: {loaded_all}");
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe_participants(&self) -> crate::ParticipantSubscription {
+        use talkjs_actors::subscription::{self, ParticipantsKind};
+        let kind = ParticipantsKind::new(self.id.clone());
+        if self.id.is_empty() {
+            return subscription::ended(kind, "the conversation id is empty");
+        }
+        self.session.subscribe(kind)
+    }
+
+    /// Subscribes to who is typing in the conversation (everyone but the current user): a few
+    /// users, who started first first, or "many". `None` while the current user is not a
+    /// participant.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// use talkjs::snapshot::TypingSnapshot;
+    /// let typing = session.conversation("support").subscribe_typing();
+    /// typing.on_snapshot(|typing, _| match typing.as_deref() {
+    ///     Some(TypingSnapshot::Few { users }) if !users.is_empty() => {
+    ///         println!("{} typing", users.len())
+    ///     }
+    ///     Some(TypingSnapshot::Many) => println!("several people are typing"),
+    ///     _ => {}
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe_typing(&self) -> crate::TypingSubscription {
+        use talkjs_actors::subscription::{self, TypingKind};
+        let kind = TypingKind::new(self.id.clone());
+        if self.id.is_empty() {
+            return subscription::ended(kind, "the conversation id is empty");
+        }
+        self.session.subscribe(kind)
+    }
 }
 
 /// Sends one participant action through the session's participant batch (actions on the same

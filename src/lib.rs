@@ -73,6 +73,18 @@ pub use talkjs_actors::cache::CacheConfig;
 pub type UserSubscription = Subscription<Option<std::sync::Arc<snapshot::UserSnapshot>>>;
 /// A conversation's messages, newest first ([`ConversationRef::subscribe_messages`]).
 pub type MessageSubscription = Subscription<ListSnapshot<snapshot::MessageSnapshot>>;
+/// A conversation's participants, newest first ([`ConversationRef::subscribe_participants`]).
+pub type ParticipantSubscription = Subscription<ListSnapshot<snapshot::ParticipantSnapshot>>;
+/// One participant's live snapshot ([`ParticipantRef::subscribe`]).
+pub type SingleParticipantSubscription =
+    Subscription<Option<std::sync::Arc<snapshot::ParticipantSnapshot>>>;
+/// Who is typing in a conversation ([`ConversationRef::subscribe_typing`]).
+pub type TypingSubscription = Subscription<Option<std::sync::Arc<snapshot::TypingSnapshot>>>;
+/// The users who reacted with one emoji, oldest first ([`ReactionsRef::subscribe`]).
+pub type ReactionsSubscription = Subscription<ListSnapshot<snapshot::SingleReactionSnapshot>>;
+/// A user's online status, with the user ([`UserRef::subscribe_online`]).
+pub type UserOnlineSubscription =
+    Subscription<Option<std::sync::Arc<snapshot::UserOnlineSnapshot>>>;
 /// A conversation with its last message ([`ConversationRef::subscribe`]).
 pub type ConversationSubscription =
     Subscription<Option<std::sync::Arc<snapshot::ConversationSnapshot>>>;

@@ -152,4 +152,29 @@ impl ParticipantRef {
             other => other,
         }
     }
+
+    /// Subscribes to the participant: `None` while the user is not a participant (or the
+    /// current user is not one), then every change to their membership or their user. An
+    /// empty id gives a subscription in the error state.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let bob = session.conversation("support").participant("bob").subscribe();
+    /// bob.on_snapshot(|p, _| match p {
+    ///     Some(p) => println!("{} can {:?}", p.user.name, p.access),
+    ///     None => println!("bob is not in the conversation"),
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> crate::SingleParticipantSubscription {
+        use talkjs_actors::subscription::{self, ParticipantKind};
+        let kind = ParticipantKind::new(self.conversation_id.clone(), self.user_id.clone());
+        if self.conversation_id.is_empty() {
+            return subscription::ended(kind, "the conversation id is empty");
+        }
+        if self.user_id.is_empty() {
+            return subscription::ended(kind, "the user id is empty");
+        }
+        self.session.subscribe(kind)
+    }
 }

@@ -164,4 +164,39 @@ impl ReactionsRef {
                 .collect(),
         ))
     }
+
+    /// Subscribes to the users who reacted with this emoji, oldest first: the 30 oldest, then
+    /// everyone who adds or takes back the reaction, and renamed users;
+    /// [`Subscription::load_more`](crate::Subscription::load_more) loads newer ones. `None` when
+    /// the message does not exist or the current user is not a participant. As in the official
+    /// client, any message deleted in the conversation shows `None` too, and any message sent
+    /// there refetches the list. An empty id gives a subscription in the error state.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let thumbs = session.conversation("support").message("m1").reactions("👍").subscribe();
+    /// thumbs.on_snapshot(|list, _| {
+    ///     let reactions = list.iter().flat_map(|l| l.iter());
+    ///     let names: Vec<&str> = reactions.map(|r| r.user.name.as_str()).collect();
+    ///     println!("👍 by {}", names.join(", "));
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> crate::ReactionsSubscription {
+        use talkjs_actors::subscription::{self, ReactionsKind};
+        let kind = ReactionsKind::new(
+            self.conversation_id.clone(),
+            self.message_id.clone(),
+            self.emoji.clone(),
+        );
+        let empty = [
+            (&self.conversation_id, "the conversation id is empty"),
+            (&self.message_id, "the message id is empty"),
+            (&self.emoji, "the emoji is empty"),
+        ];
+        if let Some((_, reason)) = empty.iter().find(|(id, _)| id.is_empty()) {
+            return subscription::ended(kind, reason);
+        }
+        self.session.subscribe(kind)
+    }
 }

@@ -97,4 +97,26 @@ impl UserRef {
         }
         self.session.subscribe(kind)
     }
+
+    /// Subscribes to the user's online status, with the user: `None` while they do not exist,
+    /// then every change of either. A user is online while they have a live connection (a
+    /// session of theirs holds a subscription, or made a request in the last few seconds).
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// let bob = session.user("bob").subscribe_online();
+    /// bob.on_snapshot(|online, _| {
+    ///     if let Some(o) = online {
+    ///         println!("{} is {}", o.user.name, if o.is_connected { "online" } else { "away" });
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn subscribe_online(&self) -> crate::UserOnlineSubscription {
+        let kind = talkjs_actors::subscription::OnlineKind::new(self.id.clone());
+        if self.id.is_empty() {
+            return talkjs_actors::subscription::ended(kind, "the user id is empty");
+        }
+        self.session.subscribe(kind)
+    }
 }
