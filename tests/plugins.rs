@@ -1,5 +1,5 @@
-//! Plugins: any actor can watch a session's connection lifecycle through a `Recipient`, without
-//! forking the runtime.
+//! Plugins: any actor can watch a session's connection lifecycle and every pushed event through
+//! a `Recipient`, without forking the runtime.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -103,5 +103,79 @@ async fn a_plugin_actor_sees_a_drop_and_the_reconnect_while_requests_are_waiting
     } else {
         assert_eq!(connected, 1, "{seen:?}");
     }
+    emu.stop().await;
+}
+
+/// A plugin that writes down the type of every pushed event.
+struct EventLog(Arc<Mutex<Vec<String>>>);
+
+impl Actor for EventLog {
+    type Context = Context<Self>;
+}
+
+impl Handler<talkjs::InboundEvent> for EventLog {
+    type Result = ();
+
+    fn handle(&mut self, msg: talkjs::InboundEvent, _ctx: &mut Context<Self>) {
+        self.0.lock().unwrap().push(msg.0.type_name().to_owned());
+    }
+}
+
+#[actix_rt::test]
+async fn a_plugin_actor_sees_every_pushed_event_of_a_live_subscription() {
+    use talkjs::params::CreateConversationParams;
+    let emu = Emulator::builder()
+        .app_id("app1")
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let s = talkjs::get_talk_session("app1", "alice")
+        .host(&emu.host())
+        .force_create_new()
+        .await
+        .unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    s.observe(None, Some(EventLog(events.clone()).start().recipient()));
+    s.current_user()
+        .create_if_not_exists(CreateUserParams::new("Alice"))
+        .await
+        .unwrap();
+    let chat = s.conversation("c1");
+    chat.create_if_not_exists(CreateConversationParams::new())
+        .await
+        .unwrap();
+    let messages = chat.subscribe_messages();
+    messages.connected().await.unwrap();
+    chat.send("hello").await.unwrap();
+    for _ in 0..100 {
+        if events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|t| t == "message.created")
+        {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = events.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|t| t == "message.created"),
+        "the plugin saw {seen:?}"
+    );
+    // The subscription gets it too: plugins observe, they do not consume.
+    let first_text = || {
+        messages
+            .latest()
+            .flatten()
+            .and_then(|l| l.first().map(|m| m.plaintext.clone()))
+    };
+    for _ in 0..100 {
+        if first_text().is_some() {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(first_text(), Some("hello".to_owned()));
     emu.stop().await;
 }
