@@ -174,7 +174,12 @@ async fn load_more_grows_the_window_and_larger_requests_win() {
         40,
         "5 then 10 from the same start loads 10"
     );
-    assert!(!sub.state().latest_snapshot().is_none());
+    assert!(sub.state().latest_snapshot().is_some());
+    let too_many = sub.load_more(101).await.unwrap_err();
+    assert!(matches!(
+        too_many.kind(),
+        talkjs::ErrorKind::InvalidArgument(_)
+    ));
     sub.load_more(50).await.unwrap();
     let s = sub.latest().unwrap();
     let all = texts(&s);

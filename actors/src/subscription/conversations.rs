@@ -34,7 +34,7 @@ use crate::live::{Hold, RouteKey};
 
 /// Conversations in the first window (official client: 20).
 pub const FIRST_WINDOW: usize = 20;
-/// Largest page asked for at once (official client: 30).
+/// Largest page asked for at once, and the largest `load_more` (official client: 30).
 pub const MAX_PAGE: usize = 30;
 
 /// See the module docs.
@@ -425,6 +425,10 @@ impl Kind for ConversationListKind {
 
     fn loaded_all(&self) -> bool {
         self.cursor.is_none()
+    }
+
+    fn max_load_more(&self) -> Option<usize> {
+        Some(MAX_PAGE)
     }
 
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {

@@ -88,6 +88,8 @@ struct Inner<T: Send + 'static> {
 
 /// The mailboxes of a subscription's actor.
 pub(crate) struct Mailboxes<T: Send + 'static> {
+    /// The largest `load_more` count of this kind of list.
+    pub(crate) max_load_more: Option<usize>,
     pub(crate) listen: Recipient<AddListener<T>>,
     pub(crate) more: Recipient<LoadMore>,
     pub(crate) stop: Recipient<Unsubscribe>,
@@ -249,8 +251,9 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
 
     /// Grows the window of a list subscription by `count` items (older ones), relative to what
     /// is loaded now: two quick calls with 5 and 10 load 10, not 15. Does nothing for other
-    /// subscriptions, or when everything is loaded. Each list has a largest `count` (see the
-    /// subscribe methods); a larger one is an `InvalidArgument` error and nothing is sent.
+    /// subscriptions, or when everything is loaded. As in the official client, one call loads at
+    /// most 30 conversations, 100 messages or 50 participants (reactions have no limit); a larger
+    /// `count`, or 0, is an `InvalidArgument` error and nothing is sent.
     pub async fn load_more(&self, count: usize) -> Result<(), Error>
     where
         T: WindowLen,
@@ -258,6 +261,14 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
         let operation = format!("Load more of {}", self.inner.describe);
         if count == 0 {
             return Err(Error::invalid(operation, "count must be at least 1"));
+        }
+        if let Some(max) = self.inner.actor.as_ref().and_then(|a| a.max_load_more)
+            && count > max
+        {
+            return Err(Error::invalid(
+                operation,
+                format!("Invalid count: cannot load more than {max} items at once."),
+            ));
         }
         let current = match &*self.inner.state.borrow() {
             SubscriptionState::Active {

@@ -31,7 +31,7 @@ use crate::live::RouteKey;
 
 /// Messages in the first window (official client: 30).
 pub const FIRST_WINDOW: usize = 30;
-/// Largest page asked for at once (the server's limit).
+/// Largest page asked for at once, and the largest `load_more` (official client: 100).
 pub const MAX_PAGE: usize = 100;
 
 /// See the module docs.
@@ -411,6 +411,10 @@ impl Kind for MessagesKind {
 
     fn loaded_all(&self) -> bool {
         self.cursor.is_none()
+    }
+
+    fn max_load_more(&self) -> Option<usize> {
+        Some(MAX_PAGE)
     }
 
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {

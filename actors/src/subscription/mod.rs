@@ -226,6 +226,10 @@ pub trait Kind: Sized + Unpin + 'static {
     fn loaded_all(&self) -> bool {
         true
     }
+    /// The largest count one `load_more` call may ask for (`None`: no limit).
+    fn max_load_more(&self) -> Option<usize> {
+        None
+    }
     /// Grows the window to at least `target` items; `None` for kinds that are not lists, or
     /// when nothing needs loading.
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
@@ -516,6 +520,7 @@ where
     let state = Arc::new(tx);
     let primary = kind.topics();
     let describe = kind.describe();
+    let max_load_more = kind.max_load_more();
     let addr = SubscriptionActor::create(|ctx| {
         let watcher = Watcher {
             id,
@@ -539,6 +544,7 @@ where
         describe,
         state,
         Some(handle::Mailboxes {
+            max_load_more,
             listen: addr.clone().recipient(),
             more: addr.clone().recipient(),
             stop: addr.recipient(),

@@ -388,19 +388,16 @@ impl Kind for ParticipantsKind {
         self.cursor.is_none()
     }
 
+    fn max_load_more(&self) -> Option<usize> {
+        Some(MAX_LOAD_MORE)
+    }
+
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
         let shown = self.shown_len();
         if !self.visible || shown >= target {
             return None;
         }
         let want = target - shown;
-        if want > MAX_LOAD_MORE {
-            let e = Error::invalid(
-                format!("Load more of {}", self.describe()),
-                format!("cannot load more than {MAX_LOAD_MORE} participants at once"),
-            );
-            return Some(Step::Later(Box::pin(async move { Err(e) })));
-        }
         let cursor = self.cursor.clone()?;
         let pages = fetch_pages(
             scope.env,

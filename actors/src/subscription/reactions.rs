@@ -244,7 +244,11 @@ impl Kind for ReactionsKind {
         }
         match &**event {
             Event::SideCreated(_) | Event::MessageCreated(_) => Step::Reload,
-            Event::SideDeleted(_) | Event::MessageDeleted(_) => self.hide(),
+            // The official client empties every reaction list of the conversation whenever any
+            // of its messages is deleted (docs/protocol.md §9); only this message's deletion
+            // ends this list here.
+            Event::MessageDeleted(e) if e.message_id == self.message => self.hide(),
+            Event::SideDeleted(_) => self.hide(),
             _ if !self.visible => Step::Unchanged,
             Event::ReactionAdded(e) if self.about_this(&e.message_id, &e.emoji) => {
                 if self.items.iter().any(|x| x.wire.user_id == e.user_id) {
