@@ -29,6 +29,8 @@
 //! Errors are [`Error`]s: the operation that failed and an [`ErrorKind`] to match on. Empty ids
 //! are refused before anything is sent.
 
+#![deny(missing_docs)]
+
 mod conversation;
 mod hydrate;
 mod message;

@@ -16,6 +16,8 @@
 //! All actors run inside an actix system (`#[actix_rt::main]`, `#[actix_web::main]` or
 //! `actix_rt::System::new()`).
 
+#![deny(missing_docs)]
+
 pub mod batch;
 pub mod boken;
 pub mod cache;

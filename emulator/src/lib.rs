@@ -18,6 +18,8 @@
 //! [`http`] serves the rest; [`store`] is the storage trait and its in-memory implementation;
 //! [`auth`] checks tokens.
 
+#![deny(missing_docs)]
+
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -16,6 +16,8 @@
 //! - [`error`]: the `{errorCode, reasons}` error body.
 //! - [`endpoints`]: base URLs from a `host` option, and the realtime URL.
 
+#![deny(missing_docs)]
+
 pub mod content;
 pub mod endpoints;
 pub mod error;
