@@ -263,12 +263,12 @@ async fn refusing_resets_new_connections_and_leaves_live_ones() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_resets_the_client() {
-    // A port that was free a moment ago: nothing listens there.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    // A port that was free a moment ago: nothing listens there. It stays bound until the proxy
+    // has its own port, so the proxy cannot be given this one and forward to itself.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = held.local_addr().unwrap();
     let proxy = FaultProxy::start(dead).unwrap();
+    drop(held);
     let mut client = TcpStream::connect(proxy.addr()).await.unwrap();
     assert!(is_dead(&mut client).await);
 }
