@@ -345,6 +345,33 @@ async fn the_conversation_list_is_windowed_ordered_filtered_and_shares_one_wire_
         .count();
     assert_eq!(subscribes, 1, "filtered lists share one wire subscription");
 
+    // A conversation that starts matching joins the list it now matches; both lists ask about
+    // it, with one request between them.
+    use talkjs::params::SetConversationParams;
+    alice
+        .conversation("c03")
+        .set(SetConversationParams::new().custom("team", "red"))
+        .await
+        .unwrap();
+    eventually("c03 joins the red list", || {
+        let r = red.latest()??;
+        r.iter().any(|c| c.id == "c03").then_some(())
+    })
+    .await;
+    let fetches = emu
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/me/conversations/c03")
+        .count();
+    assert_eq!(
+        fetches, 1,
+        "concurrent lists share one fetch of the conversation"
+    );
+    assert!(
+        !all.latest().unwrap().unwrap().iter().any(|c| c.id == "c03"),
+        "too old for the unfiltered window"
+    );
+
     // A message in an old conversation brings it to the top of both lists.
     alice.conversation("c00").send("bump").await.unwrap();
     eventually("c00 moves to the top", || {

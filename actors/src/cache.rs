@@ -17,6 +17,9 @@
 //!   evicted user is unsubscribed. Watched users are never evicted: they are on screen.
 //! - Messages fetched by id (the targets of replies outside a window) are kept in an LRU of
 //!   [`CacheConfig::messages`] entries; an edit or deletion evicts the entry.
+//! - Conversations fetched by id are shared by concurrent askers (several filtered lists
+//!   deciding about the same change), but not kept: a conversation is only current while
+//!   something subscribes to it, and the subscriptions that do keep their own copy.
 //!
 //! A user is in exactly one shard (chosen by hashing the id), so shards never coordinate; N
 //! shards let N threads' worth of subscriptions hydrate in parallel when a session is busy.
@@ -33,7 +36,7 @@ use lru::LruCache;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::UserSnapshot;
-use talkjs_protocol::wire::{MessageWire, UserWire};
+use talkjs_protocol::wire::{ConversationWire, MessageWire, UserWire};
 use tokio::sync::oneshot;
 
 use crate::batch::{BatchItem, BatchKey, Batched};
@@ -102,6 +105,13 @@ pub struct GetMessage {
     pub message: String,
 }
 
+/// One conversation as the current user sees it (`None`: not found or not a participant).
+/// Concurrent requests for the same conversation share one `GET`; the answer is not kept, since
+/// it is only current while something subscribes to it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<ConversationWire>, Error>")]
+pub struct GetConversation(pub String);
+
 /// What a shard and its callers hold of the cache's statistics (tests and diagnostics).
 #[derive(Debug, Message)]
 #[rtype(result = "CacheStats")]
@@ -155,6 +165,7 @@ impl Cache {
                     idle: LruCache::new(users),
                     messages: LruCache::new(messages),
                     message_waiters: HashMap::new(),
+                    conversation_waiters: HashMap::new(),
                     user_fetches: 0,
                 }
                 .start()
@@ -245,6 +256,16 @@ impl Cache {
         total
     }
 
+    /// One conversation (`None`: not found or not a participant); concurrent requests for the
+    /// same one share a `GET` (several filtered lists deciding about the same change, say).
+    pub fn conversation(
+        &self,
+        id: String,
+    ) -> impl Future<Output = Result<Option<ConversationWire>, Error>> + 'static {
+        let ask = self.shard(&id).send(GetConversation(id));
+        async move { ask.await.map_err(|_| stopped())? }
+    }
+
     pub(crate) fn route(&self, event: &Arc<Event>) {
         let key = match &**event {
             Event::UserCreated(e) => e.user_id.clone(),
@@ -280,6 +301,7 @@ fn stopped() -> Error {
 #[rtype(result = "()")]
 struct StopShard;
 
+type ConversationWaiter = oneshot::Sender<Result<Option<ConversationWire>, Error>>;
 type MessageWaiter = oneshot::Sender<Result<Option<MessageWire>, Error>>;
 type UserWaiter = oneshot::Sender<Result<Option<Arc<UserSnapshot>>, Error>>;
 
@@ -303,6 +325,7 @@ pub struct CacheShard {
     idle: LruCache<String, Instant>,
     messages: LruCache<(String, String), MessageWire>,
     message_waiters: HashMap<(String, String), Vec<MessageWaiter>>,
+    conversation_waiters: HashMap<String, Vec<ConversationWaiter>>,
     user_fetches: u64,
 }
 
@@ -571,6 +594,54 @@ impl Handler<GetMessage> for CacheShard {
                     act.messages.put(key.clone(), m.clone());
                 }
                 for w in act.message_waiters.remove(&key).unwrap_or_default() {
+                    let _ = w.send(result.clone());
+                }
+            }));
+        }
+        Box::pin(async move { rx.await.map_err(|_| stopped())? })
+    }
+}
+
+impl Handler<GetConversation> for CacheShard {
+    type Result = ResponseFuture<Result<Option<ConversationWire>, Error>>;
+
+    fn handle(
+        &mut self,
+        GetConversation(id): GetConversation,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        let first = !self.conversation_waiters.contains_key(&id);
+        self.conversation_waiters
+            .entry(id.clone())
+            .or_default()
+            .push(tx);
+        if first {
+            let route = Route::GetConversation {
+                conversation: id.clone(),
+            };
+            let answer = self.session.send(Request {
+                operation: format!("Get conversation {id}").into(),
+                method: route.method(),
+                path: route.path().encode(),
+                data: serde_json::value::RawValue::from_string("{}".into())
+                    .unwrap_or_else(|_| unreachable!("valid JSON")),
+            });
+            ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
+                let result = match answer {
+                    Ok(Ok(raw)) => serde_json::from_str::<ConversationWire>(raw.get())
+                        .map(Some)
+                        .map_err(|e| {
+                            Error::new(
+                                "Get conversation",
+                                ErrorKind::Transport(format!("unreadable conversation: {e}")),
+                            )
+                        }),
+                    Ok(Err(e)) if e.is_absent() => Ok(None),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(stopped()),
+                };
+                for w in act.conversation_waiters.remove(&id).unwrap_or_default() {
                     let _ = w.send(result.clone());
                 }
             }));
