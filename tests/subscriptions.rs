@@ -398,3 +398,52 @@ async fn the_conversation_list_is_windowed_ordered_filtered_and_shares_one_wire_
     unique.dedup();
     assert_eq!(unique.len(), 25);
 }
+
+#[actix_rt::test]
+async fn a_user_who_leaves_a_list_is_no_longer_watched_and_can_be_evicted() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let _bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &["bob"]).await;
+    let participants = alice.conversation("c1").subscribe_participants();
+    let first = participants.connected().await.unwrap();
+    assert_eq!(first.snapshot.map(|l| l.len()), Some(2));
+    let cache = alice
+        .actor()
+        .send(talkjs_actors::session::GetCache)
+        .await
+        .unwrap()
+        .expect("a live session has a cache");
+    let stats = cache.stats().await;
+    assert_eq!(
+        (stats.users, stats.idle_users),
+        (2, 0),
+        "both shown, both watched"
+    );
+
+    alice
+        .conversation("c1")
+        .participant("bob")
+        .delete()
+        .await
+        .unwrap();
+    eventually("bob leaves the list", || {
+        (participants.latest()??.len() == 1).then_some(())
+    })
+    .await;
+    for _ in 0..100 {
+        let stats = cache.stats().await;
+        if stats.idle_users == 1 {
+            // Idle users are dropped (and unsubscribed) after the linger time.
+            for _ in 0..100 {
+                if cache.stats().await.users == 1 {
+                    return;
+                }
+                actix_rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("bob was never evicted: {:?}", cache.stats().await);
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("bob is still watched: {:?}", cache.stats().await);
+}

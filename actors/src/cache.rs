@@ -90,6 +90,16 @@ pub struct GetUsers {
     pub watcher: Option<Watcher>,
 }
 
+/// Stop telling this watcher about one user.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct UnwatchUser {
+    /// The user.
+    pub user: String,
+    /// The watcher.
+    pub watcher: u64,
+}
+
 /// Stop telling this watcher about any user.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -225,6 +235,15 @@ impl Cache {
         for s in self.shards.iter() {
             s.do_send(Unwatch(watcher));
         }
+    }
+
+    /// Stops updates about one user to this watcher (a list no longer shows them), so an idle
+    /// user can be evicted.
+    pub fn unwatch_user(&self, user: &str, watcher: u64) {
+        self.shard(user).do_send(UnwatchUser {
+            user: user.to_owned(),
+            watcher,
+        });
     }
 
     /// One message by id (`None`: it does not exist or is not visible), fetched once however
@@ -545,6 +564,21 @@ impl Handler<Unwatch> for CacheShard {
         }
         for id in now_idle {
             self.make_idle(&id);
+        }
+    }
+}
+
+impl Handler<UnwatchUser> for CacheShard {
+    type Result = ();
+
+    fn handle(&mut self, msg: UnwatchUser, _ctx: &mut Context<Self>) {
+        let Some(entry) = self.users.get_mut(&msg.user) else {
+            return;
+        };
+        let before = entry.watchers.len();
+        entry.watchers.retain(|w| w.id != msg.watcher);
+        if before > 0 && entry.watchers.is_empty() {
+            self.make_idle(&msg.user);
         }
     }
 }

@@ -187,6 +187,11 @@ impl Scope<'_> {
         }
     }
 
+    /// Stops watching a user the snapshot no longer shows (the cache may then evict them).
+    pub fn unwatch_user(&mut self, user: &str) {
+        self.env.cache.unwatch_user(user, self.watcher.id);
+    }
+
     /// Lets go of an extra topic.
     pub fn release(&mut self, topic: &Topic) {
         if self.held.remove(topic) {

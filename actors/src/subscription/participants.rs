@@ -350,6 +350,9 @@ impl Kind for ParticipantsKind {
                     return Step::Unchanged;
                 };
                 let removed = self.items.remove(at);
+                // Nobody else in this list is that user: stop watching them.
+                self.users.remove(&removed.wire.id);
+                scope.unwatch_user(&removed.wire.id);
                 if removed.shown.is_none() {
                     return Step::Unchanged;
                 }

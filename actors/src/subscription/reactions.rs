@@ -288,6 +288,9 @@ impl Kind for ReactionsKind {
                     return Step::Unchanged;
                 };
                 let removed = self.items.remove(at);
+                // Nobody else in this list is that user: stop watching them.
+                self.users.remove(&removed.wire.user_id);
+                scope.unwatch_user(&removed.wire.user_id);
                 if removed.shown.is_none() {
                     return Step::Unchanged;
                 }
