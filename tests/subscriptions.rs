@@ -447,3 +447,34 @@ async fn a_user_who_leaves_a_list_is_no_longer_watched_and_can_be_evicted() {
     }
     panic!("bob is still watched: {:?}", cache.stats().await);
 }
+
+#[actix_rt::test]
+async fn subscriptions_end_in_the_error_state_with_their_session_and_empty_ids_never_start() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let unknown = alice.conversation("nope").subscribe_messages();
+    assert_eq!(
+        unknown.connected().await.unwrap().snapshot,
+        None,
+        "a conversation the user cannot see shows None"
+    );
+    let me = alice.current_user().subscribe();
+    assert_eq!(
+        me.connected().await.unwrap().snapshot.unwrap().name,
+        "alice"
+    );
+
+    alice.terminate("shutting down");
+    for sub in [&unknown] {
+        match sub.terminated().await {
+            Terminated::Error(e) => assert!(e.message.contains("shutting down"), "{e}"),
+            other => panic!("expected the error state, got {other:?}"),
+        }
+    }
+    assert!(matches!(me.terminated().await, Terminated::Error(_)));
+    // A subscription made after the end never starts.
+    let late = alice.conversation("c1").subscribe_messages();
+    assert!(matches!(late.terminated().await, Terminated::Error(_)));
+    let empty = alice.conversation("").subscribe_messages();
+    assert!(matches!(empty.connected().await, Err(Terminated::Error(_))));
+}
