@@ -206,6 +206,14 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
     alice.conversation("c1").send("hi").await.unwrap();
     let next = stream.next().await.unwrap();
     assert_eq!(texts(&next.snapshot), ["hi"]);
+    // Longer than the idle close (300 ms) with nothing in flight: the subscription keeps the
+    // socket.
+    actix_rt::time::sleep(Duration::from_millis(600)).await;
+    let status = alice.actor().send(GetStatus).await.unwrap();
+    assert!(
+        status.connected && status.connections_started == 1,
+        "{status:?}"
+    );
     let status = alice.actor().send(GetStatus).await.unwrap();
     assert!(
         status.topics >= 1 && status.subscriptions == 1,
@@ -219,15 +227,19 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
         "the stream ends with the subscription"
     );
     drop(sub);
+    // While it lived, the connection stayed open past its idle time.
     // After the linger, the topics are released and the connection closes itself.
     for _ in 0..100 {
         let st = alice.actor().send(GetStatus).await.unwrap();
-        if st.topics == 0 && st.subscriptions == 0 {
+        if st.topics == 0 && st.subscriptions == 0 && !st.connected {
             return;
         }
         actix_rt::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("topics were never released");
+    panic!(
+        "the topics were never released or the connection never closed: {:?}",
+        alice.actor().send(GetStatus).await.unwrap()
+    );
 }
 
 #[actix_rt::test]
@@ -477,4 +489,36 @@ async fn subscriptions_end_in_the_error_state_with_their_session_and_empty_ids_n
     assert!(matches!(late.terminated().await, Terminated::Error(_)));
     let empty = alice.conversation("").subscribe_messages();
     assert!(matches!(empty.connected().await, Err(Terminated::Error(_))));
+}
+
+#[actix_rt::test]
+async fn a_reaction_updates_the_message_in_every_list_that_shows_it() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &["bob"]).await;
+    let sent = alice.conversation("c1").send("react to me").await.unwrap();
+    let bobs = bob.conversation("c1").subscribe_messages();
+    let last = bob.conversation("c1").subscribe();
+    bobs.connected().await.unwrap();
+    last.connected().await.unwrap();
+
+    bob.conversation("c1")
+        .message(sent.id())
+        .reactions("👍")
+        .add()
+        .await
+        .unwrap();
+    eventually("the reaction shows in the message list", || {
+        let m = bobs.latest()??.first()?.clone();
+        let r = m.reactions.first()?;
+        (r.emoji == "👍" && r.count == 1 && r.current_user_reacted).then_some(())
+    })
+    .await;
+    eventually("and on the conversation's last message", || {
+        let c = last.latest()??;
+        let r = c.last_message.as_ref()?.reactions.first()?.clone();
+        (r.count == 1).then_some(())
+    })
+    .await;
 }
