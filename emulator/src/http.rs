@@ -386,11 +386,12 @@ fn streaming_json(body: Result<String, serde_json::Error>) -> HttpResponse {
     }
 }
 
-/// Serves a search: app, bearer user and query checked, then `run` under the world's lock.
+/// Serves a search: app, bearer user and query checked, then `run` under the world's lock. A query
+/// string that does not parse (e.g. `limit=abc`) gets a JSON 400 like every other error.
 fn search(
     world: &SharedWorld,
     req: &HttpRequest,
-    q: SearchParams,
+    q: Result<web::Query<SearchParams>, actix_web::Error>,
     run: impl FnOnce(&World, &str, SearchQuery) -> Result<Result<String, serde_json::Error>, ApiError>,
 ) -> HttpResponse {
     if let Err(resp) = check_app(world, req, 3) {
@@ -399,6 +400,10 @@ fn search(
     let user = match bearer_user(world, req) {
         Ok(u) => u,
         Err(resp) => return resp,
+    };
+    let q = match q {
+        Ok(q) => q.into_inner(),
+        Err(e) => return error(400, codes::BAD_REQUEST, e.to_string()),
     };
     let query = match search_query(q) {
         Ok(q) => q,
@@ -413,9 +418,9 @@ fn search(
 async fn search_messages(
     world: web::Data<SharedWorld>,
     req: HttpRequest,
-    q: web::Query<SearchParams>,
+    q: Result<web::Query<SearchParams>, actix_web::Error>,
 ) -> HttpResponse {
-    search(&world, &req, q.into_inner(), |w, user, query| {
+    search(&world, &req, q, |w, user, query| {
         w.search_messages(user, query).map(|page| page.to_body())
     })
 }
@@ -423,9 +428,9 @@ async fn search_messages(
 async fn search_conversations(
     world: web::Data<SharedWorld>,
     req: HttpRequest,
-    q: web::Query<SearchParams>,
+    q: Result<web::Query<SearchParams>, actix_web::Error>,
 ) -> HttpResponse {
-    search(&world, &req, q.into_inner(), |w, user, query| {
+    search(&world, &req, q, |w, user, query| {
         w.search_conversations(user, query)
             .map(|page| page.to_body())
     })
