@@ -6,8 +6,9 @@
 //! snapshots in `tests/snapshots/`, ids and timestamps redacted. A behaviour change shows up as
 //! a snapshot diff: review it with `cargo insta review` (or set `INSTA_UPDATE=always`).
 //!
-//! The programs are built on first use with `cargo build --examples`, so `cargo test --test
-//! examples` alone tests the current code.
+//! The programs (and the `talkjs-emulator` binary `chat_cli` runs against) are built on first
+//! use with `cargo build --examples --bins`, so `cargo test --test examples` alone tests the
+//! current code.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
