@@ -106,7 +106,7 @@ impl SessionBuilder {
         self
     }
 
-    /// Sizes of the session's user and message cache (defaults: 2 shards, 1000 idle users,
+    /// Sizes of the session's user and message cache (defaults: 1 shard, 1000 idle users,
     /// 1000 messages).
     pub fn cache(mut self, cache: CacheConfig) -> SessionBuilder {
         self.cache = cache;

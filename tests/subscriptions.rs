@@ -522,3 +522,70 @@ async fn a_reaction_updates_the_message_in_every_list_that_shows_it() {
     })
     .await;
 }
+
+#[actix_rt::test]
+async fn a_cache_on_several_threads_and_a_small_bound_still_serve_every_subscription() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    for u in ["bob", "carol", "dave"] {
+        session(&emu, u).await;
+    }
+    conversation(&alice, "c1", &["bob", "carol", "dave"]).await;
+    let busy = talkjs::get_talk_session(APP, "bob")
+        .host(&emu.host())
+        .timings(timings())
+        .cache(talkjs::CacheConfig {
+            shards: 3,
+            users: 1,
+            messages: 1,
+        })
+        .force_create_new()
+        .await
+        .unwrap();
+    for who in ["alice", "carol", "dave"] {
+        let s = talkjs::get_talk_session(APP, who)
+            .host(&emu.host())
+            .force_create_new()
+            .await
+            .unwrap();
+        s.conversation("c1")
+            .send(format!("from {who}"))
+            .await
+            .unwrap();
+    }
+    let sub = busy.conversation("c1").subscribe_messages();
+    let first = sub.connected().await.unwrap();
+    let senders: Vec<String> = first
+        .snapshot
+        .unwrap()
+        .iter()
+        .map(|m| m.sender.as_ref().unwrap().name.clone())
+        .collect();
+    assert_eq!(senders, ["dave", "carol", "alice"]);
+    // One-off reads of users nobody shows: the bound (1 over 3 shards, so 1 each) evicts.
+    for u in ["alice", "bob", "carol", "dave"] {
+        assert!(busy.user(u).get().await.unwrap().is_some());
+    }
+    let cache = busy
+        .actor()
+        .send(talkjs_actors::session::GetCache)
+        .await
+        .unwrap()
+        .unwrap();
+    let stats = cache.stats().await;
+    assert!(stats.idle_users <= 3, "{stats:?}");
+    alice
+        .current_user()
+        .set(SetUserParams::new().name("Alice B"))
+        .await
+        .unwrap();
+    eventually(
+        "the rename reaches the subscription through a shard thread",
+        || {
+            let l = sub.latest()??;
+            (l[2].sender.as_ref()?.name == "Alice B").then_some(())
+        },
+    )
+    .await;
+    busy.terminate("done");
+}

@@ -21,12 +21,13 @@
 //!   deciding about the same change), but not kept: a conversation is only current while
 //!   something subscribes to it, and the subscriptions that do keep their own copy.
 //!
-//! A user is in exactly one shard (chosen by hashing the id), so shards never coordinate; N
-//! shards let N threads' worth of subscriptions hydrate in parallel when a session is busy.
+//! A user is in exactly one shard (chosen by hashing the id), so shards never coordinate. One
+//! shard (the default) runs on the session's thread; N > 1 shards each get a thread of their own
+//! ([`CacheConfig::shards`]), so a very busy session hydrates in parallel. The LRUs start empty
+//! and grow to their bounds, so an idle session costs little.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,7 +48,8 @@ use crate::session::{Request, Session};
 /// Sizes of a session's cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// Shard actors (at least 1).
+    /// Shard actors (at least 1). One shard runs on the session's thread; with more, each
+    /// runs on a thread of its own, for sessions that hydrate a lot at once.
     pub shards: usize,
     /// Users kept while no subscription shows them, over all shards.
     pub users: usize,
@@ -58,7 +60,7 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> CacheConfig {
         CacheConfig {
-            shards: 2,
+            shards: 1,
             users: 1000,
             messages: 1000,
         }
@@ -144,6 +146,8 @@ pub struct CacheStats {
 #[derive(Clone)]
 pub struct Cache {
     shards: Arc<[Addr<CacheShard>]>,
+    /// The shards' own threads, when there are several.
+    arbiters: Arc<[ArbiterHandle]>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -164,24 +168,38 @@ impl Cache {
     /// Starts the shards of a session.
     pub(crate) fn start(config: &CacheConfig, session: Addr<Session>, linger: Duration) -> Cache {
         let n = config.shards.max(1);
-        let users = NonZeroUsize::new((config.users / n).max(1)).unwrap_or(NonZeroUsize::MIN);
-        let messages = NonZeroUsize::new((config.messages / n).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let mut arbiters = Vec::new();
         let shards = (0..n)
             .map(|_| {
-                CacheShard {
+                // The LRUs start empty and grow to their bound: a session that caches little
+                // costs little (an LRU made with a capacity allocates all of it up front).
+                let shard = CacheShard {
                     session: session.clone(),
                     linger,
                     users: HashMap::new(),
-                    idle: LruCache::new(users),
-                    messages: LruCache::new(messages),
+                    idle: LruCache::unbounded(),
+                    idle_bound: (config.users / n).max(1),
+                    messages: LruCache::unbounded(),
+                    messages_bound: (config.messages / n).max(1),
                     message_waiters: HashMap::new(),
                     conversation_waiters: HashMap::new(),
                     user_fetches: 0,
+                };
+                if n == 1 {
+                    return shard.start();
                 }
-                .start()
+                // Several shards each get a thread of their own, so a busy session hydrates in
+                // parallel.
+                let arbiter = Arbiter::new();
+                let handle = arbiter.handle();
+                arbiters.push(handle.clone());
+                CacheShard::start_in_arbiter(&handle, move |_| shard)
             })
             .collect();
-        Cache { shards }
+        Cache {
+            shards,
+            arbiters: arbiters.into(),
+        }
     }
 
     fn shard(&self, key: &str) -> &Addr<CacheShard> {
@@ -306,6 +324,9 @@ impl Cache {
         for s in self.shards.iter() {
             s.do_send(StopShard);
         }
+        for a in self.arbiters.iter() {
+            a.stop();
+        }
     }
 }
 
@@ -342,7 +363,11 @@ pub struct CacheShard {
     users: HashMap<String, UserEntry>,
     /// Users nobody watches, least recently used first, with when they became idle.
     idle: LruCache<String, Instant>,
+    /// At most this many idle users.
+    idle_bound: usize,
     messages: LruCache<(String, String), MessageWire>,
+    /// At most this many messages.
+    messages_bound: usize,
     message_waiters: HashMap<(String, String), Vec<MessageWaiter>>,
     conversation_waiters: HashMap<String, Vec<ConversationWaiter>>,
     user_fetches: u64,
@@ -432,10 +457,12 @@ impl CacheShard {
 
     /// Puts an unwatched user in the idle list, evicting the least recently used if full.
     fn make_idle(&mut self, id: &str) {
-        if let Some((evicted, _)) = self.idle.push(id.to_owned(), Instant::now())
-            && evicted != id
-        {
-            self.evict(&evicted);
+        self.idle.push(id.to_owned(), Instant::now());
+        while self.idle.len() > self.idle_bound {
+            match self.idle.pop_lru() {
+                Some((evicted, _)) => self.evict(&evicted),
+                None => break,
+            }
         }
     }
 
@@ -626,6 +653,9 @@ impl Handler<GetMessage> for CacheShard {
                 };
                 if let Ok(Some(m)) = &result {
                     act.messages.put(key.clone(), m.clone());
+                    while act.messages.len() > act.messages_bound {
+                        act.messages.pop_lru();
+                    }
                 }
                 for w in act.message_waiters.remove(&key).unwrap_or_default() {
                     let _ = w.send(result.clone());
