@@ -93,6 +93,12 @@ impl ConversationRef {
         ConversationRef { session, id }
     }
 
+    /// The session this conversation is seen through (and so the current user:
+    /// `conversation.session().current_user().id()`).
+    pub fn session(&self) -> &TalkSession {
+        &self.session
+    }
+
     /// The conversation's id.
     pub fn id(&self) -> &str {
         &self.id

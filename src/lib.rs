@@ -52,10 +52,17 @@ pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_sessi
 pub use talkjs_actors::{Error, ErrorKind, Result};
 pub use user::UserRef;
 
+/// Cache sizes, for [`SessionBuilder::cache`].
+pub use talkjs_actors::cache::CacheConfig;
 /// The connection's lifecycle states and timings.
 pub use talkjs_actors::connection::{Lifecycle, Timings};
 /// Session internals for plugins: lifecycle and event observation.
 pub use talkjs_actors::session::{InboundEvent, LifecycleEvent};
+/// Live subscriptions: the handle, its stream, and what listeners receive.
+pub use talkjs_actors::subscription::{
+    ListItems, ListSnapshot, Subscription, SubscriptionStream, Terminated, Update,
+    handle::WindowLen,
+};
 /// Token sources: fixed tokens, closures, your backend's endpoint, a JWT signer, or any actor.
 pub use talkjs_actors::token;
 /// The wire protocol crate, for everything below the API.
@@ -64,12 +71,6 @@ pub use talkjs_protocol as protocol;
 pub use talkjs_protocol::content::{ContentBlock, FileToken, LocationBlock};
 /// Conversation filters, for searches.
 pub use talkjs_protocol::filter;
-/// Live subscriptions: the handle, its stream, and what listeners receive.
-pub use talkjs_actors::subscription::{
-    ListSnapshot, Subscription, SubscriptionStream, Terminated, Update, handle::WindowLen,
-};
-/// Cache sizes, for [`SessionBuilder::cache`].
-pub use talkjs_actors::cache::CacheConfig;
 
 /// A user's live snapshot ([`UserRef::subscribe`]).
 pub type UserSubscription = Subscription<Option<std::sync::Arc<snapshot::UserSnapshot>>>;
@@ -91,8 +92,20 @@ pub type UserOnlineSubscription =
 pub type ConversationSubscription =
     Subscription<Option<std::sync::Arc<snapshot::ConversationSnapshot>>>;
 /// The current user's conversations, most recent first ([`TalkSession::subscribe_conversations`]).
-pub type ConversationListSubscription =
-    Subscription<ListSnapshot<snapshot::ConversationSnapshot>>;
+pub type ConversationListSubscription = Subscription<ListSnapshot<snapshot::ConversationSnapshot>>;
+
+/// What a [`MessageSubscription`] delivers (to a bot actor, say: `impl Handler<MessagesUpdate>`).
+pub type MessagesUpdate = Update<ListSnapshot<snapshot::MessageSnapshot>>;
+/// What a [`ConversationListSubscription`] delivers.
+pub type ConversationsUpdate = Update<ListSnapshot<snapshot::ConversationSnapshot>>;
+/// What a [`ConversationSubscription`] delivers.
+pub type ConversationUpdate = Update<Option<std::sync::Arc<snapshot::ConversationSnapshot>>>;
+/// What a [`ParticipantSubscription`] delivers.
+pub type ParticipantsUpdate = Update<ListSnapshot<snapshot::ParticipantSnapshot>>;
+/// What a [`TypingSubscription`] delivers.
+pub type TypingUpdate = Update<Option<std::sync::Arc<snapshot::TypingSnapshot>>>;
+/// What a [`UserSubscription`] delivers.
+pub type UserUpdate = Update<Option<std::sync::Arc<snapshot::UserSnapshot>>>;
 
 /// Parameter types of the write calls.
 pub use talkjs_protocol::params;

@@ -28,7 +28,8 @@ use crate::{Error, ErrorKind, Result};
 /// Starts building a session for `user_id` in app `app_id`; `.await` it to get the
 /// [`TalkSession`] (an error only while the actix system shuts down).
 ///
-/// The same (app id, user id) gives the same session (unless [`SessionBuilder::force_create_new`]).
+/// The same (app id, user id, server) gives the same session (unless
+/// [`SessionBuilder::force_create_new`]); its options are those of the first call.
 /// No connection is made until the first request. Must be awaited inside an actix system
 /// (`#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`).
 ///

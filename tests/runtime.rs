@@ -723,3 +723,30 @@ async fn requests_racing_an_idle_close_are_sent_on_a_new_connection_not_failed()
     );
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn the_same_user_on_two_servers_gets_two_sessions() {
+    let (one, two) = (emulator().await, emulator().await);
+    let a = talkjs::get_talk_session(APP, "alice")
+        .host(&one.host())
+        .await
+        .unwrap();
+    let b = talkjs::get_talk_session(APP, "alice")
+        .host(&two.host())
+        .await
+        .unwrap();
+    assert_ne!(a.actor(), b.actor(), "one session per server");
+    let again = talkjs::get_talk_session(APP, "alice")
+        .host(&one.host())
+        .await
+        .unwrap();
+    assert_eq!(a.actor(), again.actor());
+    a.current_user()
+        .create_if_not_exists(CreateUserParams::new("Alice One"))
+        .await
+        .unwrap();
+    assert!(
+        b.current_user().get().await.unwrap().is_none(),
+        "the second server knows nothing of the first"
+    );
+}

@@ -589,3 +589,29 @@ async fn a_cache_on_several_threads_and_a_small_bound_still_serve_every_subscrip
     .await;
     busy.terminate("done");
 }
+
+#[actix_rt::test]
+async fn list_snapshots_read_as_slices_and_serialise_to_the_official_json() {
+    use talkjs::ListItems;
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    conversation(&alice, "c1", &[]).await;
+    alice
+        .conversation("c1")
+        .send("hello *there*")
+        .await
+        .unwrap();
+    let sub = alice.conversation("c1").subscribe_messages();
+    assert!(!sub.is_active() && !sub.is_terminated());
+    let first = sub.connected().await.unwrap();
+    assert!(sub.is_active());
+    assert_eq!(first.snapshot.items()[0].plaintext, "hello there");
+    assert_eq!(sub.items().len(), 1);
+    let json = serde_json::to_value(&first.snapshot).unwrap();
+    assert_eq!(json[0]["plaintext"], "hello there");
+    assert_eq!(json[0]["sender"]["name"], "alice");
+    assert_eq!(json[0]["type"], "UserMessage");
+    sub.unsubscribe();
+    assert!(sub.is_terminated() && !sub.is_active());
+    assert!(sub.items().is_empty());
+}

@@ -38,7 +38,9 @@ pub struct Deregister {
 /// Maps users to their live sessions.
 #[derive(Default)]
 pub struct Registry {
-    sessions: HashMap<(String, String), Addr<Session>>,
+    /// Keyed by app, user and server: the same user on two servers (two emulators in one test
+    /// process, say) has two sessions.
+    sessions: HashMap<(String, String, String), Addr<Session>>,
 }
 
 impl Actor for Registry {
@@ -53,7 +55,11 @@ impl Handler<GetSession> for Registry {
     type Result = MessageResult<GetSession>;
 
     fn handle(&mut self, msg: GetSession, _ctx: &mut Context<Self>) -> Self::Result {
-        let key = (msg.config.app_id.clone(), msg.config.user_id.clone());
+        let key = (
+            msg.config.app_id.clone(),
+            msg.config.user_id.clone(),
+            msg.config.urls.realtime.clone(),
+        );
         if !msg.force_new
             && let Some(addr) = self.sessions.get(&key).filter(|a| a.connected())
         {
@@ -69,9 +75,9 @@ impl Handler<Deregister> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: Deregister, _ctx: &mut Context<Self>) {
-        let key = (msg.app_id, msg.user_id);
-        if self.sessions.get(&key) == Some(&msg.session) {
-            self.sessions.remove(&key);
-        }
+        // Only if it is still the one registered (a forced-new session may have replaced it).
+        self.sessions.retain(|(app, user, _), addr| {
+            !(*app == msg.app_id && *user == msg.user_id && *addr == msg.session)
+        });
     }
 }

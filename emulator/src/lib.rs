@@ -190,7 +190,8 @@ impl RunningEmulator {
     /// Closes every socket (code 1001) and stops the server, waiting briefly for connections.
     pub async fn stop(self) {
         lock(&self.world).close_all(CLOSE_GOING_AWAY, "emulator stopping");
-        self.handle.stop(true).await;
+        // Every socket was just told to close; nothing is left worth a graceful wait.
+        self.handle.stop(false).await;
         let _ = self.task.await;
     }
 

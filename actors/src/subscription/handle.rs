@@ -183,6 +183,16 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
         self.inner.state.borrow().latest_snapshot().cloned()
     }
 
+    /// Whether the subscription has a snapshot and has not ended.
+    pub fn is_active(&self) -> bool {
+        matches!(*self.inner.state.borrow(), SubscriptionState::Active { .. })
+    }
+
+    /// Whether the subscription ended (unsubscribed, or in the error state).
+    pub fn is_terminated(&self) -> bool {
+        self.inner.state.borrow().is_terminal()
+    }
+
     /// Waits for the first snapshot: `Ok` with it once active, `Err` if the subscription ended
     /// before it became active.
     pub async fn connected(&self) -> Result<Update<T>, Terminated> {
@@ -305,6 +315,34 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
     /// Ends the subscription. Does nothing if it already ended.
     pub fn unsubscribe(&self) {
         self.inner.unsubscribe();
+    }
+}
+
+impl<T: Send + Sync + 'static> Subscription<Option<Arc<Vec<Arc<T>>>>> {
+    /// The items of a list subscription's latest snapshot: empty while it is pending, ended,
+    /// or the list cannot be seen.
+    ///
+    /// ```no_run
+    /// # fn demo(messages: talkjs_actors::subscription::Subscription<talkjs_actors::subscription::ListSnapshot<talkjs_protocol::snapshot::MessageSnapshot>>) {
+    /// for m in messages.items().iter() {
+    ///     println!("{}", m.plaintext);
+    /// }
+    /// # }
+    /// ```
+    pub fn items(&self) -> Arc<Vec<Arc<T>>> {
+        self.latest().flatten().unwrap_or_default()
+    }
+}
+
+/// Reading a list snapshot without its two layers of `Option`.
+pub trait ListItems<T> {
+    /// The items; empty when the list cannot be seen.
+    fn items(&self) -> &[Arc<T>];
+}
+
+impl<T> ListItems<T> for Option<Arc<Vec<Arc<T>>>> {
+    fn items(&self) -> &[Arc<T>] {
+        self.as_deref().map_or(&[], Vec::as_slice)
     }
 }
 

@@ -51,7 +51,9 @@ use crate::session::{Request, Session};
 
 pub use conversation::ConversationKind;
 pub use conversations::ConversationListKind;
-pub use handle::{Listener, Subscription, SubscriptionStream, Terminated, Update};
+pub use handle::{
+    ListItems, Listener, Subscription, SubscriptionStream, Terminated, Update,
+};
 pub use messages::MessagesKind;
 pub use online::OnlineKind;
 pub use participant::ParticipantKind;
