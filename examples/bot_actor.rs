@@ -22,7 +22,7 @@ use talkjs::params::{
     CreateConversationParams, CreateParticipantParams, CreateUserParams, SendTextMessageParams,
 };
 use talkjs::snapshot::{MessageSnapshot, UserSnapshot};
-use talkjs::{ConversationRef, ListSnapshot, MessageSubscription, TalkSession, Update};
+use talkjs::{ConversationRef, ListItems, MessageSubscription, MessagesUpdate, TalkSession};
 use talkjs_emulator::Emulator;
 
 const APP_ID: &str = "support";
@@ -44,12 +44,12 @@ pub struct SupportBot {
 }
 
 impl SupportBot {
-    /// A bot answering in `chat` as user `me`.
-    pub fn new(chat: ConversationRef, me: &str) -> SupportBot {
+    /// A bot answering in `chat`, as the user of the session `chat` comes from.
+    pub fn new(chat: ConversationRef) -> SupportBot {
         SupportBot {
             messages: chat.subscribe_messages(),
+            me: chat.session().current_user().id().to_owned(),
             chat,
-            me: me.to_owned(),
             seen: HashSet::new(),
             has_history: false,
         }
@@ -68,14 +68,12 @@ impl Actor for SupportBot {
     }
 }
 
-/// A snapshot of the conversation's messages, newest first.
-type Messages = Update<ListSnapshot<MessageSnapshot>>;
-
-impl Handler<Messages> for SupportBot {
+/// Each snapshot of the conversation's messages (newest first) arrives as a `MessagesUpdate`.
+impl Handler<MessagesUpdate> for SupportBot {
     type Result = ();
 
-    fn handle(&mut self, update: Messages, ctx: &mut Context<Self>) {
-        let list = update.snapshot.unwrap_or_default();
+    fn handle(&mut self, update: MessagesUpdate, ctx: &mut Context<Self>) {
+        let list = update.snapshot.items();
         let history = !std::mem::replace(&mut self.has_history, true);
         let mut answers = Vec::new();
         // Oldest first, so questions are answered in order.
@@ -153,7 +151,7 @@ pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn E
         .create_if_not_exists(CreateParticipantParams::new())
         .await?;
 
-    let support_bot = SupportBot::new(chat, BOT);
+    let support_bot = SupportBot::new(chat);
     // Wait until the bot has its first snapshot, so it sees the customer's first question as new.
     support_bot.messages.connected().await?;
     let support_bot = support_bot.start();
