@@ -168,9 +168,9 @@ impl ReactionsRef {
     /// Subscribes to the users who reacted with this emoji, oldest first: the 30 oldest, then
     /// everyone who adds or takes back the reaction, and renamed users;
     /// [`Subscription::load_more`](crate::Subscription::load_more) loads newer ones. `None` when
-    /// the message does not exist or the current user is not a participant. As in the official
-    /// client, any message deleted in the conversation shows `None` too, and any message sent
-    /// there refetches the list. An empty id gives a subscription in the error state.
+    /// the message does not exist or the current user is not a participant, or once it is
+    /// deleted. As in the official client, any message sent in the conversation refetches the
+    /// list. An empty id gives a subscription in the error state.
     ///
     /// ```no_run
     /// # async fn demo(session: talkjs::TalkSession) {
