@@ -3,78 +3,20 @@
 //! `load_more`, users renamed while shown, and the error state of empty ids.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use talkjs::params::{
-    CreateConversationParams, CreateParticipantParams, CreateUserParams, SetParticipantParams,
-    SetUserParams,
+    CreateParticipantParams, CreateUserParams, SetParticipantParams, SetUserParams,
 };
 use talkjs::protocol::wire::{Access, Notify};
 use talkjs::snapshot::{
     ParticipantSnapshot, SingleReactionSnapshot, SubscriptionState, TypingSnapshot,
 };
 use talkjs::{ErrorKind, ListSnapshot, TalkSession, Terminated};
-use talkjs_emulator::{Emulator, RunningEmulator};
+use talkjs_emulator::RunningEmulator;
 
-const APP: &str = "app1";
+mod common;
 
-async fn emulator() -> RunningEmulator {
-    Emulator::builder()
-        .app_id(APP)
-        .start("127.0.0.1:0")
-        .await
-        .expect("emulator starts")
-}
-
-/// Fast linger so tests see UNSUBSCRIBE and idle closes quickly.
-fn timings() -> talkjs::Timings {
-    talkjs::Timings {
-        unsubscribe_delay: Duration::from_millis(200),
-        idle_close: Duration::from_millis(300),
-        ..Default::default()
-    }
-}
-
-async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
-    let s = talkjs::get_talk_session(APP, user)
-        .host(&emu.host())
-        .timings(timings())
-        .force_create_new()
-        .await
-        .expect("session");
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new(user))
-        .await
-        .unwrap();
-    s
-}
-
-/// `owner` creates conversation `c` with `others` (who must exist) as participants, in order.
-async fn conversation(owner: &TalkSession, c: &str, others: &[&str]) {
-    owner
-        .conversation(c)
-        .create_if_not_exists(CreateConversationParams::new())
-        .await
-        .unwrap();
-    for o in others {
-        owner
-            .conversation(c)
-            .participant(*o)
-            .create_if_not_exists(CreateParticipantParams::new())
-            .await
-            .unwrap();
-    }
-}
-
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = check() {
-            return v;
-        }
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
+use common::{conversation, emulator, eventually, session};
 
 fn participant_ids(s: &ListSnapshot<ParticipantSnapshot>) -> Vec<String> {
     s.as_ref()

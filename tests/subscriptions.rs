@@ -6,73 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use talkjs::params::{
-    CreateConversationParams, CreateParticipantParams, CreateUserParams, SetUserParams,
-};
+use talkjs::Terminated;
+use talkjs::params::{CreateConversationParams, CreateParticipantParams, SetUserParams};
 use talkjs::snapshot::SubscriptionState;
-use talkjs::{TalkSession, Terminated};
 use talkjs_actors::session::GetStatus;
-use talkjs_emulator::{Emulator, RunningEmulator};
 
-const APP: &str = "app1";
+mod common;
 
-async fn emulator() -> RunningEmulator {
-    Emulator::builder()
-        .app_id(APP)
-        .start("127.0.0.1:0")
-        .await
-        .expect("emulator starts")
-}
-
-/// Fast linger so tests see UNSUBSCRIBE and idle closes quickly.
-fn timings() -> talkjs::Timings {
-    talkjs::Timings {
-        unsubscribe_delay: Duration::from_millis(200),
-        idle_close: Duration::from_millis(300),
-        ..Default::default()
-    }
-}
-
-async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
-    let s = talkjs::get_talk_session(APP, user)
-        .host(&emu.host())
-        .timings(timings())
-        .force_create_new()
-        .await
-        .expect("session");
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new(user))
-        .await
-        .unwrap();
-    s
-}
-
-/// `owner` creates conversation `c` with `others` (who must exist) as participants.
-async fn conversation(owner: &TalkSession, c: &str, others: &[&str]) {
-    owner
-        .conversation(c)
-        .create_if_not_exists(CreateConversationParams::new())
-        .await
-        .unwrap();
-    for o in others {
-        owner
-            .conversation(c)
-            .participant(*o)
-            .create_if_not_exists(CreateParticipantParams::new())
-            .await
-            .unwrap();
-    }
-}
-
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = check() {
-            return v;
-        }
-        actix_rt::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
+use common::{APP, conversation, emulator, eventually, session, timings};
 
 fn texts(s: &talkjs::ListSnapshot<talkjs::snapshot::MessageSnapshot>) -> Vec<String> {
     s.as_ref()

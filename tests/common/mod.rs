@@ -1,0 +1,75 @@
+//! Setup shared by the subscription tests: an in-process emulator, sessions whose users exist,
+//! conversations with participants, and polling with a deadline.
+//!
+//! Each test file that uses it says `mod common;`; not every file uses every helper.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use talkjs::TalkSession;
+use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams};
+use talkjs_emulator::{Emulator, RunningEmulator};
+
+/// The app every test uses.
+pub const APP: &str = "app1";
+
+/// An emulator on a free loopback port.
+pub async fn emulator() -> RunningEmulator {
+    Emulator::builder()
+        .app_id(APP)
+        .start("127.0.0.1:0")
+        .await
+        .expect("emulator starts")
+}
+
+/// Fast linger so tests see UNSUBSCRIBE and idle closes quickly.
+pub fn timings() -> talkjs::Timings {
+    talkjs::Timings {
+        unsubscribe_delay: Duration::from_millis(200),
+        idle_close: Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+/// A fresh session of `user` (named after their id), their user created.
+pub async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
+    let s = talkjs::get_talk_session(APP, user)
+        .host(&emu.host())
+        .timings(timings())
+        .force_create_new()
+        .await
+        .expect("session");
+    s.current_user()
+        .create_if_not_exists(CreateUserParams::new(user))
+        .await
+        .unwrap();
+    s
+}
+
+/// `owner` creates conversation `c` with `others` (who must exist) as participants, in order.
+pub async fn conversation(owner: &TalkSession, c: &str, others: &[&str]) {
+    owner
+        .conversation(c)
+        .create_if_not_exists(CreateConversationParams::new())
+        .await
+        .unwrap();
+    for o in others {
+        owner
+            .conversation(c)
+            .participant(*o)
+            .create_if_not_exists(CreateParticipantParams::new())
+            .await
+            .unwrap();
+    }
+}
+
+/// Polls `check` every 25 ms until it gives a value, for at most 5 s.
+pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(v) = check() {
+            return v;
+        }
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
