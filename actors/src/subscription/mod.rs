@@ -51,9 +51,7 @@ use crate::session::{Request, Session};
 
 pub use conversation::ConversationKind;
 pub use conversations::ConversationListKind;
-pub use handle::{
-    ListItems, Listener, Subscription, SubscriptionStream, Terminated, Update,
-};
+pub use handle::{ListItems, Listener, Subscription, SubscriptionStream, Terminated, Update};
 pub use messages::MessagesKind;
 pub use online::OnlineKind;
 pub use participant::ParticipantKind;
