@@ -21,9 +21,10 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
-use talkjs_protocol::wire::{MessageWire, Millis, Page};
+use talkjs_protocol::wire::{MessageWire, Millis};
 
 use super::hydrate::{self, Hydrated};
+use super::paging::{Pages, Until, fetch_pages};
 use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
@@ -131,38 +132,29 @@ impl MessagesKind {
     }
 }
 
-/// Fetches pages of messages, newest first, until `enough` says stop or there are no more.
-async fn fetch_pages(
-    env: Env,
-    conversation: String,
+/// Fetches pages of a conversation's messages, newest first, from `first`: `want` of them, or
+/// back to the message created at `stop_at` (a reconnect's reconciliation).
+fn fetch_messages(
+    env: &Env,
+    conversation: &str,
     first: ListRequest,
     want: usize,
     stop_at: Option<Millis>,
-) -> Result<(Vec<MessageWire>, Option<String>), Error> {
-    let route = Route::ListMessages {
-        conversation: conversation.clone(),
+) -> LocalBoxFuture<'static, Result<Pages<MessageWire>, Error>> {
+    let until = match stop_at {
+        Some(t) => Until::Past(Box::new(move |m: &MessageWire| m.created_at <= t)),
+        None => Until::Count(want),
     };
-    let op = format!("Get messages of conversation {conversation}");
-    let mut request = first;
-    let mut out: Vec<MessageWire> = Vec::new();
-    loop {
-        let page: Page<MessageWire> = env.call(op.clone(), &route, &request).await?;
-        let got = page.data.len();
-        out.extend(page.data);
-        let Some(cursor) = page.cursor else {
-            return Ok((out, None));
-        };
-        let reached = stop_at.is_some_and(|t| out.last().is_some_and(|m| m.created_at <= t));
-        if got == 0 || reached || (stop_at.is_none() && out.len() >= want) {
-            return Ok((out, Some(cursor)));
-        }
-        let need = if stop_at.is_some() {
-            MAX_PAGE
-        } else {
-            (want - out.len()).min(MAX_PAGE)
-        };
-        request = ListRequest::next_page(need as u32, cursor);
-    }
+    fetch_pages(
+        env,
+        format!("Get messages of conversation {conversation}"),
+        Route::ListMessages {
+            conversation: conversation.to_owned(),
+        },
+        first,
+        MAX_PAGE,
+        until,
+    )
 }
 
 impl Kind for MessagesKind {
@@ -205,7 +197,7 @@ impl Kind for MessagesKind {
         let want = self.first_window;
         let first = ListRequest::first_page(want.min(MAX_PAGE) as u32);
         // The first page is requested now, so it follows the SUBSCRIBE on the wire.
-        let pages = fetch_pages(env.clone(), conversation.clone(), first, want, stop_at);
+        let pages = fetch_messages(&env, &conversation, first, want, stop_at);
         Box::pin(async move {
             let (wires, cursor) = match pages.await {
                 Ok(p) => p,
@@ -424,13 +416,7 @@ impl Kind for MessagesKind {
         let cursor = self.cursor.clone()?;
         let want = target - self.items.len();
         let first = ListRequest::next_page(want.min(MAX_PAGE) as u32, cursor);
-        let pages = fetch_pages(
-            scope.env.clone(),
-            self.conversation.clone(),
-            first,
-            want,
-            None,
-        );
+        let pages = fetch_messages(scope.env, &self.conversation, first, want, None);
         let env = scope.env.clone();
         let watcher = scope.watcher.clone();
         let conversation = self.conversation.clone();

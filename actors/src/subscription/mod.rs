@@ -25,6 +25,7 @@ pub mod handle;
 mod hydrate;
 pub mod messages;
 pub mod online;
+mod paging;
 pub mod participant;
 pub mod participants;
 pub mod reactions;

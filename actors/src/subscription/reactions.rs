@@ -23,7 +23,7 @@ use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{SingleReactionSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{Millis, ReactionUserWire};
 
-use super::participants::{Until, fetch_pages};
+use super::paging::{Until, fetch_pages};
 use super::{Apply, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::live::RouteKey;
