@@ -101,3 +101,33 @@ pub(crate) fn with_user(m: &MessageSnapshot, user: &Arc<UserSnapshot>) -> Option
     }
     Some(next)
 }
+
+/// One item (`None` when absent: not found, or not a participant) and the user it shows, fetched
+/// together; the user is watched for `scope`'s subscription.
+pub(crate) fn item_with_user<T: serde::de::DeserializeOwned + 'static>(
+    scope: &super::Scope<'_>,
+    operation: String,
+    route: &talkjs_protocol::path::Route,
+    user: &str,
+) -> futures_util::future::LocalBoxFuture<'static, Result<ItemWithUser<T>, Error>> {
+    let item = scope
+        .env
+        .call::<_, T>(operation, route, &talkjs_protocol::request::Empty);
+    let id = user.to_owned();
+    let found = scope
+        .env
+        .cache
+        .users([id.clone()], Some(scope.watcher.clone()));
+    Box::pin(async move {
+        let (item, found) = futures_util::future::join(item, found).await;
+        let item = match item {
+            Ok(v) => Some(v),
+            Err(e) if e.is_absent() => None,
+            Err(e) => return Err(e),
+        };
+        Ok((item, found?.remove(&id)))
+    })
+}
+
+/// An item, if visible, and its user, if they exist.
+pub(crate) type ItemWithUser<T> = (Option<T>, Option<Arc<UserSnapshot>>);

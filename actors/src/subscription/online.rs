@@ -14,6 +14,7 @@ use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::{UserOnlineSnapshot, UserSnapshot};
 use talkjs_protocol::wire::OnlineWire;
 
+use super::hydrate;
 use super::{Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::live::RouteKey;
@@ -85,25 +86,10 @@ impl Kind for OnlineKind {
             user: self.user.clone(),
         };
         let op = format!("Get online status of user {}", self.user);
-        let online = scope
-            .env
-            .call::<_, OnlineWire>(op, &route, &serde_json::json!({}));
-        let id = self.user.clone();
-        let user = scope
-            .env
-            .cache
-            .users([id.clone()], Some(scope.watcher.clone()));
+        let both = hydrate::item_with_user::<OnlineWire>(scope, op, &route, &self.user);
         Box::pin(async move {
-            let (online, user) = futures_util::future::join(online, user).await;
-            let online = match online {
-                Ok(o) => Some(o),
-                Err(e) if e.is_absent() => None,
-                Err(e) => return Err(e),
-            };
-            Ok(Loaded {
-                online,
-                user: user?.remove(&id),
-            })
+            let (online, user) = both.await?;
+            Ok(Loaded { online, user })
         })
     }
 

@@ -16,6 +16,7 @@ use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::{ParticipantSnapshot, UserSnapshot};
 use talkjs_protocol::wire::ParticipantWire;
 
+use super::hydrate;
 use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::live::RouteKey;
@@ -106,25 +107,10 @@ impl Kind for ParticipantKind {
             "Get participant {} in conversation {}",
             self.user, self.conversation
         );
-        let participant = scope
-            .env
-            .call::<_, ParticipantWire>(op, &route, &serde_json::json!({}));
-        let id = self.user.clone();
-        let user = scope
-            .env
-            .cache
-            .users([id.clone()], Some(scope.watcher.clone()));
+        let both = hydrate::item_with_user::<ParticipantWire>(scope, op, &route, &self.user);
         Box::pin(async move {
-            let (participant, user) = futures_util::future::join(participant, user).await;
-            let wire = match participant {
-                Ok(w) => Some(w),
-                Err(e) if e.is_absent() => None,
-                Err(e) => return Err(e),
-            };
-            Ok(Loaded {
-                wire,
-                user: user?.remove(&id),
-            })
+            let (wire, user) = both.await?;
+            Ok(Loaded { wire, user })
         })
     }
 
