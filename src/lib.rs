@@ -7,27 +7,51 @@
 //! `session.conversation("c").send("hi")` there.
 //!
 //! Behind the handles is an actix actor system (`talkjs-actors`): a registry of sessions, one
-//! session actor per user, one connection actor per live websocket, and a token actor. Everything
-//! must run inside an actix system: `#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`.
+//! session actor per user, one connection actor per live websocket, a token actor, cache shards,
+//! and one actor per live subscription. Everything must run inside an actix system:
+//! `#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`.
 //!
-//! ```no_run
-//! use talkjs::params::CreateUserParams;
+//! This example runs as it is: it starts the local emulator in process (`talkjs-emulator`; leave
+//! out `.host(..)` to talk to TalkJS itself), subscribes Bob to a conversation and lets Alice
+//! write to it.
+//!
+//! ```
+//! use talkjs::ListItems;
+//! use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams};
 //!
 //! #[actix_rt::main]
-//! async fn main() -> talkjs::Result<()> {
-//!     // A local TalkJS: `cargo run -p talkjs-emulator` (or talkjs_emulator::Emulator in process).
-//!     let session = talkjs::get_talk_session("demo", "alice").host("127.0.0.1:8787").await?;
-//!     session.current_user().create_if_not_exists(CreateUserParams::new("Alice")).await?;
-//!     let chat = session.conversation("welcome");
-//!     chat.create_if_not_exists(Default::default()).await?;
-//!     let sent = chat.send("Hello *world*").await?;
-//!     println!("sent {}", sent.id());
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let emulator = talkjs_emulator::Emulator::builder().app_id("demo").start("127.0.0.1:0").await?;
+//!     let host = emulator.host();
+//!     let alice = talkjs::get_talk_session("demo", "alice").host(&host).await?;
+//!     let bob = talkjs::get_talk_session("demo", "bob").host(&host).await?;
+//!     alice.current_user().create_if_not_exists(CreateUserParams::new("Alice")).await?;
+//!     bob.current_user().create_if_not_exists(CreateUserParams::new("Bob")).await?;
+//!     let chat = alice.conversation("welcome");
+//!     chat.create_if_not_exists(CreateConversationParams::new()).await?;
+//!     chat.participant("bob").create_if_not_exists(CreateParticipantParams::new()).await?;
+//!
+//!     // Bob's live view of the conversation's messages, newest first.
+//!     let messages = bob.conversation("welcome").subscribe_messages();
+//!     messages.connected().await?;
+//!     chat.send("Hello *world*").await?;
+//!     let mut updates = messages.stream();
+//!     loop {
+//!         let update = futures_util::StreamExt::next(&mut updates).await.expect("live");
+//!         if let Some(newest) = update.snapshot.items().first() {
+//!             let sender = newest.sender.as_ref().map_or("?", |u| u.name.as_str());
+//!             assert_eq!(format!("{sender}: {}", newest.plaintext), "Alice: Hello world");
+//!             break;
+//!         }
+//!     }
+//!     emulator.stop().await;
 //!     Ok(())
 //! }
 //! ```
 //!
 //! Errors are [`Error`]s: the operation that failed and an [`ErrorKind`] to match on. Empty ids
-//! are refused before anything is sent.
+//! are refused before anything is sent. A subscription that ends reports how as a
+//! [`Terminated`].
 
 #![deny(missing_docs)]
 
