@@ -120,9 +120,18 @@ impl ConversationRef {
 
     /// The conversation as the current user sees it, with its last message; `None` if it does
     /// not exist or the user is not a participant.
+    ///
+    /// A live subscription of this session that shows it (the conversation's own, or a
+    /// conversation list it is in) answers without a request, as in the official client.
     pub async fn get(&self) -> Result<Option<ConversationSnapshot>> {
         let op = self.op("Get conversation");
         require_id(&op, "conversation id", &self.id)?;
+        let lookup = talkjs_actors::live::Lookup::Conversation(self.id.clone());
+        if let Some(talkjs_actors::live::Found::Conversation(c)) =
+            self.session.find_live(lookup).await
+        {
+            return Ok(c.map(|c| (*c).clone()));
+        }
         let route = Route::GetConversation {
             conversation: self.id.clone(),
         };

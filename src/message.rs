@@ -126,9 +126,20 @@ impl MessageRef {
 
     /// The message with its sender and the message it replies to; `None` if it does not exist
     /// or the current user cannot see it.
+    ///
+    /// A live subscription of this session that shows the message (its conversation's message
+    /// list) answers without a request, as in the official client.
     pub async fn get(&self) -> Result<Option<MessageSnapshot>> {
         let op: Arc<str> = format!("Get message {}", self.id).into();
         self.check(&op)?;
+        // A live message list that shows it answers at once.
+        let lookup = talkjs_actors::live::Lookup::Message {
+            conversation: self.conversation_id.clone(),
+            message: self.id.clone(),
+        };
+        if let Some(talkjs_actors::live::Found::Message(m)) = self.session.find_live(lookup).await {
+            return Ok(Some((*m).clone()));
+        }
         let Some(wire) =
             hydrate::fetch_message(&self.session, &self.conversation_id, &self.id).await?
         else {

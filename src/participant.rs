@@ -63,7 +63,8 @@ impl ParticipantRef {
     /// The participant, or `None` if the user is not one (or the conversation is unknown, or the
     /// current user asks about themselves and is not in it). Asking about someone else in a
     /// conversation the current user is not in is refused (`NOT_A_PARTICIPANT`), as in the
-    /// official client.
+    /// official client. A live subscription of this session that shows the participant answers
+    /// without a request.
     pub async fn get(&self) -> Result<Option<ParticipantSnapshot>> {
         let op: Arc<str> = format!(
             "Get participant {} in conversation {}",
@@ -71,6 +72,15 @@ impl ParticipantRef {
         )
         .into();
         self.check(&op)?;
+        let lookup = talkjs_actors::live::Lookup::Participant {
+            conversation: self.conversation_id.clone(),
+            user: self.user_id.clone(),
+        };
+        if let Some(talkjs_actors::live::Found::Participant(p)) =
+            self.session.find_live(lookup).await
+        {
+            return Ok(Some((*p).clone()));
+        }
         let route = Route::GetParticipant {
             conversation: self.conversation_id.clone(),
             user: self.user_id.clone(),

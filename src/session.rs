@@ -332,6 +332,20 @@ impl TalkSession {
         }
     }
 
+    /// What a live subscription of this session shows of `lookup`, if any (a mailbox round
+    /// trip, no request).
+    pub(crate) async fn find_live(
+        &self,
+        lookup: talkjs_actors::live::Lookup,
+    ) -> Option<talkjs_actors::live::Found> {
+        self.inner
+            .addr
+            .send(talkjs_actors::live::Find(lookup))
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// The session's user cache (`None` once the session ended).
     pub(crate) fn cache(&self) -> Option<&talkjs_actors::cache::Cache> {
         self.inner.env.as_ref().map(|e| &e.cache)

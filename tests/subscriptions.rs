@@ -556,3 +556,62 @@ async fn list_snapshots_read_as_slices_and_serialise_to_the_official_json() {
     assert!(sub.is_terminated() && !sub.is_active());
     assert!(sub.items().is_empty());
 }
+
+#[actix_rt::test]
+async fn reads_of_what_a_live_subscription_shows_are_answered_without_a_request() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let _bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &["bob"]).await;
+    let sent = alice.conversation("c1").send("hello").await.unwrap();
+    let messages = alice.conversation("c1").subscribe_messages();
+    let chat = alice.conversation("c1").subscribe();
+    let people = alice.conversation("c1").subscribe_participants();
+    let shown = messages.connected().await.unwrap().snapshot.unwrap()[0].clone();
+    chat.connected().await.unwrap();
+    people.connected().await.unwrap();
+
+    emu.record_requests();
+    let message = alice
+        .conversation("c1")
+        .message(sent.id())
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(message.as_ref(), Some(&*shown));
+    let c = alice.conversation("c1").get().await.unwrap().unwrap();
+    assert_eq!(c.last_message.unwrap().plaintext, "hello");
+    let bob = alice
+        .conversation("c1")
+        .participant("bob")
+        .get()
+        .await
+        .unwrap();
+    assert_eq!(bob.unwrap().user.name, "bob");
+    let sent_meanwhile: Vec<_> = emu
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.user_id == "alice")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(sent_meanwhile.is_empty(), "{sent_meanwhile:?}");
+
+    // Without a subscription, the same reads go to the server.
+    messages.unsubscribe();
+    messages.terminated().await;
+    assert!(
+        alice
+            .conversation("c1")
+            .message(sent.id())
+            .get()
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let asked = emu
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/messages/"))
+        .count();
+    assert_eq!(asked, 1);
+}

@@ -25,6 +25,7 @@ use actix::prelude::*;
 use futures_util::future::{LocalBoxFuture, Shared};
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::Topic;
+use talkjs_protocol::snapshot::{ConversationSnapshot, MessageSnapshot, ParticipantSnapshot};
 
 use crate::error::Error;
 
@@ -93,7 +94,58 @@ pub struct Attach {
     pub keys: Vec<RouteKey>,
     /// Where they go.
     pub inbox: Recipient<Routed>,
+    /// Where [`Find`]s about its keys go: a live subscription answers reads of what it shows.
+    pub finder: Option<Recipient<Find>>,
 }
+
+/// Something a one-off read asks for, that a live subscription may already show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A message.
+    Message {
+        /// Its conversation.
+        conversation: String,
+        /// The message.
+        message: String,
+    },
+    /// A conversation, as the current user sees it.
+    Conversation(String),
+    /// A participant.
+    Participant {
+        /// The conversation.
+        conversation: String,
+        /// The participant's user.
+        user: String,
+    },
+}
+
+impl Lookup {
+    fn conversation(&self) -> &str {
+        match self {
+            Lookup::Message { conversation, .. }
+            | Lookup::Participant { conversation, .. }
+            | Lookup::Conversation(conversation) => conversation,
+        }
+    }
+}
+
+/// What a live subscription shows of a [`Lookup`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Found {
+    /// A message.
+    Message(Arc<MessageSnapshot>),
+    /// A conversation; `None`: the subscription knows the user cannot see it.
+    Conversation(Option<Arc<ConversationSnapshot>>),
+    /// A participant.
+    Participant(Arc<ParticipantSnapshot>),
+}
+
+/// Ask the live subscriptions for something; `None` when none shows it (then read it from the
+/// server). Answered by the session, which asks the subscriptions attached for that
+/// conversation, and by each subscription from its current state.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Option<Found>")]
+pub struct Find(pub Lookup);
 
 /// Stop routing to the actor attached under this id.
 #[derive(Debug, Message)]
@@ -122,6 +174,7 @@ pub(crate) struct TopicEntry {
 pub(crate) struct Routes {
     by_key: std::collections::HashMap<RouteKey, Vec<(u64, Recipient<Routed>)>>,
     keys_of: std::collections::HashMap<u64, (Vec<RouteKey>, Recipient<Routed>)>,
+    finders: std::collections::HashMap<u64, Recipient<Find>>,
 }
 
 impl Routes {
@@ -132,10 +185,34 @@ impl Routes {
                 .or_default()
                 .push((a.id, a.inbox.clone()));
         }
+        if let Some(f) = a.finder {
+            self.finders.insert(a.id, f);
+        }
         self.keys_of.insert(a.id, (a.keys, a.inbox));
     }
 
+    /// The finders of the subscriptions that may show something of this lookup: those of its
+    /// conversation, and the conversation lists.
+    pub(crate) fn finders(&self, lookup: &Lookup) -> Vec<Recipient<Find>> {
+        let keys = [
+            RouteKey::Conversation(lookup.conversation().to_owned()),
+            RouteKey::AllConversations,
+        ];
+        let mut ids: Vec<u64> = keys
+            .iter()
+            .filter_map(|k| self.by_key.get(k))
+            .flatten()
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .filter_map(|id| self.finders.get(id).cloned())
+            .collect()
+    }
+
     pub(crate) fn detach(&mut self, id: u64) {
+        self.finders.remove(&id);
         if let Some((keys, _)) = self.keys_of.remove(&id) {
             for k in keys {
                 if let Some(v) = self.by_key.get_mut(&k) {
@@ -181,6 +258,7 @@ impl Routes {
         }
         self.by_key.clear();
         self.keys_of.clear();
+        self.finders.clear();
     }
 
     /// How many actors are attached.

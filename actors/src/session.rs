@@ -30,7 +30,7 @@ use crate::connection::{
     Shutdown,
 };
 use crate::error::{Error, ErrorKind};
-use crate::live::{Attach, Detach, Hold, Release, Routed, Routes, TopicEntry};
+use crate::live::{Attach, Detach, Find, Found, Hold, Release, Routed, Routes, TopicEntry};
 use crate::random;
 use crate::token::{NeedToken, TokenActor, TokenError, TokenProvider, TokenReason, TokenRequest};
 
@@ -985,6 +985,25 @@ impl Handler<Attach> for Session {
             return;
         }
         self.routes.attach(msg);
+    }
+}
+
+impl Handler<Find> for Session {
+    type Result = ResponseFuture<Option<Found>>;
+
+    fn handle(&mut self, msg: Find, _ctx: &mut Context<Self>) -> Self::Result {
+        let asks: Vec<_> = self
+            .routes
+            .finders(&msg.0)
+            .into_iter()
+            .map(|f| f.send(msg.clone()))
+            .collect();
+        Box::pin(async move {
+            futures_util::future::join_all(asks)
+                .await
+                .into_iter()
+                .find_map(|answer| answer.ok().flatten())
+        })
     }
 }
 

@@ -22,7 +22,7 @@ use super::hydrate;
 use super::{Apply, Env, Kind, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::live::{Found, Lookup, RouteKey};
 
 /// A conversation with its last message, kept current by events (what a conversation
 /// subscription and each entry of a conversation list hold).
@@ -334,6 +334,16 @@ impl Kind for ConversationKind {
 
     fn on_user(&mut self, user: &Arc<UserSnapshot>) -> bool {
         self.entry.as_mut().is_some_and(|e| e.on_user(user))
+    }
+
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
+        match lookup {
+            // Live, so its answer stands even when it is "not visible".
+            Lookup::Conversation(id) if *id == self.id => Some(Found::Conversation(
+                self.entry.as_ref().map(|e| e.built.clone()),
+            )),
+            _ => None,
+        }
     }
 
     fn snapshot(&self) -> Self::Snapshot {

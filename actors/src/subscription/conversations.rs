@@ -30,7 +30,7 @@ use super::conversation::{Entry, EntryStep, last_message};
 use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
-use crate::live::{Hold, RouteKey};
+use crate::live::{Found, Hold, Lookup, RouteKey};
 
 /// Conversations in the first window (official client: 20).
 pub const FIRST_WINDOW: usize = 20;
@@ -406,6 +406,18 @@ impl Kind for ConversationListKind {
             self.rebuild();
         }
         changed
+    }
+
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
+        match lookup {
+            Lookup::Conversation(id) => self
+                .entries
+                .iter()
+                .flatten()
+                .find(|e| e.id() == id.as_str())
+                .map(|e| Found::Conversation(Some(e.built.clone()))),
+            _ => None,
+        }
     }
 
     fn snapshot(&self) -> Self::Snapshot {

@@ -28,7 +28,7 @@ use super::paging::{Pages, Until, fetch_pages};
 use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::live::{Found, Lookup, RouteKey};
 
 /// Messages in the first window (official client: 30).
 pub const FIRST_WINDOW: usize = 30;
@@ -395,6 +395,20 @@ impl Kind for MessagesKind {
             self.rebuild();
         }
         changed
+    }
+
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
+        match lookup {
+            Lookup::Message {
+                conversation,
+                message,
+            } if *conversation == self.conversation && self.visible => self
+                .items
+                .iter()
+                .find(|m| m.id == *message)
+                .map(|m| Found::Message(m.clone())),
+            _ => None,
+        }
     }
 
     fn snapshot(&self) -> Self::Snapshot {

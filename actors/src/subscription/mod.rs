@@ -47,7 +47,7 @@ use tokio::sync::watch;
 
 use crate::cache::{Cache, UserUpdated, Watcher};
 use crate::error::{Error, ErrorKind};
-use crate::live::{Attach, Detach, Hold, Release, RouteKey, Routed};
+use crate::live::{Attach, Detach, Find, Found, Hold, Lookup, Release, RouteKey, Routed};
 use crate::session::{Request, Session};
 
 pub use conversation::ConversationKind;
@@ -232,6 +232,12 @@ pub trait Kind: Sized + Unpin + 'static {
     fn loaded_all(&self) -> bool {
         true
     }
+    /// What the current snapshot shows of a one-off read, if anything (a live subscription
+    /// answers reads of what it shows, as the official client answers them from its stores).
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
+        let _ = lookup;
+        None
+    }
     /// The largest count one `load_more` call may ask for (`None`: no limit).
     fn max_load_more(&self) -> Option<usize> {
         None
@@ -387,6 +393,7 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
             id: self.id,
             keys: self.kind.route_keys(),
             inbox: ctx.address().recipient(),
+            finder: Some(ctx.address().recipient()),
         });
         // SUBSCRIBE first, then the load's GETs: the session keeps their order on the wire.
         let holds: Vec<_> = self
@@ -446,6 +453,18 @@ impl<K: Kind> Handler<Routed> for SubscriptionActor<K> {
             Routed::Resync => self.run_load(LoadReason::Resync, ctx),
             Routed::Ended(e) => self.fail(&e, ctx),
         }
+    }
+}
+
+impl<K: Kind> Handler<Find> for SubscriptionActor<K> {
+    type Result = Option<Found>;
+
+    fn handle(&mut self, Find(lookup): Find, _ctx: &mut Context<Self>) -> Option<Found> {
+        // Only a loaded, live state answers: anything else is read from the server.
+        if !self.active || self.state.borrow().is_terminal() {
+            return None;
+        }
+        self.kind.find(&lookup)
     }
 }
 

@@ -19,7 +19,7 @@ use talkjs_protocol::wire::ParticipantWire;
 use super::hydrate;
 use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::live::{Found, Lookup, RouteKey};
 
 /// See the module docs.
 #[derive(Debug)]
@@ -181,6 +181,17 @@ impl Kind for ParticipantKind {
         }
         self.user_snapshot = Some(user.clone());
         self.rebuild()
+    }
+
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
+        match lookup {
+            Lookup::Participant { conversation, user }
+                if *conversation == self.conversation && *user == self.user =>
+            {
+                self.snapshot.clone().map(Found::Participant)
+            }
+            _ => None,
+        }
     }
 
     fn snapshot(&self) -> Self::Snapshot {

@@ -30,7 +30,7 @@ use talkjs_protocol::wire::{Millis, ParticipantWire};
 use super::paging::{Until, fetch_pages};
 use super::{Apply, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::live::{Found, Lookup, RouteKey};
 
 /// Participants in the first window (official client: 10).
 pub const FIRST_WINDOW: usize = 10;
@@ -333,6 +333,19 @@ impl Kind for ParticipantsKind {
         )));
         self.rebuild();
         true
+    }
+
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
+        match lookup {
+            Lookup::Participant { conversation, user } if *conversation == self.conversation => {
+                self.items
+                    .iter()
+                    .find(|e| e.wire.id == *user)
+                    .and_then(|e| e.shown.clone())
+                    .map(Found::Participant)
+            }
+            _ => None,
+        }
     }
 
     fn snapshot(&self) -> Self::Snapshot {
