@@ -39,6 +39,7 @@ use actix_web::{App, HttpServer, web};
 pub use config::Config;
 use realtime::{SharedWorld, lock};
 use store::{MemoryStore, Store};
+pub use world::AdminError;
 use world::World;
 
 /// Worker threads of the HTTP server: the machines this runs on in CI have two cores.
@@ -49,6 +50,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code for [`RunningEmulator::drop_connections`] ("service restart").
 const CLOSE_SERVICE_RESTART: u16 = 1012;
+/// Close code for [`RunningEmulator::restart`]: what TalkJS was seen sending after
+/// `upstream.restarting` (docs/protocol.md §11.5).
+const CLOSE_RESTARTING: u16 = CLOSE_GOING_AWAY;
 
 /// Builds an emulator. Every setting has a default; see [`Config`].
 #[derive(Default)]
@@ -185,6 +189,32 @@ impl RunningEmulator {
     /// running, so tests can watch clients reconnect.
     pub fn drop_connections(&self) {
         lock(&self.world).close_all(CLOSE_SERVICE_RESTART, "emulator dropped the connection");
+    }
+
+    /// Deletes every message of conversation `id`, as TalkJS's REST API can, and returns how many
+    /// there were. Subscribers of its messages get `conversation.cleared`, and each participant's
+    /// views a `side.edited` with the derived fields (`lastMessageAt` back to `joinedAt`, no
+    /// unread messages); see [`World::clear_conversation`].
+    pub fn clear_conversation(&self, id: &str) -> Result<usize, AdminError> {
+        lock(&self.world).clear_conversation(id)
+    }
+
+    /// Pushes `{"type":"upstream.restarting"}` to every authenticated socket and leaves them
+    /// open. A client that got it does not refetch after its next reconnect (docs/protocol.md
+    /// §3.8). Returns how many sockets were told.
+    pub fn announce_restart(&self) -> usize {
+        lock(&self.world).announce_restart()
+    }
+
+    /// A restart as TalkJS's server does one: [`RunningEmulator::announce_restart`], then every
+    /// socket is closed (code 1001, after the announcement) while the server and its data stay.
+    /// Clients reconnect and resubscribe, without refetching. Returns how many sockets were told.
+    pub fn restart(&self) -> usize {
+        let mut w = lock(&self.world);
+        let told = w.announce_restart();
+        // Under the same lock: every socket's queue holds the announcement before the close.
+        w.close_all(CLOSE_RESTARTING, "emulator restarting");
+        told
     }
 
     /// Closes every socket (code 1001) and stops the server, waiting briefly for connections.

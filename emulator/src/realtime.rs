@@ -9,16 +9,18 @@
 //!
 //! Input that is not a frame at all (not JSON, not one of the four shapes, binary data, a frame
 //! only a server sends) closes the socket cleanly with a close code that says why. A well-formed
-//! request the emulator cannot serve gets an error response and the socket stays open.
+//! request the emulator cannot serve gets an error response and the socket stays open; so does
+//! a request whose method does not exist (405), when the rest of the frame is well-formed.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use futures_util::StreamExt;
+use serde_json::value::RawValue;
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::Event;
-use talkjs_protocol::frame::{Frame, Request, Response};
+use talkjs_protocol::frame::{Frame, Method, Request, Response};
 use talkjs_protocol::params::SetParticipantParams;
 use talkjs_protocol::path::{Route, RouteError, Topic};
 use talkjs_protocol::request::{ActionResult, ParticipantActionsResponse, ParticipantMethod};
@@ -31,6 +33,8 @@ use crate::auth::{self, AuthError};
 use crate::world::conversations::ParticipantWrite;
 use crate::world::{ApiError, ApiResult, ConnId, Outbound, TYPING_TIMEOUT, World};
 
+/// Error code of the answer to a request whose method the protocol does not have (status 405).
+pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
 /// Largest frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 /// How long before a token's expiry the socket is sent `session.expired`, so the client can renew
@@ -96,7 +100,15 @@ pub(crate) async fn run(
                     Ok(Frame::Response(_) | Frame::Publish(_)) => {
                         break Some(reason(CloseCode::Policy, "clients send requests and acks only"));
                     }
-                    Err(e) => break Some(reason(CloseCode::Invalid, &format!("not a frame: {e}"))),
+                    Err(e) => match unknown_method(&text) {
+                        Some(req) => {
+                            let resp = answer_unknown_method(&world, &socket, req);
+                            if session.text(Frame::Response(resp).to_text()).await.is_err() {
+                                break None;
+                            }
+                        }
+                        None => break Some(reason(CloseCode::Invalid, &format!("not a frame: {e}"))),
+                    },
                 },
                 Some(Ok(AggregatedMessage::Binary(_))) => {
                     break Some(reason(CloseCode::Unsupported, "frames are JSON text"));
@@ -147,6 +159,61 @@ fn expiry_sleep(
         Some(at) => Either::Left(tokio::time::sleep_until(at)),
         None => Either::Right(std::future::pending()),
     }
+}
+
+/// A request frame whose only fault is its method: the parts of `[seq, "WORD", "path", {data},
+/// {headers}]` where `WORD` is no method (nor a word only servers send).
+struct UnknownMethod {
+    seq: u64,
+    method: String,
+    path: String,
+    data: Box<RawValue>,
+}
+
+/// Reads `text` as a well-formed request with a method the protocol does not have. Anything
+/// else (not JSON, a wrong shape, a known method) is `None`: those are not requests at all.
+fn unknown_method(text: &str) -> Option<UnknownMethod> {
+    type Parts = (u64, String, String, Box<RawValue>, Box<RawValue>);
+    let (seq, method, path, data, headers): Parts = serde_json::from_str(text).ok()?;
+    let well_formed = data.get().starts_with('{') && headers.get().starts_with('{');
+    let unknown = Method::parse(&method).is_none() && method != "PUBLISH" && method != "ACK";
+    (well_formed && unknown).then_some(UnknownMethod {
+        seq,
+        method,
+        path,
+        data,
+    })
+}
+
+/// Answers a request with an unknown method: 405 `METHOD_NOT_ALLOWED` with the standard error
+/// body, the socket stays open. 405 because the frame is a request and only its method is wrong
+/// (HTTP's 501 would fit a method the server does not know, but the official client mishandles
+/// every status outside its retry table, §3.9, while 405 resolves as an error there and in the
+/// runtime). Served before authentication is checked, as an unknown route is: no token makes the
+/// method exist.
+fn answer_unknown_method(world: &SharedWorld, socket: &Socket, req: UnknownMethod) -> Response {
+    lock(world).record(&socket.user_id, &req.method, &req.path, req.data.get());
+    tracing::debug!(seq = req.seq, method = %req.method, path = %req.path, "unknown method");
+    let methods = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Subscribe,
+        Method::Unsubscribe,
+    ]
+    .map(Method::as_str)
+    .join(", ");
+    let error = ApiError::new(
+        405,
+        METHOD_NOT_ALLOWED,
+        format!(
+            "unknown method {:?} (on {}); the methods are {methods}",
+            req.method, req.path
+        ),
+    );
+    Response::error(req.seq, error.status, &error.body)
 }
 
 /// Answers one request.

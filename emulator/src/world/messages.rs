@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use talkjs_protocol::content::{ContentBlock, FileBlock, SendContentBlock, TextNode};
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::{
-    Event, MessageCreated, MessageDeleted, MessageEdited, ReactionAdded, ReactionRemoved,
+    ConversationOnly, Event, MessageCreated, MessageDeleted, MessageEdited, ReactionAdded,
+    ReactionRemoved,
 };
 use talkjs_protocol::path::encode_component;
 use talkjs_protocol::request::{EditMessageRequest, SendMessageRequest};
@@ -20,7 +21,7 @@ use super::conversations::page_size;
 use super::cursor;
 use super::typing::READ_ONLY_ACCESS;
 use super::view::message_wire;
-use super::{ApiError, ApiResult, World};
+use super::{AdminError, ApiError, ApiResult, World};
 use crate::store::{FileRecord, MessageRecord, ReactionRecord};
 
 /// The message page size when the request gives none (the official client's window).
@@ -309,6 +310,39 @@ impl World {
         });
         self.publish_side_activity(conversation, users.iter().map(String::as_str));
         Ok(())
+    }
+
+    /// Deletes every message of a conversation, as TalkJS's REST API can (a server-side
+    /// operation: no user, no permission check), and returns how many there were.
+    ///
+    /// Sockets holding the conversation's message topic get `conversation.cleared`; each
+    /// participant's sockets watching the conversation or their list get a `side.edited` with
+    /// the derived fields that changed: `lastMessageAt` falls back to `joinedAt` (§12.3 of
+    /// docs/protocol.md) and the unread count becomes 0. Read times and "marked unread" are kept.
+    /// Both go out even when there was nothing to delete. Reaction lists of the deleted messages
+    /// are not told: in the official client only the message store consumes the event (§5.3).
+    pub fn clear_conversation(&mut self, conversation: &str) -> Result<usize, AdminError> {
+        if self.store.conversation(conversation).is_none() {
+            return Err(AdminError::ConversationNotFound(conversation.to_owned()));
+        }
+        let ids: Vec<String> = self
+            .store
+            .messages(conversation, None, usize::MAX)
+            .into_iter()
+            .map(|m| m.id.clone())
+            .collect();
+        for id in &ids {
+            self.store.remove_message(conversation, id);
+        }
+        let users = self.participants_of(conversation);
+        self.publish_to_users(
+            users.iter().map(String::as_str),
+            &Event::ConversationCleared(ConversationOnly {
+                conversation_id: conversation.to_owned(),
+            }),
+        );
+        self.publish_side_activity(conversation, users.iter().map(String::as_str));
+        Ok(ids.len())
     }
 
     /// `GET /me/conversations/{c}/messages`: newest first.

@@ -114,6 +114,15 @@ impl ApiError {
 /// The result of a world operation.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Why a server-side operation (one a test or TalkJS's REST API performs, with no user behind
+/// it, e.g. [`World::clear_conversation`]) was refused. Client requests fail with [`ApiError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// No conversation has this id.
+    #[error("conversation {0} does not exist")]
+    ConversationNotFound(String),
+}
+
 /// One connected socket, as the world sees it.
 #[derive(Debug)]
 struct Conn {
@@ -278,6 +287,22 @@ impl World {
         for c in self.conns.values() {
             let _ = c.tx.send(Outbound::Close(code, reason.to_owned()));
         }
+    }
+
+    /// Pushes `upstream.restarting` to every authenticated socket, whatever it subscribed to:
+    /// the official client then skips its refetch after the next reconnect (docs/protocol.md
+    /// §3.8). Returns how many sockets were told.
+    pub fn announce_restart(&self) -> usize {
+        let Some(enc) = encode(&Event::UpstreamRestarting) else {
+            return 0;
+        };
+        let mut told = 0;
+        for c in self.conns.values().filter(|c| c.authenticated) {
+            if c.tx.send(Outbound::Publish(enc.clone())).is_ok() {
+                told += 1;
+            }
+        }
+        told
     }
 
     /// Pushes an event to one socket, whatever it subscribed to (e.g. `session.expired`).
