@@ -199,7 +199,6 @@ async fn after_an_announced_restart_the_runtime_resubscribes_without_refetching(
 /// it had anything to resubscribe. Here bob's socket is told, then closes for idleness with no
 /// topic held; his later subscription must be refetched after a plain drop.
 #[actix_rt::test]
-#[ignore = "runtime bug: Session keeps upstream_restarting until a reconnect that resubscribes"]
 async fn an_announcement_is_forgotten_by_a_socket_that_had_nothing_to_resubscribe() {
     use talkjs_actors::session::GetStatus;
     let emu = emulator().await;

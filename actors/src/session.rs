@@ -554,6 +554,9 @@ impl Handler<Notice> for Session {
                         self.stale = false;
                         self.resubscribe(ctx);
                     }
+                    // Ready again with nothing to resubscribe: a restart announcement is spent
+                    // (the official client forgets it whenever it becomes ready).
+                    Lifecycle::Connected => self.upstream_restarting = false,
                     _ => {}
                 }
                 for o in &self.lifecycle_observers {
