@@ -308,7 +308,10 @@ impl ConversationRef {
         use talkjs_actors::subscription::{self, MessagesKind, messages::FIRST_WINDOW};
         let kind = MessagesKind::new(self.id.clone(), FIRST_WINDOW);
         if self.id.is_empty() {
-            return subscription::ended(kind, "the conversation id is empty");
+            return {
+                let e = subscription::empty_id(&kind, "conversation id");
+                subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }
@@ -328,7 +331,10 @@ impl ConversationRef {
         use talkjs_actors::subscription::{self, ConversationKind};
         let kind = ConversationKind::new(self.id.clone());
         if self.id.is_empty() {
-            return subscription::ended(kind, "the conversation id is empty");
+            return {
+                let e = subscription::empty_id(&kind, "conversation id");
+                subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }
@@ -359,7 +365,10 @@ impl ConversationRef {
         use talkjs_actors::subscription::{self, ParticipantsKind};
         let kind = ParticipantsKind::new(self.id.clone());
         if self.id.is_empty() {
-            return subscription::ended(kind, "the conversation id is empty");
+            return {
+                let e = subscription::empty_id(&kind, "conversation id");
+                subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }
@@ -385,7 +394,10 @@ impl ConversationRef {
         use talkjs_actors::subscription::{self, TypingKind};
         let kind = TypingKind::new(self.id.clone());
         if self.id.is_empty() {
-            return subscription::ended(kind, "the conversation id is empty");
+            return {
+                let e = subscription::empty_id(&kind, "conversation id");
+                subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }

@@ -180,10 +180,16 @@ impl ParticipantRef {
         use talkjs_actors::subscription::{self, ParticipantKind};
         let kind = ParticipantKind::new(self.conversation_id.clone(), self.user_id.clone());
         if self.conversation_id.is_empty() {
-            return subscription::ended(kind, "the conversation id is empty");
+            return {
+                let e = subscription::empty_id(&kind, "conversation id");
+                subscription::ended(kind, e)
+            };
         }
         if self.user_id.is_empty() {
-            return subscription::ended(kind, "the user id is empty");
+            return {
+                let e = subscription::empty_id(&kind, "user id");
+                subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }

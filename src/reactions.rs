@@ -190,12 +190,13 @@ impl ReactionsRef {
             self.emoji.clone(),
         );
         let empty = [
-            (&self.conversation_id, "the conversation id is empty"),
-            (&self.message_id, "the message id is empty"),
-            (&self.emoji, "the emoji is empty"),
+            (&self.conversation_id, "conversation id"),
+            (&self.message_id, "message id"),
+            (&self.emoji, "emoji"),
         ];
-        if let Some((_, reason)) = empty.iter().find(|(id, _)| id.is_empty()) {
-            return subscription::ended(kind, reason);
+        if let Some((_, what)) = empty.iter().find(|(id, _)| id.is_empty()) {
+            let e = subscription::empty_id(&kind, what);
+            return subscription::ended(kind, e);
         }
         self.session.subscribe(kind)
     }

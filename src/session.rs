@@ -328,7 +328,13 @@ impl TalkSession {
     pub(crate) fn subscribe<K: Kind>(&self, kind: K) -> Subscription<K::Snapshot> {
         match &self.inner.env {
             Some(env) => subscription::start(kind, env.clone()),
-            None => subscription::ended(kind, "the session was terminated"),
+            None => {
+                let e = crate::Error::new(
+                    format!("Subscribe to {}", kind.describe()),
+                    crate::ErrorKind::SessionTerminated("the session was terminated".into()),
+                );
+                subscription::ended(kind, e)
+            }
         }
     }
 

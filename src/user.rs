@@ -93,7 +93,10 @@ impl UserRef {
     pub fn subscribe(&self) -> crate::UserSubscription {
         let kind = talkjs_actors::subscription::UserKind::new(self.id.clone());
         if self.id.is_empty() {
-            return talkjs_actors::subscription::ended(kind, "the user id is empty");
+            return {
+                let e = talkjs_actors::subscription::empty_id(&kind, "user id");
+                talkjs_actors::subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }
@@ -115,7 +118,10 @@ impl UserRef {
     pub fn subscribe_online(&self) -> crate::UserOnlineSubscription {
         let kind = talkjs_actors::subscription::OnlineKind::new(self.id.clone());
         if self.id.is_empty() {
-            return talkjs_actors::subscription::ended(kind, "the user id is empty");
+            return {
+                let e = talkjs_actors::subscription::empty_id(&kind, "user id");
+                talkjs_actors::subscription::ended(kind, e)
+            };
         }
         self.session.subscribe(kind)
     }

@@ -599,7 +599,10 @@ async fn empty_ids_give_subscriptions_in_the_error_state() {
     ];
     for t in checks {
         match t {
-            Terminated::Error(e) => assert!(e.to_string().contains("empty"), "{e}"),
+            Terminated::Error(e) => {
+                assert!(matches!(e.kind(), ErrorKind::InvalidArgument(_)), "{e}");
+                assert!(e.to_string().contains("empty"), "{e}");
+            }
             other => panic!("expected an error, got {other:?}"),
         }
     }

@@ -420,7 +420,13 @@ async fn subscriptions_end_in_the_error_state_with_their_session_and_empty_ids_n
     alice.terminate("shutting down");
     for sub in [&unknown] {
         match sub.terminated().await {
-            Terminated::Error(e) => assert!(e.message.contains("shutting down"), "{e}"),
+            Terminated::Error(e) => {
+                assert!(
+                    matches!(e.kind(), talkjs::ErrorKind::SessionTerminated(_)),
+                    "{e}"
+                );
+                assert!(e.to_string().contains("shutting down"), "{e}");
+            }
             other => panic!("expected the error state, got {other:?}"),
         }
     }
@@ -429,7 +435,20 @@ async fn subscriptions_end_in_the_error_state_with_their_session_and_empty_ids_n
     let late = alice.conversation("c1").subscribe_messages();
     assert!(matches!(late.terminated().await, Terminated::Error(_)));
     let empty = alice.conversation("").subscribe_messages();
-    assert!(matches!(empty.connected().await, Err(Terminated::Error(_))));
+    match empty.connected().await {
+        Err(Terminated::Error(e)) => {
+            assert!(
+                matches!(e.kind(), talkjs::ErrorKind::InvalidArgument(_)),
+                "{e}"
+            )
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+    // The state still shows the error's message, as the official client's does.
+    assert!(matches!(
+        empty.state(),
+        SubscriptionState::Error { error } if error.message.contains("empty")
+    ));
 }
 
 #[actix_rt::test]

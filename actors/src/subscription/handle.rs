@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use actix::prelude::*;
-use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
+use talkjs_protocol::snapshot::SubscriptionState;
 use tokio::sync::{mpsc, watch};
 
 use super::{AddListener, LoadMore, Unsubscribe};
@@ -59,12 +59,24 @@ impl<T: Clone + Send + 'static> Listener<T> {
 }
 
 /// How a subscription ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Terminated {
     /// [`Subscription::unsubscribe`] was called, or the last handle was dropped.
     Unsubscribed,
-    /// The server refused it, or the session ended.
-    Error(SubscriptionError),
+    /// The server refused it, the session ended, or it could not start (an empty id): the same
+    /// matchable [`Error`] a request would give (`e.kind()`).
+    Error(Error),
+}
+
+impl PartialEq for Terminated {
+    /// Equal when both are unsubscribed, or both failed with the same message.
+    fn eq(&self, other: &Terminated) -> bool {
+        match (self, other) {
+            (Terminated::Unsubscribed, Terminated::Unsubscribed) => true,
+            (Terminated::Error(a), Terminated::Error(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
 }
 
 impl std::fmt::Display for Terminated {
@@ -82,6 +94,8 @@ struct Inner<T: Send + 'static> {
     id: u64,
     describe: String,
     state: Arc<watch::Sender<SubscriptionState<T>>>,
+    /// Why it failed, typed; set before the state becomes the error state.
+    failure: Failure,
     /// The actor's mailboxes; `None` for a subscription that never started.
     actor: Option<Mailboxes<T>>,
 }
@@ -150,6 +164,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
         id: u64,
         describe: String,
         state: Arc<watch::Sender<SubscriptionState<T>>>,
+        failure: Failure,
         actor: Option<Mailboxes<T>>,
     ) -> Self {
         Subscription {
@@ -157,8 +172,24 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
                 id,
                 describe,
                 state,
+                failure,
                 actor,
             }),
+        }
+    }
+
+    /// How a terminal state ended, with the typed error when it failed.
+    fn terminal(&self, state: &SubscriptionState<T>) -> Terminated {
+        match state {
+            SubscriptionState::Error { error } => {
+                Terminated::Error(self.inner.failure.get().cloned().unwrap_or_else(|| {
+                    Error::new(
+                        format!("Subscribe to {}", self.inner.describe),
+                        ErrorKind::Transport(error.message.clone()),
+                    )
+                }))
+            }
+            _ => Terminated::Unsubscribed,
         }
     }
 
@@ -212,7 +243,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
                         });
                     }
                     SubscriptionState::Pending => {}
-                    other => return Err(terminal(other)),
+                    other => return Err(self.terminal(other)),
                 }
             }
             if rx.changed().await.is_err() {
@@ -228,7 +259,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
             {
                 let state = rx.borrow_and_update();
                 if state.is_terminal() {
-                    return terminal(&state);
+                    return self.terminal(&state);
                 }
             }
             if rx.changed().await.is_err() {
@@ -293,7 +324,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
             other => {
                 return Err(Error::new(
                     operation,
-                    ErrorKind::SessionTerminated(terminal(other).to_string()),
+                    ErrorKind::SessionTerminated(self.terminal(other).to_string()),
                 ));
             }
         };
@@ -358,12 +389,8 @@ impl<T> WindowLen for Option<Arc<Vec<Arc<T>>>> {
     }
 }
 
-fn terminal<T>(state: &SubscriptionState<T>) -> Terminated {
-    match state {
-        SubscriptionState::Error { error } => Terminated::Error(error.clone()),
-        _ => Terminated::Unsubscribed,
-    }
-}
+/// Where a subscription's actor leaves its typed error for the handles.
+pub(crate) type Failure = Arc<std::sync::OnceLock<Error>>;
 
 /// The snapshots of a subscription as a `futures` `Stream` (see [`Subscription::stream`]).
 pub struct SubscriptionStream<T: Send + 'static> {

@@ -272,6 +272,7 @@ pub struct SubscriptionActor<K: Kind> {
     id: u64,
     watcher: Watcher,
     state: Arc<watch::Sender<SubscriptionState<K::Snapshot>>>,
+    failure: handle::Failure,
     listeners: Vec<Listener<K::Snapshot>>,
     last: Option<(K::Snapshot, bool)>,
     active: bool,
@@ -329,6 +330,8 @@ impl<K: Kind> SubscriptionActor<K> {
     }
 
     fn fail(&mut self, error: &Error, ctx: &mut Context<Self>) {
+        // The typed error first: a handle that sees the error state finds it.
+        let _ = self.failure.set(error.clone());
         let message = SubscriptionError::new(error.to_string());
         self.state.send_if_modified(|s| {
             if s.is_terminal() {
@@ -546,6 +549,7 @@ where
     let primary = kind.topics();
     let describe = kind.describe();
     let max_load_more = kind.max_load_more();
+    let failure: handle::Failure = Arc::default();
     let addr = SubscriptionActor::create(|ctx| {
         let watcher = Watcher {
             id,
@@ -557,6 +561,7 @@ where
             id,
             watcher,
             state: state.clone(),
+            failure: failure.clone(),
             listeners: Vec::new(),
             last: None,
             active: false,
@@ -568,6 +573,7 @@ where
         id,
         describe,
         state,
+        failure,
         Some(handle::Mailboxes {
             max_load_more,
             listen: addr.clone().recipient(),
@@ -577,11 +583,25 @@ where
     )
 }
 
-/// A subscription that cannot start (its session already ended): in the error state from the
-/// outset.
-pub fn ended<K: Kind>(kind: K, reason: &str) -> Subscription<K::Snapshot> {
-    let error =
-        SubscriptionError::new(format!("Subscribe to {} failed: {reason}", kind.describe()));
-    let (tx, _rx) = watch::channel(SubscriptionState::Error { error });
-    Subscription::new(crate::live::next_id(), kind.describe(), Arc::new(tx), None)
+/// A subscription that cannot start (an empty id, or its session already ended): in the error
+/// state from the outset, with this error.
+pub fn ended<K: Kind>(kind: K, error: Error) -> Subscription<K::Snapshot> {
+    let message = SubscriptionError::new(error.to_string());
+    let (tx, _rx) = watch::channel(SubscriptionState::Error { error: message });
+    let failure = Arc::new(std::sync::OnceLock::from(error));
+    Subscription::new(
+        crate::live::next_id(),
+        kind.describe(),
+        Arc::new(tx),
+        failure,
+        None,
+    )
+}
+
+/// The error of a subscription refused before it starts because an id is empty.
+pub fn empty_id<K: Kind>(kind: &K, what: &str) -> Error {
+    Error::invalid(
+        format!("Subscribe to {}", kind.describe()),
+        format!("the {what} is empty"),
+    )
 }
