@@ -31,6 +31,7 @@ pub mod participants;
 pub mod reactions;
 pub mod typing;
 pub mod user;
+pub mod user_list;
 
 use std::collections::HashSet;
 use std::sync::Arc;
