@@ -1,99 +1,20 @@
-//! Wire parity: for the flows recorded from the official client (`protocol/tests/fixtures/frames/`),
-//! our runtime, making the same calls, sends the same requests: same methods, same paths, same
-//! data. Sequence numbers, tokens and idempotency keys (fresh per send by design) are left out.
-//!
-//! Our frames are captured by the emulator (`record_requests`); its answers do not matter here,
-//! because every frame compared is sent before its answer is known.
+//! Wire parity: for every flow recorded from the official client
+//! (`protocol/tests/fixtures/frames/`), our runtime, making the same calls against a server that
+//! replays the recording (`talkjs_testkit::replay`), sends the same frames: same methods, paths,
+//! data and headers, in the same order and the same rounds, on the same sockets, with the same
+//! acks, and the same plain HTTP requests. Sequence numbers are left out; tokens and idempotency
+//! keys are compared as placeholders numbered in order of appearance, so a retry that reuses its
+//! key is checked too.
 
-use std::path::Path;
+mod parity;
 
-use serde_json::Value;
-use talkjs::TalkSession;
+use parity::assert_parity;
 use talkjs::params::{
     CreateConversationParams, CreateUserParams, EditMessageParams, EditTextMessageParams,
     SendMessageParams, SendTextMessageParams, SetConversationParams, SetUserParams,
 };
 use talkjs::protocol::content::{FileToken, LocationBlock, SendContentBlock, SendFileBlock};
 use talkjs::protocol::wire::{Access, Notify};
-use talkjs_emulator::{Emulator, RunningEmulator};
-
-/// The recorder's app and user.
-const APP: &str = "app1";
-const USER: &str = "alice";
-
-/// (method, path, data without idempotencyKey).
-type Sent = (String, String, Value);
-
-fn normalise(method: &str, path: &str, data: &str) -> Option<Sent> {
-    if matches!(
-        (method, path),
-        ("POST", "/session/renew") | ("GET", "/ping")
-    ) {
-        return None;
-    }
-    let mut data: Value = serde_json::from_str(data).expect("JSON data");
-    if let Some(obj) = data.as_object_mut() {
-        obj.remove("idempotencyKey");
-    }
-    Some((method.to_owned(), path.to_owned(), data))
-}
-
-fn recorded(scenario: &str) -> Vec<Sent> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("protocol/tests/fixtures/frames")
-        .join(format!("{scenario}.json"));
-    let fixture: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON");
-    fixture["frames"]
-        .as_array()
-        .expect("frames")
-        .iter()
-        .filter(|f| f["from"] == "client" && f["frame"][1] != "ACK")
-        .filter_map(|f| {
-            let frame = &f["frame"];
-            normalise(
-                frame[1].as_str()?,
-                frame[2].as_str()?,
-                &frame[3].to_string(),
-            )
-        })
-        .collect()
-}
-
-async fn ours(emu: &RunningEmulator) -> Vec<Sent> {
-    emu.take_requests()
-        .into_iter()
-        .filter(|r| r.user_id == USER)
-        .filter_map(|r| normalise(&r.method, &r.path, &r.data))
-        .collect()
-}
-
-/// Runs `calls` with a fresh session on a recording emulator and compares with the scenario.
-async fn assert_parity<F, Fut>(scenario: &str, calls: F)
-where
-    F: FnOnce(TalkSession) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let emu = Emulator::builder()
-        .app_id(APP)
-        .start("127.0.0.1:0")
-        .await
-        .expect("emulator");
-    emu.record_requests();
-    let session = talkjs::get_talk_session(APP, USER)
-        .host(&emu.host())
-        .force_create_new()
-        .await
-        .expect("session");
-    calls(session).await;
-    let (official, ours) = (recorded(scenario), ours(&emu).await);
-    assert!(!official.is_empty(), "{scenario}: no recorded requests");
-    assert_eq!(
-        ours, official,
-        "{scenario}: our requests differ from the official client's"
-    );
-    emu.stop().await;
-}
 
 #[actix_rt::test]
 async fn creating_users() {

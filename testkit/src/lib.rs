@@ -5,6 +5,8 @@
 //!   (an emulator) byte for byte, and injects network faults on demand: cut every live connection,
 //!   refuse new ones, hold traffic, cut a connection in the middle of what the server sends, or
 //!   cut at seeded pseudo-random times ("chaos").
+//! - [`replay`]: a server that plays back a transcript recorded from the official client, so a
+//!   test can compare the frames our runtime sends with the official client's.
 //! - [`XorShift64`]: the small seeded PRNG behind the chaos schedule, for tests that want
 //!   reproducible randomness without a dependency.
 //!
@@ -25,6 +27,7 @@
 //! ```
 
 mod proxy;
+pub mod replay;
 mod rng;
 
 pub use proxy::FaultProxy;

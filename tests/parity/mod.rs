@@ -1,0 +1,123 @@
+//! The wire-parity harness shared by `wire_parity*.rs`: replays a recorded flow of the official
+//! client (`protocol/tests/fixtures/frames/`) with `talkjs_testkit::replay`, runs the same calls
+//! on our runtime, and asserts that the frames and plain HTTP requests are the same.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use talkjs::token::JwtSigner;
+use talkjs::{SessionBuilder, TalkSession};
+use talkjs_testkit::replay::{Fixture, HttpAnswers, HttpSeen, ReplayServer};
+
+/// The recorder's app and user.
+pub const APP: &str = "app1";
+pub const USER: &str = "alice";
+
+/// A user token like the recorder's (any signature: the replay does not check it).
+pub fn jwt(user: &str) -> String {
+    JwtSigner::new("test-secret")
+        .sign(APP, user)
+        .expect("signing works")
+}
+
+/// One parity check: a scenario, how its session is made, and its own HTTP answers.
+pub struct Parity {
+    scenario: &'static str,
+    user: &'static str,
+    setup: Box<dyn FnOnce(SessionBuilder) -> SessionBuilder>,
+    http: Option<HttpAnswers>,
+    /// How long the client must be silent before the transcript is taken.
+    settle: Duration,
+}
+
+impl Parity {
+    pub fn new(scenario: &'static str) -> Parity {
+        Parity {
+            scenario,
+            user: USER,
+            setup: Box::new(|b| b.token(jwt(USER))),
+            http: None,
+            settle: Duration::from_millis(300),
+        }
+    }
+
+    /// Replaces the default session setup (a static token).
+    pub fn session(
+        mut self,
+        setup: impl FnOnce(SessionBuilder) -> SessionBuilder + 'static,
+    ) -> Self {
+        self.setup = Box::new(setup);
+        self
+    }
+
+    pub fn user(mut self, user: &'static str) -> Self {
+        self.user = user;
+        self
+    }
+
+    pub fn http(
+        mut self,
+        answers: impl Fn(&HttpSeen) -> Option<(u16, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.http = Some(Arc::new(answers));
+        self
+    }
+
+    pub fn settle(mut self, quiet: Duration) -> Self {
+        self.settle = quiet;
+        self
+    }
+
+    /// Replays the scenario, runs `calls` on a fresh session, and compares what was sent.
+    pub async fn run<F, Fut>(self, calls: F) -> Fixture
+    where
+        F: FnOnce(TalkSession, Arc<ReplayServer>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol/tests/fixtures/frames");
+        let fixture = Fixture::load(&dir, self.scenario);
+        let replay = Arc::new(ReplayServer::start(&fixture, self.http).expect("replay server"));
+        let builder = talkjs::get_talk_session(APP, self.user)
+            .host(&replay.host())
+            .force_create_new();
+        let session = (self.setup)(builder).await.expect("session");
+        calls(session.clone(), replay.clone()).await;
+        replay.quiesce(self.settle, Duration::from_secs(20)).await;
+        let (official, ours) = (fixture.client_lines(), replay.client_lines());
+        assert!(
+            ours == official,
+            "{}: our frames differ from the official client's\n--- official\n{}\n--- ours\n{}\n--- unmatched\n{}",
+            self.scenario,
+            official.join("\n"),
+            ours.join("\n"),
+            replay.unmatched().join("\n"),
+        );
+        let http: Vec<(String, String)> = replay
+            .http()
+            .into_iter()
+            .map(|h| (h.method, h.url))
+            .collect();
+        assert_eq!(
+            http, fixture.http,
+            "{}: plain HTTP requests differ",
+            self.scenario
+        );
+        session.terminate("parity check done");
+        if let Ok(replay) = Arc::try_unwrap(replay) {
+            replay.stop().await;
+        }
+        fixture
+    }
+}
+
+/// The common case: default session, calls only.
+pub async fn assert_parity<F, Fut>(scenario: &'static str, calls: F)
+where
+    F: FnOnce(TalkSession) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    Parity::new(scenario).run(|s, _| calls(s)).await;
+}
