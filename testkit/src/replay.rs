@@ -148,10 +148,11 @@ impl Transcript {
                     *v = Value::String(format!("<{label} {n}>"));
                 }
             };
-            if method == "POST" && path == "/session/renew" {
-                if let Some(t) = data.get_mut("token") {
-                    placeholder(t, &mut tokens, "TOKEN");
-                }
+            if let (true, Some(t)) = (
+                method == "POST" && path == "/session/renew",
+                data.get_mut("token"),
+            ) {
+                placeholder(t, &mut tokens, "TOKEN");
             }
             if let Some(k) = data.get_mut("idempotencyKey") {
                 placeholder(k, &mut keys, "KEY");
