@@ -34,10 +34,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use futures_util::future::join_all;
 use lru::LruCache;
+use serde_json::value::RawValue;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::UserSnapshot;
-use talkjs_protocol::wire::{ConversationWire, MessageWire, UserWire};
+use talkjs_protocol::wire::{MessageWire, UserWire};
 use tokio::sync::oneshot;
 
 use crate::batch::{BatchItem, BatchKey, Batched};
@@ -117,12 +118,14 @@ pub struct GetMessage {
     pub message: String,
 }
 
-/// One conversation as the current user sees it (`None`: not found or not a participant).
-/// Concurrent requests for the same conversation share one `GET`; the answer is not kept, since
-/// it is only current while something subscribes to it.
+/// A read (`GET`) that concurrent identical reads share: while one is in flight, another with
+/// the same path and data waits for its answer instead of sending its own frame. This is how
+/// two subscriptions showing the same conversation (a list and the conversation's own, say)
+/// send one `GET` of its last message, as the official client's shared stores do. Answers are
+/// not kept: a read is only current while something subscribes to what it read.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<Option<ConversationWire>, Error>")]
-pub struct GetConversation(pub String);
+#[rtype(result = "Result<Arc<RawValue>, Error>")]
+pub struct SharedRead(pub Request);
 
 /// What a shard and its callers hold of the cache's statistics (tests and diagnostics).
 #[derive(Debug, Message)]
@@ -182,7 +185,7 @@ impl Cache {
                     messages: LruCache::unbounded(),
                     messages_bound: (config.messages / n).max(1),
                     message_waiters: HashMap::new(),
-                    conversation_waiters: HashMap::new(),
+                    reads: HashMap::new(),
                     user_fetches: 0,
                 };
                 if n == 1 {
@@ -293,13 +296,12 @@ impl Cache {
         total
     }
 
-    /// One conversation (`None`: not found or not a participant); concurrent requests for the
-    /// same one share a `GET` (several filtered lists deciding about the same change, say).
-    pub fn conversation(
+    /// Sends a `GET`, or joins an identical one in flight (see [`SharedRead`]).
+    pub fn shared_read(
         &self,
-        id: String,
-    ) -> impl Future<Output = Result<Option<ConversationWire>, Error>> + 'static {
-        let ask = self.shard(&id).send(GetConversation(id));
+        request: Request,
+    ) -> impl Future<Output = Result<Arc<RawValue>, Error>> + 'static {
+        let ask = self.shard(&request.path).send(SharedRead(request));
         async move { ask.await.map_err(|_| stopped())? }
     }
 
@@ -341,7 +343,7 @@ fn stopped() -> Error {
 #[rtype(result = "()")]
 struct StopShard;
 
-type ConversationWaiter = oneshot::Sender<Result<Option<ConversationWire>, Error>>;
+type ReadWaiter = oneshot::Sender<Result<Arc<RawValue>, Error>>;
 type MessageWaiter = oneshot::Sender<Result<Option<MessageWire>, Error>>;
 type UserWaiter = oneshot::Sender<Result<Option<Arc<UserSnapshot>>, Error>>;
 
@@ -369,7 +371,8 @@ pub struct CacheShard {
     /// At most this many messages.
     messages_bound: usize,
     message_waiters: HashMap<(String, String), Vec<MessageWaiter>>,
-    conversation_waiters: HashMap<String, Vec<ConversationWaiter>>,
+    /// Reads in flight, by path and data, with everyone waiting for each.
+    reads: HashMap<(String, String), Vec<ReadWaiter>>,
     user_fetches: u64,
 }
 
@@ -666,46 +669,23 @@ impl Handler<GetMessage> for CacheShard {
     }
 }
 
-impl Handler<GetConversation> for CacheShard {
-    type Result = ResponseFuture<Result<Option<ConversationWire>, Error>>;
+impl Handler<SharedRead> for CacheShard {
+    type Result = ResponseFuture<Result<Arc<RawValue>, Error>>;
 
-    fn handle(
-        &mut self,
-        GetConversation(id): GetConversation,
-        ctx: &mut Context<Self>,
-    ) -> Self::Result {
+    fn handle(&mut self, SharedRead(request): SharedRead, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let first = !self.conversation_waiters.contains_key(&id);
-        self.conversation_waiters
-            .entry(id.clone())
-            .or_default()
-            .push(tx);
+        let key = (request.path.clone(), request.data.get().to_owned());
+        let first = !self.reads.contains_key(&key);
+        self.reads.entry(key.clone()).or_default().push(tx);
         if first {
-            let route = Route::GetConversation {
-                conversation: id.clone(),
-            };
-            let answer = self.session.send(Request {
-                operation: format!("Get conversation {id}").into(),
-                method: route.method(),
-                path: route.path().encode(),
-                data: serde_json::value::RawValue::from_string("{}".into())
-                    .unwrap_or_else(|_| unreachable!("valid JSON")),
-            });
+            let answer = self.session.send(request);
             ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
                 let result = match answer {
-                    Ok(Ok(raw)) => serde_json::from_str::<ConversationWire>(raw.get())
-                        .map(Some)
-                        .map_err(|e| {
-                            Error::new(
-                                "Get conversation",
-                                ErrorKind::Transport(format!("unreadable conversation: {e}")),
-                            )
-                        }),
-                    Ok(Err(e)) if e.is_absent() => Ok(None),
+                    Ok(Ok(raw)) => Ok(Arc::<RawValue>::from(raw)),
                     Ok(Err(e)) => Err(e),
                     Err(_) => Err(stopped()),
                 };
-                for w in act.conversation_waiters.remove(&id).unwrap_or_default() {
+                for w in act.reads.remove(&key).unwrap_or_default() {
                     let _ = w.send(result.clone());
                 }
             }));

@@ -34,8 +34,9 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-/// How long the client must be silent before held answers go out (the recording stub's value).
-pub const QUIET: Duration = Duration::from_millis(20);
+/// How long the client must be silent before held answers go out. The recording stub used
+/// 20 ms; a little more keeps rounds stable on a loaded machine and changes nothing else.
+pub const QUIET: Duration = Duration::from_millis(50);
 
 /// A recorded scenario: its client and server frames per socket, and its HTTP requests.
 #[derive(Debug, Clone)]
@@ -108,9 +109,9 @@ impl Fixture {
     /// The recorded client frames, as comparable lines (see [`Transcript::lines`]).
     pub fn client_lines(&self) -> Vec<String> {
         let frames = self.sockets.iter().enumerate().flat_map(|(i, s)| {
-            s.iter().filter_map(move |e| match e {
-                Recorded::Request(f) | Recorded::Ack(f) => Some((i, f.clone())),
-                _ => None,
+            s.iter().map(move |e| match e {
+                Recorded::Request(f) | Recorded::Ack(f) => (i, true, f.clone()),
+                Recorded::Answer(f) | Recorded::Push(f) => (i, false, f.clone()),
             })
         });
         Transcript::lines(frames)
@@ -120,15 +121,30 @@ impl Fixture {
 /// Turns client frames into comparable lines.
 pub struct Transcript;
 
+/// The line that separates two rounds (see [`Transcript::lines`]).
+pub const ROUND: &str = "--";
+
 impl Transcript {
     /// `socket method path data headers` per request and `socket ACK id` per ack; pings
     /// dropped, tokens and idempotency keys replaced by `<TOKEN n>` / `<KEY n>` in order of
-    /// first appearance.
-    pub fn lines(frames: impl IntoIterator<Item = (usize, Value)>) -> Vec<String> {
+    /// first appearance. Frames are `(socket, from client, frame)`; where server frames came
+    /// between two client frames, a [`ROUND`] line marks the start of the client's next round.
+    pub fn lines(frames: impl IntoIterator<Item = (usize, bool, Value)>) -> Vec<String> {
         let mut tokens: HashMap<String, usize> = HashMap::new();
         let mut keys: HashMap<String, usize> = HashMap::new();
-        let mut out = Vec::new();
-        for (socket, frame) in frames {
+        let mut out: Vec<String> = Vec::new();
+        let mut server_spoke = false;
+        for (socket, from_client, frame) in frames {
+            if !from_client {
+                server_spoke = true;
+                continue;
+            }
+            if frame[1] == "GET" && frame[2] == "/ping" {
+                continue;
+            }
+            if std::mem::take(&mut server_spoke) && !out.is_empty() {
+                out.push(ROUND.to_owned());
+            }
             if frame[1] == "ACK" {
                 out.push(format!("s{socket} ACK {}", frame[0]));
                 continue;
@@ -137,9 +153,6 @@ impl Transcript {
                 frame[1].as_str().unwrap_or("?"),
                 frame[2].as_str().unwrap_or("?"),
             );
-            if method == "GET" && path == "/ping" {
-                continue;
-            }
             let mut data = frame[3].clone();
             let placeholder = |v: &mut Value, seen: &mut HashMap<String, usize>, label| {
                 if let Some(s) = v.as_str() {
@@ -207,12 +220,23 @@ pub type HttpAnswer = (u16, String);
 /// A test's own HTTP answers; `None` falls back to the stub's defaults.
 pub type HttpAnswers = Arc<dyn Fn(&HttpSeen) -> Option<HttpAnswer> + Send + Sync>;
 
+/// What a held answer answers.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// The recorded request at this index of the script.
+    Script(usize),
+    /// A heartbeat.
+    Ping,
+    /// A request the recording does not have.
+    Unmatched,
+}
+
 struct SocketState {
     script: Vec<Recorded>,
     /// Per script entry: has it happened (request or ack received, answer or push sent)?
     done: Vec<bool>,
-    /// Answers waiting for the client to go quiet, with the script entry each one plays.
-    held: Vec<(Option<usize>, Value)>,
+    /// Answers waiting for the client to go quiet, with what each one answers.
+    held: Vec<(Entry, Value)>,
     /// Bumped by every client frame; a flush timer only fires if it is still current.
     generation: u64,
     out: mpsc::UnboundedSender<String>,
@@ -223,8 +247,8 @@ struct Shared {
     fixture_sockets: Vec<Vec<Recorded>>,
     opened: usize,
     sockets: Vec<SocketState>,
-    /// Every client frame: (socket, frame).
-    client: Vec<(usize, Value)>,
+    /// Every frame: (socket, from the client, frame); answers to pings left out.
+    log: Vec<(usize, bool, Value)>,
     http: Vec<HttpSeen>,
     /// Frames the recording has no match for.
     unmatched: Vec<String>,
@@ -277,12 +301,12 @@ impl ReplayServer {
 
     /// Every client frame so far, as comparable lines.
     pub fn client_lines(&self) -> Vec<String> {
-        Transcript::lines(lock(&self.shared).client.clone())
+        Transcript::lines(lock(&self.shared).log.clone())
     }
 
     /// How many client frames have arrived.
     pub fn client_frames(&self) -> usize {
-        lock(&self.shared).client.len()
+        lock(&self.shared).log.iter().filter(|f| f.1).count()
     }
 
     /// Every plain HTTP request so far.
@@ -456,9 +480,12 @@ async fn run_socket(
 /// generation a flush timer should check.
 fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option<u64> {
     let mut s = lock(shared);
-    s.client.push((index, frame.clone()));
+    s.log.push((index, true, frame.clone()));
     let Shared {
-        sockets, unmatched, ..
+        sockets,
+        unmatched,
+        log,
+        ..
     } = &mut *s;
     let sock = &mut sockets[index];
     sock.generation += 1;
@@ -471,11 +498,11 @@ fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option
             Some(i) => sock.done[i] = true,
             None => unmatched.push(format!("s{index} {frame}")),
         }
-        send_ready_pushes(sock);
+        send_ready_pushes(sock, index, log);
         return (!sock.held.is_empty()).then_some(sock.generation);
     }
     if frame[1] == "GET" && frame[2] == "/ping" {
-        sock.held.push((None, json!([frame[0], 200, {}])));
+        sock.held.push((Entry::Ping, json!([frame[0], 200, {}])));
         return Some(sock.generation);
     }
     let key = match_key(&frame);
@@ -499,7 +526,7 @@ fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option
                     unreachable!("found an answer")
                 };
                 let reply = json!([frame[0], a[1], a[2]]);
-                sock.held.push((Some(j), reply));
+                sock.held.push((Entry::Script(j), reply));
             }
         }
         None => {
@@ -509,7 +536,7 @@ fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option
                 400,
                 {"errorCode": "REPLAY_UNMATCHED", "reasons": ["the recording has no such request"]}
             ]);
-            sock.held.push((None, reply));
+            sock.held.push((Entry::Unmatched, reply));
         }
     }
     Some(sock.generation)
@@ -519,21 +546,27 @@ fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option
 /// that became due.
 fn flush(shared: &Mutex<Shared>, index: usize, generation: u64) {
     let mut s = lock(shared);
-    let sock = &mut s.sockets[index];
+    let Shared { sockets, log, .. } = &mut *s;
+    let sock = &mut sockets[index];
     if sock.generation != generation {
         return;
     }
     for (entry, answer) in std::mem::take(&mut sock.held) {
-        if let Some(j) = entry {
-            sock.done[j] = true;
+        match entry {
+            Entry::Script(j) => {
+                sock.done[j] = true;
+                log.push((index, false, answer.clone()));
+            }
+            Entry::Unmatched => log.push((index, false, answer.clone())),
+            Entry::Ping => {}
         }
         let _ = sock.out.send(answer.to_string());
     }
-    send_ready_pushes(sock);
+    send_ready_pushes(sock, index, log);
 }
 
 /// Sends every recorded push whose predecessors have all happened.
-fn send_ready_pushes(sock: &mut SocketState) {
+fn send_ready_pushes(sock: &mut SocketState, index: usize, log: &mut Vec<(usize, bool, Value)>) {
     loop {
         let Some(p) = (0..sock.script.len())
             .find(|&i| !sock.done[i] && matches!(sock.script[i], Recorded::Push(_)))
@@ -547,6 +580,7 @@ fn send_ready_pushes(sock: &mut SocketState) {
         let Recorded::Push(frame) = &sock.script[p] else {
             unreachable!("found a push")
         };
+        log.push((index, false, frame.clone()));
         let _ = sock.out.send(frame.to_string());
     }
 }

@@ -22,7 +22,7 @@ use futures_util::future::{LocalBoxFuture, join_all};
 use talkjs_protocol::event::Event;
 use talkjs_protocol::filter::ConversationFilter;
 use talkjs_protocol::path::{Route, Topic};
-use talkjs_protocol::request::ListConversationsRequest;
+use talkjs_protocol::request::{Empty, ListConversationsRequest};
 use talkjs_protocol::snapshot::{ConversationSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{ConversationWire, Page};
 
@@ -319,12 +319,22 @@ impl Kind for ConversationListKind {
                 }
                 // It may now match, or be active enough to join: ask for it, then decide.
                 // Shared with every other list asking about the same change.
-                let wire = scope.env.cache.conversation(id.clone());
+                let wire = scope.env.call::<_, ConversationWire>(
+                    format!("Get conversation {id}"),
+                    &Route::GetConversation {
+                        conversation: id.clone(),
+                    },
+                    &Empty,
+                );
                 let env = scope.env.clone();
                 let watcher = scope.watcher.clone();
                 let filter = self.filter.clone();
                 Step::Later(Box::pin(async move {
-                    let wire = wire.await?.filter(|w| filter.matches(w));
+                    let wire = match wire.await {
+                        Ok(w) => Some(w).filter(|w| filter.matches(w)),
+                        Err(e) if e.is_absent() => None,
+                        Err(e) => return Err(e),
+                    };
                     let entries = match wire {
                         Some(w) => with_last_messages(&env, &watcher, vec![w]).await?,
                         None => Vec::new(),

@@ -42,6 +42,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use talkjs_protocol::event::Event;
+use talkjs_protocol::frame::Method;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState, UserSnapshot};
 use tokio::sync::watch;
@@ -83,7 +84,8 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    /// Sends a request now and returns a future of its decoded answer.
+    /// Sends a request now and returns a future of its decoded answer. A `GET` joins an identical
+    /// one already in flight instead of sending its own frame (see [`crate::cache::SharedRead`]).
     pub fn call<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         operation: impl Into<Arc<str>>,
@@ -98,14 +100,22 @@ impl Env {
                 return Box::pin(async move { Err(e) });
             }
         };
-        let answer = self.session.send(Request {
+        let request = Request {
             operation: operation.clone(),
             method: route.method(),
             path: route.path().encode(),
             data,
-        });
+        };
+        let answer: LocalBoxFuture<'static, Result<Arc<RawValue>, Error>> =
+            if request.method == Method::Get {
+                Box::pin(self.cache.shared_read(request))
+            } else {
+                let sent = self.session.send(request);
+                let op = operation.clone();
+                Box::pin(async move { Ok(Arc::from(sent.await.map_err(|_| gone(&op))??)) })
+            };
         Box::pin(async move {
-            let raw: Box<RawValue> = answer.await.map_err(|_| gone(&operation))??;
+            let raw = answer.await?;
             serde_json::from_str(raw.get()).map_err(|e| {
                 Error::new(
                     operation,
