@@ -11,13 +11,11 @@ use talkjs_protocol::params::{
 };
 use talkjs_protocol::path::Route;
 use talkjs_protocol::request::{
-    ActionResult, ListRequest, ParticipantAction, ParticipantMethod, SendMessageRequest,
-    SendMessageResponse,
+    ActionResult, ParticipantAction, ParticipantMethod, SendMessageRequest, SendMessageResponse,
 };
 use talkjs_protocol::snapshot::ConversationSnapshot;
-use talkjs_protocol::wire::{ConversationWire, MessageWire, Page};
 
-use crate::hydrate::{self, none_if_absent};
+use crate::hydrate;
 use crate::message::MessageRef;
 use crate::participant::ParticipantRef;
 use crate::session::{EMPTY, TalkSession, require_id};
@@ -132,32 +130,9 @@ impl ConversationRef {
         {
             return Ok(c.map(|c| (*c).clone()));
         }
-        let route = Route::GetConversation {
-            conversation: self.id.clone(),
-        };
-        let Some(wire) = none_if_absent(
-            self.session
-                .call_typed::<_, ConversationWire>(op.clone(), &route, EMPTY)
-                .await,
-        )?
-        else {
-            return Ok(None);
-        };
-        let route = Route::ListMessages {
-            conversation: self.id.clone(),
-        };
-        let page: Option<Page<MessageWire>> = none_if_absent(
-            self.session
-                .call_typed(op, &route, &ListRequest::first_page(1))
-                .await,
-        )?;
-        let last = match page.and_then(|p| p.data.into_iter().next()) {
-            Some(m) => Some(Arc::new(
-                hydrate::message(&self.session, &self.id, &m).await?,
-            )),
-            None => None,
-        };
-        Ok(Some(ConversationSnapshot::from_wire(&wire, last)))
+        // Otherwise a short-lived subscription, as the official client reads.
+        let snapshot = hydrate::once(op, self.subscribe()).await?;
+        Ok(snapshot.map(|c| (*c).clone()))
     }
 
     /// Sets the conversation's attributes and the current user's participation (creating either

@@ -1,7 +1,6 @@
 //! Turning wire objects into snapshots: fetching the users and referenced messages a snapshot
 //! shows. (Live subscriptions will serve these from the session's cache instead.)
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use talkjs_actors::batch::{BatchItem, BatchKey};
@@ -27,6 +26,28 @@ pub(crate) async fn user(session: &TalkSession, id: &str) -> Result<Option<UserW
         .map_err(|e| unreadable(op, e))
 }
 
+/// The first snapshot of a short-lived subscription: how the official client reads
+/// conversations, participants and reactions (`SUBSCRIBE`, `GET`, and `UNSUBSCRIBE` once the
+/// path has gone unused for the session's unsubscribe delay, so reads soon after cost nothing
+/// more on the wire). The subscription ends when this returns; its error, if any, is reported
+/// as the read's.
+pub(crate) async fn once<T: Clone + Send + Sync + 'static>(
+    op: Arc<str>,
+    subscription: talkjs_actors::subscription::Subscription<T>,
+) -> Result<T> {
+    use talkjs_actors::subscription::Terminated;
+    let first = subscription.connected().await;
+    subscription.unsubscribe();
+    match first {
+        Ok(update) => Ok(update.snapshot),
+        Err(Terminated::Error(e)) => Err(e.with_operation(op)),
+        Err(Terminated::Unsubscribed) => Err(crate::Error::new(
+            op,
+            ErrorKind::SessionTerminated("the read was cancelled".into()),
+        )),
+    }
+}
+
 /// The error for an answer that does not decode.
 pub(crate) fn unreadable(op: Arc<str>, e: serde_json::Error) -> crate::Error {
     crate::Error::new(
@@ -38,47 +59,39 @@ pub(crate) fn unreadable(op: Arc<str>, e: serde_json::Error) -> crate::Error {
     )
 }
 
-/// The snapshots of these users (one batched request); missing users are left out.
-pub(crate) async fn users(
-    session: &TalkSession,
-    ids: &[&str],
-) -> Result<HashMap<String, Arc<UserSnapshot>>> {
-    let found = futures_util::future::join_all(ids.iter().map(|id| user(session, id))).await;
-    let mut out = HashMap::new();
-    for (id, found) in ids.iter().zip(found) {
-        if let Some(w) = found? {
-            out.insert((*id).to_owned(), Arc::new(UserSnapshot::from(w)));
-        }
-    }
-    Ok(out)
-}
-
-/// A message's snapshot: its sender and the message it replies to fetched alongside. A reply
+/// A message's snapshot. As in the official client, its sender and the message it replies to
+/// are fetched together, then the replied-to message's sender: one round per level. A reply
 /// whose original is gone shows no referenced message rather than failing.
 pub(crate) async fn message(
     session: &TalkSession,
     conversation: &str,
     wire: &MessageWire,
 ) -> Result<MessageSnapshot> {
-    let referenced = match &wire.referenced_message_id {
-        Some(id) => fetch_message(session, conversation, id).await?,
-        None => None,
+    let sender = async {
+        match &wire.sender_id {
+            Some(id) => user(session, id).await,
+            None => Ok(None),
+        }
     };
-    let mut ids: Vec<&str> = wire.sender_id.iter().map(String::as_str).collect();
-    if let Some(r) = &referenced
-        && let Some(s) = &r.sender_id
-    {
-        ids.push(s);
-    }
-    let users = users(session, &ids).await?;
-    let user = |id: &Option<String>| id.as_ref().and_then(|id| users.get(id).cloned());
-    let referenced =
-        referenced.map(|r| Arc::new(ReferencedMessageSnapshot::from_wire(&r, user(&r.sender_id))));
-    Ok(MessageSnapshot::from_wire(
-        wire,
-        user(&wire.sender_id),
-        referenced,
-    ))
+    let referenced = async {
+        let Some(id) = &wire.referenced_message_id else {
+            return Ok(None);
+        };
+        let Some(r) = fetch_message(session, conversation, id).await? else {
+            return Ok(None);
+        };
+        let sender = match &r.sender_id {
+            Some(id) => user(session, id).await?,
+            None => None,
+        };
+        let sender = sender.map(|w| Arc::new(UserSnapshot::from(w)));
+        Ok(Some(Arc::new(ReferencedMessageSnapshot::from_wire(
+            &r, sender,
+        ))))
+    };
+    let (sender, referenced) = futures_util::future::join(sender, referenced).await;
+    let sender = sender?.map(|w| Arc::new(UserSnapshot::from(w)));
+    Ok(MessageSnapshot::from_wire(wire, sender, referenced?))
 }
 
 /// `GET /me/conversations/{c}/messages/{m}`, with "not found" and "not a participant" as `None`.

@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use talkjs_protocol::error::codes;
 use talkjs_protocol::params::{CreateParticipantParams, SetParticipantParams};
 use talkjs_protocol::path::Route;
 use talkjs_protocol::request::{ParticipantAction, ParticipantMethod};
 use talkjs_protocol::snapshot::ParticipantSnapshot;
-use talkjs_protocol::wire::ParticipantWire;
 
 use crate::conversation::participant_action;
 use crate::hydrate;
@@ -81,25 +79,13 @@ impl ParticipantRef {
         {
             return Ok(Some((*p).clone()));
         }
-        let route = Route::GetParticipant {
-            conversation: self.conversation_id.clone(),
-            user: self.user_id.clone(),
-        };
-        let wire: ParticipantWire = match self.session.call_typed(op, &route, EMPTY).await {
-            Ok(w) => w,
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound(_)) => return Ok(None),
-            Err(e)
-                if e.error_code() == Some(codes::NOT_A_PARTICIPANT)
-                    && self.user_id == self.session.user_id() =>
-            {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let users = hydrate::users(&self.session, &[&self.user_id]).await?;
-        Ok(users
-            .get(&self.user_id)
-            .map(|user| ParticipantSnapshot::from_wire(&wire, user.clone())))
+        // Otherwise a short-lived subscription, as the official client reads.
+        let kind = talkjs_actors::subscription::ParticipantKind::for_read(
+            self.conversation_id.clone(),
+            self.user_id.clone(),
+        );
+        let snapshot = hydrate::once(op, self.session.subscribe(kind)).await?;
+        Ok(snapshot.map(|p| (*p).clone()))
     }
 
     /// Adds the user, or updates their access and notification settings.

@@ -3,16 +3,12 @@
 use std::sync::Arc;
 
 use talkjs_protocol::path::Route;
-use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::SingleReactionSnapshot;
-use talkjs_protocol::wire::{Page, ReactionUserWire};
 
-use crate::hydrate::{self, none_if_absent};
+use crate::hydrate;
 use crate::session::{EMPTY, TalkSession, require_id};
 use crate::{ErrorKind, Result};
 
-/// Reaction users the official client asks for per page (its docs say 10; the wire says 30).
-const REACTION_PAGE: u32 = 30;
 /// How many reactions [`ReactionsRef::get_first_reactions`] returns.
 const FIRST_REACTIONS: usize = 10;
 
@@ -136,33 +132,15 @@ impl ReactionsRef {
         )
         .into();
         self.check(&op)?;
-        let route = Route::ListReactions {
-            conversation: self.conversation_id.clone(),
-            message: self.message_id.clone(),
-            emoji: self.emoji.clone(),
-        };
-        let Some(page): Option<Page<ReactionUserWire>> = none_if_absent(
-            self.session
-                .call_typed(op, &route, &ListRequest::first_page(REACTION_PAGE))
-                .await,
-        )?
-        else {
-            return Ok(None);
-        };
-        let first: Vec<&ReactionUserWire> = page.data.iter().take(FIRST_REACTIONS).collect();
-        let ids: Vec<&str> = first.iter().map(|r| r.user_id.as_str()).collect();
-        let users = hydrate::users(&self.session, &ids).await?;
-        // Users that no longer exist are left out, as in the official client.
-        Ok(Some(
-            first
-                .into_iter()
-                .filter_map(|r| {
-                    users
-                        .get(&r.user_id)
-                        .map(|u| SingleReactionSnapshot::from_wire(r, u.clone()))
-                })
-                .collect(),
-        ))
+        // A short-lived subscription, as the official client reads: it loads (and fetches the
+        // users of) the first page of 30, of which the first ten are given.
+        let list = hydrate::once(op, self.subscribe()).await?;
+        Ok(list.map(|l| {
+            l.iter()
+                .take(FIRST_REACTIONS)
+                .map(|r| (**r).clone())
+                .collect()
+        }))
     }
 
     /// Subscribes to the users who reacted with this emoji, oldest first: the 30 oldest, then

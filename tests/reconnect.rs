@@ -30,6 +30,7 @@ fn timings() -> talkjs::Timings {
         reconnect_base: Duration::from_millis(10),
         reconnect_max: Duration::from_millis(100),
         unsubscribe_delay: Duration::from_millis(200),
+        user_unsubscribe_delay: Duration::from_millis(200),
         ..Default::default()
     }
 }

@@ -8,12 +8,16 @@
 
 mod parity;
 
-use parity::assert_parity;
+use std::time::Duration;
+
+use parity::{Parity, assert_parity};
+use serde_json::json;
 use talkjs::params::{
     CreateConversationParams, CreateUserParams, EditMessageParams, EditTextMessageParams,
     SendMessageParams, SendTextMessageParams, SetConversationParams, SetUserParams,
 };
 use talkjs::protocol::content::{FileToken, LocationBlock, SendContentBlock, SendFileBlock};
+use talkjs::protocol::filter::ConversationFilter;
 use talkjs::protocol::wire::{Access, Notify};
 
 #[actix_rt::test]
@@ -279,4 +283,346 @@ async fn reading_the_current_user() {
         let _ = s.current_user().get().await;
     })
     .await;
+}
+
+// --- Reads ---------------------------------------------------------------------------------
+// The official client reads through a short-lived subscription: SUBSCRIBE, GET, and UNSUBSCRIBE
+// once nothing has used the path for a while. Each test checks the frames first, then the results.
+
+#[actix_rt::test]
+async fn reading_a_conversation() {
+    for (scenario, id) in [
+        ("conversation_get", "c1"),
+        ("conversation_get_not_found", "missing"),
+        ("conversation_get_not_a_participant", "secret"),
+    ] {
+        // Hydration asks for the sender and the replied-to message in one round, in another
+        // order than the official client's microtasks give.
+        let got = Parity::new(scenario)
+            .any_order_within_rounds()
+            .run(|s, _| async move { s.conversation(id).get().await })
+            .await;
+        match got {
+            Ok(Some(c)) => {
+                assert_eq!(id, "c1");
+                let last = c.last_message.expect("a last message");
+                assert_eq!(last.id, "m3");
+                let replied = last.referenced_message.as_ref().expect("m3 replies to m1");
+                assert_eq!(
+                    replied.sender.as_ref().map(|u| u.id.as_str()),
+                    Some("alice")
+                );
+            }
+            Ok(None) => assert_ne!(id, "c1", "{scenario}"),
+            Err(e) => panic!("{scenario}: {e}"),
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn reading_a_message() {
+    let m = Parity::new("message_get")
+        .run(|s, _| async move { s.conversation("c1").message("m3").get().await })
+        .await
+        .expect("no error")
+        .expect("m3 exists");
+    assert_eq!(m.sender.as_ref().map(|u| u.id.as_str()), Some("carol"));
+    let (gone, other) = Parity::new("message_get_not_found")
+        .run(|s, _| async move {
+            let gone = s.conversation("c1").message("gone").get().await;
+            let other = s.conversation("cx").message("m1").get().await;
+            (gone, other)
+        })
+        .await;
+    assert!(gone.unwrap().is_none());
+    assert!(other.unwrap().is_none());
+    let cached = Parity::new("message_get_cached")
+        .run(|s, _| async move {
+            let sub = s.conversation("c1").subscribe_messages();
+            sub.connected().await.expect("active");
+            s.conversation("c1").message("m2").get().await
+        })
+        .await;
+    assert!(cached.unwrap().is_some());
+}
+
+#[actix_rt::test]
+async fn reading_participants() {
+    // The participant's and its user's SUBSCRIBE and GET go in one round, in another order.
+    let (bob, carol) = Parity::new("participant_get")
+        .any_order_within_rounds()
+        .run(|s, _| async move {
+            let c = s.conversation("c1");
+            (
+                c.participant("bob").get().await,
+                c.participant("carol").get().await,
+            )
+        })
+        .await;
+    assert!(bob.unwrap().is_some());
+    assert!(carol.unwrap().is_none());
+    let (bob, alice) = Parity::new("participant_get_not_a_participant")
+        .any_order_within_rounds()
+        .run(|s, _| async move {
+            let c = s.conversation("c9");
+            (
+                c.participant("bob").get().await,
+                c.participant("alice").get().await,
+            )
+        })
+        .await;
+    assert!(bob.is_err());
+    assert!(alice.unwrap().is_none());
+}
+
+#[actix_rt::test]
+async fn reading_first_reactions() {
+    let first = Parity::new("reactions_get_first")
+        .run(|s, _| async move {
+            let r = s.conversation("c1").message("m2").reactions("🎉");
+            r.get_first_reactions().await
+        })
+        .await;
+    assert_eq!(first.unwrap().expect("reactions").len(), 10);
+}
+
+#[actix_rt::test]
+async fn reads_unsubscribe_after_the_delay() {
+    // Short delays, so the test need not wait the official 10 s (paths) and 30 s (users).
+    let short = |users| talkjs::Timings {
+        unsubscribe_delay: Duration::from_millis(300),
+        user_unsubscribe_delay: users,
+        ..Default::default()
+    };
+    // Users outlive the reactions path: only the path is unsubscribed in the recording.
+    let first = Parity::new("reactions_get_first_then_unsubscribe")
+        .session(move |b| {
+            b.token(parity::jwt(parity::USER))
+                .timings(short(Duration::from_secs(30)))
+        })
+        .settle(Duration::from_millis(800))
+        .run(|s, _| async move {
+            let r = s.conversation("c1").message("m2").reactions("👍");
+            r.get_first_reactions().await
+        })
+        .await;
+    assert_eq!(first.unwrap().expect("reactions").len(), 2);
+    let bob = Parity::new("user_get_then_unsubscribe")
+        .session(move |b| {
+            b.token(parity::jwt(parity::USER))
+                .timings(short(Duration::from_millis(300)))
+        })
+        .settle(Duration::from_millis(800))
+        .run(|s, _| async move { s.user("bob").get().await })
+        .await;
+    assert!(bob.unwrap().is_some());
+}
+
+#[actix_rt::test]
+async fn a_refused_subscribe() {
+    let (messages, conversation) = Parity::new("error_subscribe_rejected")
+        .run(|s, _| async move {
+            let sub = s.conversation("cerr").subscribe_messages();
+            let messages = sub.connected().await.map(|_| ());
+            (messages, s.conversation("cforbidden").get().await)
+        })
+        .await;
+    assert!(messages.is_err());
+    assert!(conversation.is_err());
+}
+
+// --- Subscriptions ---------------------------------------------------------------------------
+
+fn filter(json: serde_json::Value) -> ConversationFilter {
+    serde_json::from_value(json).expect("a filter")
+}
+
+#[actix_rt::test]
+async fn conversation_lists() {
+    Parity::new("conversations_list_filters")
+        .run(|s, _| async move {
+            let a = s.subscribe_conversations(filter(
+                json!({"access": ["!=", "ReadWrite"], "isUnread": true}),
+            ));
+            let b = s.subscribe_conversations(filter(json!({
+                "custom": {"b": ["oneOf", ["y", "x", "x"]], "a": "exists", "c": ["!oneOf", []]},
+                "subject": ["oneOf", ["s"]],
+                "lastActivityAt": [">=", 100]
+            })));
+            let _ = futures_util::join!(a.connected(), b.connected());
+        })
+        .await;
+    Parity::new("conversations_list_load_more")
+        .run(|s, _| async move {
+            let sub = s.subscribe_conversations(ConversationFilter::default());
+            sub.connected().await.expect("active");
+            sub.load_more(2).await.expect("loads");
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn message_lists() {
+    // Senders and the replied-to message are fetched in one round, in another order.
+    Parity::new("messages_subscribe_load_more")
+        .any_order_within_rounds()
+        .run(|s, _| async move {
+            let sub = s.conversation("c1").subscribe_messages();
+            sub.connected().await.expect("active");
+            sub.load_more(5).await.expect("loads");
+        })
+        .await;
+    // The first page's senders and replied-to message, and the next page, in one round.
+    let first = Parity::new("messages_subscribe_short_page")
+        .any_order_within_rounds()
+        .run(|s, _| async move {
+            let sub = s.conversation("c1").subscribe_messages();
+            sub.connected().await.map(|u| u.snapshot)
+        })
+        .await;
+    let ids: Vec<String> = first
+        .expect("active")
+        .expect("visible")
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    assert_eq!(ids, ["m3", "m2", "m1"]);
+}
+
+#[actix_rt::test]
+async fn participant_and_reaction_lists() {
+    Parity::new("participants_subscribe_load_more")
+        .run(|s, _| async move {
+            let sub = s.conversation("c1").subscribe_participants();
+            sub.connected().await.expect("active");
+            sub.load_more(3).await.expect("loads");
+        })
+        .await;
+    Parity::new("reactions_subscribe_load_more")
+        .run(|s, _| async move {
+            let sub = s
+                .conversation("c1")
+                .message("m2")
+                .reactions("👍")
+                .subscribe();
+            sub.connected().await.expect("active");
+            sub.load_more(30).await.expect("loads");
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn unsubscribing() {
+    Parity::new("subscription_unsubscribe_debounced")
+        .session(|b| {
+            b.token(parity::jwt(parity::USER)).timings(talkjs::Timings {
+                unsubscribe_delay: Duration::from_millis(300),
+                ..Default::default()
+            })
+        })
+        .settle(Duration::from_millis(800))
+        .run(|s, _| async move {
+            let sub = s.conversation("c1").subscribe_typing();
+            sub.connected().await.expect("active");
+            sub.unsubscribe();
+        })
+        .await;
+    // Subscriptions ended in the task that made them send nothing at all: the official client
+    // still sends their SUBSCRIBEs and GETs (docs/protocol.md §13). The other call's frame is
+    // the same.
+    Parity::new("unsubscribe_before_connected")
+        .without(&[
+            r#"s0 SUBSCRIBE /users {"ids":["bob"]} {}"#,
+            r#"s0 SUBSCRIBE /me/conversations/c1/messages {} {}"#,
+            r#"s0 GET /users {"ids":["bob"],"includePrivateFields":false} {}"#,
+            r#"s0 GET /me/conversations/c1/messages {"limit":1} {}"#,
+        ])
+        .run(|s, _| async move {
+            s.user("bob").subscribe().unsubscribe();
+            s.conversation("c1").subscribe_messages().unsubscribe();
+            s.conversation("c1").mark_as_read().await.expect("marked");
+        })
+        .await;
+}
+
+// --- Pushed events ---------------------------------------------------------------------------
+
+/// Holds subscriptions while the replay pushes the recorded events, until the client is quiet.
+async fn hold_while_pushed<T>(subs: T) {
+    actix_rt::time::sleep(Duration::from_millis(600)).await;
+    drop(subs);
+}
+
+#[actix_rt::test]
+async fn events_on_a_conversation_and_the_list() {
+    Parity::new("events_conversation")
+        .run(|s, _| async move {
+            let list = s.subscribe_conversations(ConversationFilter::default());
+            let one = s.conversation("c1").subscribe();
+            hold_while_pushed((list, one)).await;
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn events_on_messages() {
+    Parity::new("events_messages")
+        .run(|s, _| async move {
+            hold_while_pushed(s.conversation("c1").subscribe_messages()).await;
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn events_on_participants() {
+    // One round of SUBSCRIBEs and GETs for three subscriptions, in another order.
+    Parity::new("events_participants")
+        .any_order_within_rounds()
+        .run(|s, _| async move {
+            let c = s.conversation("c1");
+            let subs = (
+                c.subscribe_participants(),
+                c.participant("bob").subscribe(),
+                c.subscribe(),
+            );
+            hold_while_pushed(subs).await;
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn events_on_reactions() {
+    Parity::new("events_reactions")
+        .run(|s, _| async move {
+            let r = s.conversation("c1").message("m2").reactions("👍");
+            hold_while_pushed(r.subscribe()).await;
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn events_on_typing() {
+    Parity::new("events_typing")
+        .run(|s, _| async move {
+            hold_while_pushed(s.conversation("c1").subscribe_typing()).await;
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn events_on_users() {
+    // A user who does not exist yet is subscribed too, so their creation reaches the
+    // subscription; the official client only asks for them (docs/protocol.md §13).
+    Parity::new("events_user")
+        .any_order_within_rounds()
+        .extra(&[r#"s0 SUBSCRIBE /users {"ids":["nobody2"]} {}"#])
+        .run(|s, _| async move {
+            let subs = (
+                s.user("bob").subscribe(),
+                s.user("bob").subscribe_online(),
+                s.user("nobody2").subscribe(),
+            );
+            hold_while_pushed(subs).await;
+        })
+        .await;
 }

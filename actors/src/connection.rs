@@ -55,6 +55,9 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// How long a wire subscription outlives its last subscriber (official client: 10 s for lists,
 /// 30 s for users and single items).
 pub const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(10);
+/// Default for [`Timings::user_unsubscribe_delay`]: the official client keeps a user it showed
+/// subscribed for about 30 s after the last use.
+pub const USER_UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(30);
 /// Messages the connection's mailbox holds before senders wait (requests keep their order).
 const MAILBOX_CAPACITY: usize = 65_536;
 /// Longest interval between checks of the heartbeat timers.
@@ -80,6 +83,9 @@ pub struct Timings {
     /// (a subscription re-made within it costs no frames), and how long the user cache keeps a
     /// user nobody shows live.
     pub unsubscribe_delay: Duration,
+    /// The same for users: how long the user cache keeps a user nobody shows any more (still
+    /// subscribed, so a later read of them costs no frames) before `UNSUBSCRIBE /users/{id}`.
+    pub user_unsubscribe_delay: Duration,
 }
 
 impl Default for Timings {
@@ -92,6 +98,7 @@ impl Default for Timings {
             reconnect_base: RECONNECT_BASE,
             reconnect_max: RECONNECT_MAX,
             unsubscribe_delay: UNSUBSCRIBE_DELAY,
+            user_unsubscribe_delay: USER_UNSUBSCRIBE_DELAY,
         }
     }
 }

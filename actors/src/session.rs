@@ -475,7 +475,7 @@ impl Actor for Session {
         self.cache = Some(Cache::start(
             &self.cache_config,
             ctx.address(),
-            self.timings.unsubscribe_delay,
+            self.timings.user_unsubscribe_delay,
         ));
         self.check_app(ctx);
     }

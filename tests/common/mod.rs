@@ -26,6 +26,7 @@ pub async fn emulator() -> RunningEmulator {
 pub fn timings() -> talkjs::Timings {
     talkjs::Timings {
         unsubscribe_delay: Duration::from_millis(200),
+        user_unsubscribe_delay: Duration::from_millis(200),
         idle_close: Duration::from_millis(300),
         ..Default::default()
     }

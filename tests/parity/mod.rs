@@ -33,6 +33,10 @@ pub struct Parity {
     settle: Duration,
     /// Compare each round as a set (see [`Parity::any_order_within_rounds`]).
     any_order: bool,
+    /// Official lines we deliberately do not send (see [`Parity::without`]).
+    without: Vec<String>,
+    /// Lines we deliberately send that the official client does not (see [`Parity::extra`]).
+    extra: Vec<String>,
 }
 
 impl Parity {
@@ -44,6 +48,8 @@ impl Parity {
             http: None,
             settle: Duration::from_millis(300),
             any_order: false,
+            without: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -82,6 +88,20 @@ impl Parity {
         self
     }
 
+    /// Expects these official lines not to be sent (each once), for documented differences
+    /// (docs/protocol.md §13); every use says why.
+    pub fn without(mut self, lines: &[&str]) -> Self {
+        self.without = lines.iter().map(|l| (*l).to_owned()).collect();
+        self
+    }
+
+    /// Expects these lines, which the official client does not send, from us (each once), for
+    /// documented differences (docs/protocol.md §13); every use says why.
+    pub fn extra(mut self, lines: &[&str]) -> Self {
+        self.extra = lines.iter().map(|l| (*l).to_owned()).collect();
+        self
+    }
+
     /// Replays the scenario, runs `calls` on a fresh session, and compares what was sent.
     /// Returns what `calls` returned, to be checked after the frames were.
     pub async fn run<F, Fut, T>(self, calls: F) -> T
@@ -98,7 +118,17 @@ impl Parity {
         let session = (self.setup)(builder).await.expect("session");
         let out = calls(session.clone(), replay.clone()).await;
         replay.quiesce(self.settle, Duration::from_secs(20)).await;
-        let (official, ours) = (fixture.client_lines(), replay.client_lines());
+        let (mut official, mut ours) = (fixture.client_lines(), replay.client_lines());
+        for (lines, from, whose) in [
+            (&self.without, &mut official, "official"),
+            (&self.extra, &mut ours, "our"),
+        ] {
+            for line in lines {
+                let at = from.iter().position(|l| l == line);
+                let at = at.unwrap_or_else(|| panic!("{}: no {whose} line {line}", self.scenario));
+                from.remove(at);
+            }
+        }
         let same = if self.any_order {
             rounds(&ours) == rounds(&official)
         } else {

@@ -21,10 +21,10 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
-use talkjs_protocol::wire::{MessageWire, Millis};
+use talkjs_protocol::wire::{MessageWire, Millis, Page};
 
 use super::hydrate::{self, Hydrated};
-use super::paging::{Pages, Until, fetch_pages};
+
 use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
@@ -132,29 +132,93 @@ impl MessagesKind {
     }
 }
 
-/// Fetches pages of a conversation's messages, newest first, from `first`: `want` of them, or
-/// back to the message created at `stop_at` (a reconnect's reconciliation).
+/// Fetches pages of a conversation's messages, newest first, from `first` (sent now, so it
+/// follows anything sent before on the wire): `want` of them, or back to the message created at
+/// `stop_at` (a reconnect's reconciliation). Each page is hydrated as it arrives, while the next
+/// one is fetched, as the official client does when it tops up a short first page.
 fn fetch_messages(
     env: &Env,
+    watcher: &Watcher,
     conversation: &str,
     first: ListRequest,
     want: usize,
     stop_at: Option<Millis>,
-) -> LocalBoxFuture<'static, Result<Pages<MessageWire>, Error>> {
-    let until = match stop_at {
-        Some(t) => Until::Past(Box::new(move |m: &MessageWire| m.created_at <= t)),
-        None => Until::Count(want),
-    };
-    fetch_pages(
-        env,
-        format!("Get messages of conversation {conversation}"),
-        Route::ListMessages {
+) -> LocalBoxFuture<'static, Result<(Hydrated, Option<String>), Error>> {
+    let page = env.call::<_, Page<MessageWire>>(
+        operation(conversation),
+        &Route::ListMessages {
             conversation: conversation.to_owned(),
         },
-        first,
-        MAX_PAGE,
-        until,
-    )
+        &first,
+    );
+    let pages = PageChain {
+        env: env.clone(),
+        watcher: watcher.clone(),
+        conversation: conversation.to_owned(),
+        want,
+        stop_at,
+    };
+    Box::pin(async move { pages.from(page.await?, 0).await })
+}
+
+fn operation(conversation: &str) -> String {
+    format!("Get messages of conversation {conversation}")
+}
+
+/// What [`fetch_messages`] needs as it follows cursors.
+#[derive(Clone)]
+struct PageChain {
+    env: Env,
+    watcher: Watcher,
+    conversation: String,
+    want: usize,
+    stop_at: Option<Millis>,
+}
+
+impl PageChain {
+    /// Hydrates `page` while fetching (and hydrating) the pages after it; `before` items came
+    /// before it.
+    fn from(
+        self,
+        page: Page<MessageWire>,
+        before: usize,
+    ) -> LocalBoxFuture<'static, Result<(Hydrated, Option<String>), Error>> {
+        let got = page.data.len();
+        let fetched = before + got;
+        let need = match self.stop_at {
+            _ if got == 0 => 0,
+            Some(t) if page.data.last().is_some_and(|m| m.created_at <= t) => 0,
+            Some(_) => MAX_PAGE,
+            None => self.want.saturating_sub(fetched).min(MAX_PAGE),
+        };
+        let this = hydrate::messages(
+            self.env.clone(),
+            self.watcher.clone(),
+            self.conversation.clone(),
+            page.data,
+            HashMap::new(),
+        );
+        let cursor = match page.cursor {
+            Some(c) if need > 0 => c,
+            cursor => return Box::pin(async move { Ok((this.await?, cursor)) }),
+        };
+        // The next page is asked for now, before this page's senders.
+        let next = self.env.call::<_, Page<MessageWire>>(
+            operation(&self.conversation),
+            &Route::ListMessages {
+                conversation: self.conversation.clone(),
+            },
+            &ListRequest::next_page(need as u32, cursor),
+        );
+        let rest = async move { self.from(next.await?, fetched).await };
+        Box::pin(async move {
+            let (this, rest) = futures_util::future::join(this, rest).await;
+            let (mut this, (rest, cursor)) = (this?, rest?);
+            this.messages.extend(rest.messages);
+            this.users.extend(rest.users);
+            Ok((this, cursor))
+        })
+    }
 }
 
 impl Kind for MessagesKind {
@@ -197,9 +261,9 @@ impl Kind for MessagesKind {
         let want = self.first_window;
         let first = ListRequest::first_page(want.min(MAX_PAGE) as u32);
         // The first page is requested now, so it follows the SUBSCRIBE on the wire.
-        let pages = fetch_messages(&env, &conversation, first, want, stop_at);
+        let pages = fetch_messages(&env, &watcher, &conversation, first, want, stop_at);
         Box::pin(async move {
-            let (wires, cursor) = match pages.await {
+            let (hydrated, cursor) = match pages.await {
                 Ok(p) => p,
                 Err(e) if e.is_absent() => {
                     return Ok(Loaded {
@@ -210,8 +274,6 @@ impl Kind for MessagesKind {
                 }
                 Err(e) => return Err(e),
             };
-            let hydrated =
-                hydrate::messages(env, watcher, conversation, wires, HashMap::new()).await?;
             Ok(Loaded {
                 visible: true,
                 hydrated: Some(hydrated),
@@ -430,13 +492,16 @@ impl Kind for MessagesKind {
         let cursor = self.cursor.clone()?;
         let want = target - self.items.len();
         let first = ListRequest::next_page(want.min(MAX_PAGE) as u32, cursor);
-        let pages = fetch_messages(scope.env, &self.conversation, first, want, None);
-        let env = scope.env.clone();
-        let watcher = scope.watcher.clone();
-        let conversation = self.conversation.clone();
+        let pages = fetch_messages(
+            scope.env,
+            scope.watcher,
+            &self.conversation,
+            first,
+            want,
+            None,
+        );
         Some(Step::Later(Box::pin(async move {
-            let (wires, cursor) = pages.await?;
-            let h = hydrate::messages(env, watcher, conversation, wires, HashMap::new()).await?;
+            let (h, cursor) = pages.await?;
             let apply: Apply<MessagesKind> = Box::new(move |k, _| {
                 k.users.extend(h.users);
                 for m in h.messages {

@@ -403,6 +403,13 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // Ended before it started (unsubscribed in the task that made it): nothing to send.
+        // The official client still subscribes and fetches here; we spare the server that.
+        if self.state.borrow().is_terminal() {
+            self.primary.clear();
+            ctx.stop();
+            return;
+        }
         self.env.session.do_send(Attach {
             id: self.id,
             keys: self.kind.route_keys(),

@@ -11,12 +11,13 @@
 use std::sync::Arc;
 
 use futures_util::future::LocalBoxFuture;
+use talkjs_protocol::error::codes;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
+use talkjs_protocol::request::Empty;
 use talkjs_protocol::snapshot::{ParticipantSnapshot, UserSnapshot};
 use talkjs_protocol::wire::ParticipantWire;
 
-use super::hydrate;
 use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::live::{Found, Lookup, RouteKey};
@@ -30,6 +31,9 @@ pub struct ParticipantKind {
     /// `None` while the user does not exist (or is not known yet).
     user_snapshot: Option<Arc<UserSnapshot>>,
     snapshot: Option<Arc<ParticipantSnapshot>>,
+    /// Whether asking about someone else in a conversation the current user is not in fails
+    /// (a read, as in the official client) rather than showing `None` (a subscription).
+    refuse_outsiders: bool,
 }
 
 /// A load's result: the participant, and their user.
@@ -47,6 +51,16 @@ impl ParticipantKind {
             wire: None,
             user_snapshot: None,
             snapshot: None,
+            refuse_outsiders: false,
+        }
+    }
+
+    /// The same, for a one-off read: someone else's participation in a conversation the
+    /// current user is not in is refused (`NOT_A_PARTICIPANT`) instead of shown as `None`.
+    pub fn for_read(conversation: impl Into<String>, user: impl Into<String>) -> ParticipantKind {
+        ParticipantKind {
+            refuse_outsiders: true,
+            ..ParticipantKind::new(conversation, user)
         }
     }
 
@@ -107,10 +121,31 @@ impl Kind for ParticipantKind {
             "Get participant {} in conversation {}",
             self.user, self.conversation
         );
-        let both = hydrate::item_with_user::<ParticipantWire>(scope, op, &route, &self.user);
+        let item = scope.env.call::<_, ParticipantWire>(op, &route, &Empty);
+        let found = scope
+            .env
+            .cache
+            .users([self.user.clone()], Some(scope.watcher.clone()));
+        // For a read, someone else's participation in a conversation the current user is not
+        // in is refused, as the official client refuses it; the user's own is simply absent.
+        let refuse = self.refuse_outsiders && *self.user != *scope.env.me;
+        let id = self.user.clone();
         Box::pin(async move {
-            let (wire, user) = both.await?;
-            Ok(Loaded { wire, user })
+            let (item, found) = futures_util::future::join(item, found).await;
+            let wire = match item {
+                Ok(w) => Some(w),
+                Err(e)
+                    if e.is_absent()
+                        && !(refuse && e.error_code() == Some(codes::NOT_A_PARTICIPANT)) =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            Ok(Loaded {
+                wire,
+                user: found?.remove(&id),
+            })
         })
     }
 

@@ -137,9 +137,11 @@ impl Kind for ReactionsKind {
         reason: LoadReason,
         scope: &mut Scope<'_>,
     ) -> LocalBoxFuture<'static, Result<Self::Loaded, Error>> {
-        // A refetch covers at least what is shown.
+        // The first load is one page, even a short one with a cursor (the official client does
+        // not top up a reaction list as it does a message list). A refetch covers at least what
+        // is shown.
         let until = match (reason, self.list.items.last()) {
-            (LoadReason::Initial, _) | (_, None) => Until::Count(FIRST_WINDOW),
+            (LoadReason::Initial, _) | (_, None) => Until::Count(0),
             (_, Some(last)) => {
                 let newest = last.wire.key();
                 Until::Past(Box::new(move |w: &ReactionUserWire| w.key() >= newest))
