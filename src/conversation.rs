@@ -121,6 +121,10 @@ impl ConversationRef {
     ///
     /// A live subscription of this session that shows it (the conversation's own, or a
     /// conversation list it is in) answers without a request, as in the official client.
+    /// Otherwise, like the official client, the read is a short-lived subscription: the
+    /// conversation and its messages are subscribed while they are fetched, and unsubscribed
+    /// once unused for [`Timings::unsubscribe_delay`](crate::Timings), so reading it again
+    /// meanwhile, or subscribing to it, costs no `SUBSCRIBE`.
     pub async fn get(&self) -> Result<Option<ConversationSnapshot>> {
         let op = self.op("Get conversation");
         require_id(&op, "conversation id", &self.id)?;

@@ -62,7 +62,8 @@ impl ParticipantRef {
     /// current user asks about themselves and is not in it). Asking about someone else in a
     /// conversation the current user is not in is refused (`NOT_A_PARTICIPANT`), as in the
     /// official client. A live subscription of this session that shows the participant answers
-    /// without a request.
+    /// without a request; otherwise the read is a short-lived subscription, as in the official
+    /// client (see [`ConversationRef::get`](crate::ConversationRef::get)).
     pub async fn get(&self) -> Result<Option<ParticipantSnapshot>> {
         let op: Arc<str> = format!(
             "Get participant {} in conversation {}",

@@ -124,7 +124,9 @@ impl ReactionsRef {
     }
 
     /// The first ten users who reacted with this emoji, oldest first; `None` if the message does
-    /// not exist or the current user cannot see it.
+    /// not exist or the current user cannot see it. Like the official client, this is a
+    /// short-lived subscription of the first page (30 users, all fetched) of which ten are
+    /// given (see [`ConversationRef::get`](crate::ConversationRef::get)).
     pub async fn get_first_reactions(&self) -> Result<Option<Vec<SingleReactionSnapshot>>> {
         let op: Arc<str> = format!(
             "Get {} reactions on message {}",
