@@ -20,6 +20,19 @@
 //! - Conversations fetched by id are shared by concurrent askers (several filtered lists
 //!   deciding about the same change), but not kept: a conversation is only current while
 //!   something subscribes to it, and the subscriptions that do keep their own copy.
+//! - **Latest messages** ([`Cache::latest_message`]): the newest message of each conversation a
+//!   subscription shows (a conversation subscription, an entry of a conversation list), fetched
+//!   once (`GET /me/conversations/{c}/messages {limit: 1}`) and then kept current from the
+//!   conversation's events, as the official client's message store is: `message.created` of a
+//!   newer message replaces it, `message.edited` of it patches it, `message.deleted` of it falls
+//!   back to the event's `newLastMessage`, `conversation.cleared` empties it. So a list that
+//!   comes to show a conversation another subscription already shows sends no request for its
+//!   last message. An entry lives while a subscription watches it, and holds the
+//!   conversation's message topic meanwhile (no frame: the watchers hold it too), so the events
+//!   that keep it current keep arriving; the last watcher's leave drops it at once (the topic
+//!   then lingers in the session as usual). It is only trusted since the last reconnect and
+//!   while the current user's side of the conversation stands (`side.deleted`/`side.created`):
+//!   after either, the next asker fetches again. Entries are bounded by what subscriptions show.
 //!
 //! A user is in exactly one shard (chosen by hashing the id), so shards never coordinate. One
 //! shard (the default) runs on the session's thread; N > 1 shards each get a thread of their own
@@ -37,8 +50,9 @@ use lru::LruCache;
 use serde_json::value::RawValue;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
+use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::UserSnapshot;
-use talkjs_protocol::wire::{MessageWire, UserWire};
+use talkjs_protocol::wire::{MessageDiff, MessageWire, Page, ReactionSummaryWire, UserWire};
 use tokio::sync::oneshot;
 
 use crate::batch::{BatchItem, BatchKey, Batched};
@@ -118,11 +132,34 @@ pub struct GetMessage {
     pub message: String,
 }
 
+/// A conversation's newest message (`None`: it has none), from the store of latest messages when
+/// it is known there, else fetched once however many ask (see the module docs). The watcher keeps
+/// the entry current until [`UnwatchLatest`] or [`Unwatch`].
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<MessageWire>, Error>")]
+pub struct GetLatest {
+    /// The conversation.
+    pub conversation: String,
+    /// The asking subscription's watcher id ([`Watcher::id`]).
+    pub watcher: u64,
+}
+
+/// A subscription no longer shows this conversation's latest message.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct UnwatchLatest {
+    /// The conversation.
+    pub conversation: String,
+    /// The watcher.
+    pub watcher: u64,
+}
+
 /// A read (`GET`) that concurrent identical reads share: while one is in flight, another with
-/// the same path and data waits for its answer instead of sending its own frame. This is how
-/// two subscriptions showing the same conversation (a list and the conversation's own, say)
-/// send one `GET` of its last message, as the official client's shared stores do. Answers are
-/// not kept: a read is only current while something subscribes to what it read.
+/// the same path and data waits for its answer instead of sending its own frame, as the
+/// official client's shared stores do (two lists deciding about the same conversation change
+/// send one `GET` of it). Answers are not kept: a read is only current while something
+/// subscribes to what it read. (Latest messages, which the cache does keep current, are
+/// [`GetLatest`]; their fetches share in-flight reads too.)
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Arc<RawValue>, Error>")]
 pub struct SharedRead(pub Request);
@@ -143,6 +180,11 @@ pub struct CacheStats {
     pub messages: usize,
     /// User fetches sent.
     pub user_fetches: u64,
+    /// Conversations whose latest message is watched (known, being fetched, or to be fetched
+    /// again by the next asker).
+    pub latest_messages: usize,
+    /// Latest-message fetches sent.
+    pub latest_fetches: u64,
 }
 
 /// A handle to a session's cache shards.
@@ -159,6 +201,16 @@ impl std::fmt::Debug for Cache {
             .field("shards", &self.shards.len())
             .finish()
     }
+}
+
+/// The shard key of a conversation's latest message: the path of its `GET`, so the fetch and any
+/// identical [`SharedRead`] meet in the same shard.
+fn latest_key(conversation: &str) -> String {
+    Route::ListMessages {
+        conversation: conversation.to_owned(),
+    }
+    .path()
+    .encode()
 }
 
 fn shard_of(key: &str, n: usize) -> usize {
@@ -187,6 +239,10 @@ impl Cache {
                     message_waiters: HashMap::new(),
                     reads: HashMap::new(),
                     user_fetches: 0,
+                    latest: HashMap::new(),
+                    latest_fetching: HashMap::new(),
+                    next_fetch: 0,
+                    latest_fetches: 0,
                 };
                 if n == 1 {
                     return shard.start();
@@ -283,6 +339,32 @@ impl Cache {
         async move { ask.await.map_err(|_| stopped())? }
     }
 
+    /// A conversation's newest message (`None`: it has none), kept by the cache while `watcher`
+    /// (or another subscription) shows it: fetched once however many ask, then kept current by
+    /// the conversation's events, so a later asker needs no request. The asker must hold the
+    /// conversation's message topic already (its `SUBSCRIBE` goes before the `GET`).
+    pub fn latest_message(
+        &self,
+        conversation: String,
+        watcher: u64,
+    ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
+        let ask = self.shard(&latest_key(&conversation)).send(GetLatest {
+            conversation,
+            watcher,
+        });
+        async move { ask.await.map_err(|_| stopped())? }
+    }
+
+    /// Stops keeping a conversation's latest message for this watcher (a list no longer shows
+    /// the conversation); the last watcher's leave drops it.
+    pub fn unwatch_latest(&self, conversation: &str, watcher: u64) {
+        self.shard(&latest_key(conversation))
+            .do_send(UnwatchLatest {
+                conversation: conversation.to_owned(),
+                watcher,
+            });
+    }
+
     /// The statistics of all shards, summed.
     pub async fn stats(&self) -> CacheStats {
         let mut total = CacheStats::default();
@@ -292,6 +374,8 @@ impl Cache {
             total.idle_users += s.idle_users;
             total.messages += s.messages;
             total.user_fetches += s.user_fetches;
+            total.latest_messages += s.latest_messages;
+            total.latest_fetches += s.latest_fetches;
         }
         total
     }
@@ -306,14 +390,34 @@ impl Cache {
     }
 
     pub(crate) fn route(&self, event: &Arc<Event>) {
-        let key = match &**event {
-            Event::UserCreated(e) => e.user_id.clone(),
-            Event::UserEdited(e) => e.user_id.clone(),
-            Event::MessageEdited(e) => format!("{}\u{0}{}", e.conversation_id, e.message_id),
-            Event::MessageDeleted(e) => format!("{}\u{0}{}", e.conversation_id, e.message_id),
+        // The shards that keep something the event changes: a user, a message by id, a latest
+        // message. Each gets it once, and handles all of it.
+        let keys = match &**event {
+            Event::UserCreated(e) => vec![e.user_id.clone()],
+            Event::UserEdited(e) => vec![e.user_id.clone()],
+            Event::MessageEdited(e) => vec![
+                format!("{}\u{0}{}", e.conversation_id, e.message_id),
+                latest_key(&e.conversation_id),
+            ],
+            Event::MessageDeleted(e) => vec![
+                format!("{}\u{0}{}", e.conversation_id, e.message_id),
+                latest_key(&e.conversation_id),
+            ],
+            Event::MessageCreated(_)
+            | Event::ConversationCleared(_)
+            | Event::SideCreated(_)
+            | Event::SideDeleted(_) => match event.conversation_id() {
+                Some(c) => vec![latest_key(c)],
+                None => return,
+            },
             _ => return,
         };
-        self.shard(&key).do_send(Routed::Event(event.clone()));
+        let n = self.shards.len();
+        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, n)).collect();
+        shards.dedup();
+        for i in shards {
+            self.shards[i].do_send(Routed::Event(event.clone()));
+        }
     }
 
     pub(crate) fn resync(&self) {
@@ -347,6 +451,35 @@ type ReadWaiter = oneshot::Sender<Result<Arc<RawValue>, Error>>;
 type MessageWaiter = oneshot::Sender<Result<Option<MessageWire>, Error>>;
 type UserWaiter = oneshot::Sender<Result<Option<Arc<UserSnapshot>>, Error>>;
 
+/// What a shard knows of a conversation's latest message.
+enum Latest {
+    /// Nothing trusted: not fetched yet, or no longer followed (a reconnect, the current user
+    /// left or joined). The next asker fetches.
+    Unknown,
+    /// Being fetched (the key into `latest_fetching`).
+    Fetching(u64),
+    /// Known (`None`: no messages), and kept current by events.
+    Known(Option<MessageWire>),
+}
+
+/// A conversation's latest message and the subscriptions that show it.
+struct LatestEntry {
+    latest: Latest,
+    /// Watcher ids; the entry (and its hold on the message topic) lives while there are any.
+    watchers: Vec<u64>,
+}
+
+/// A latest-message fetch in flight.
+struct LatestFetch {
+    conversation: String,
+    waiters: Vec<MessageWaiter>,
+    /// Events about the conversation that arrived before the answer, applied on top of it.
+    early: Vec<Arc<Event>>,
+    /// False once something made the answer untrustworthy for keeping (its waiters still get
+    /// it): a reconnect, a side event, or the entry was dropped.
+    keep: bool,
+}
+
 struct UserEntry {
     /// `None` before the first answer, or when the user does not exist.
     snapshot: Option<Arc<UserSnapshot>>,
@@ -374,6 +507,12 @@ pub struct CacheShard {
     /// Reads in flight, by path and data, with everyone waiting for each.
     reads: HashMap<(String, String), Vec<ReadWaiter>>,
     user_fetches: u64,
+    /// Latest messages, by conversation.
+    latest: HashMap<String, LatestEntry>,
+    /// Latest-message fetches in flight, by fetch id.
+    latest_fetching: HashMap<u64, LatestFetch>,
+    next_fetch: u64,
+    latest_fetches: u64,
 }
 
 impl Actor for CacheShard {
@@ -482,6 +621,158 @@ impl CacheShard {
         }
     }
 
+    /// Sends a `GET`, or joins an identical one in flight (see [`SharedRead`]).
+    fn read(
+        &mut self,
+        request: Request,
+        ctx: &mut Context<Self>,
+    ) -> oneshot::Receiver<Result<Arc<RawValue>, Error>> {
+        let (tx, rx) = oneshot::channel();
+        let key = (request.path.clone(), request.data.get().to_owned());
+        let first = !self.reads.contains_key(&key);
+        self.reads.entry(key.clone()).or_default().push(tx);
+        if first {
+            let answer = self.session.send(request);
+            ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
+                let result = match answer {
+                    Ok(Ok(raw)) => Ok(Arc::<RawValue>::from(raw)),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(stopped()),
+                };
+                for w in act.reads.remove(&key).unwrap_or_default() {
+                    let _ = w.send(result.clone());
+                }
+            }));
+        }
+        rx
+    }
+
+    /// Fetches a conversation's latest message; returns the fetch's id.
+    fn fetch_latest(&mut self, conversation: &str, ctx: &mut Context<Self>) -> u64 {
+        let id = self.next_fetch;
+        self.next_fetch += 1;
+        self.latest_fetches += 1;
+        let route = Route::ListMessages {
+            conversation: conversation.to_owned(),
+        };
+        let data = serde_json::value::to_raw_value(&ListRequest::first_page(1))
+            .unwrap_or_else(|_| unreachable!("a list request serialises"));
+        let answer = self.read(
+            Request {
+                operation: format!("Get messages of conversation {conversation}").into(),
+                method: route.method(),
+                path: route.path().encode(),
+                data,
+            },
+            ctx,
+        );
+        self.latest_fetching.insert(
+            id,
+            LatestFetch {
+                conversation: conversation.to_owned(),
+                waiters: Vec::new(),
+                early: Vec::new(),
+                keep: true,
+            },
+        );
+        let answer = async move { answer.await.map_err(|_| stopped())? };
+        ctx.spawn(
+            answer
+                .into_actor(self)
+                .map(move |answer, act, _| act.latest_loaded(id, answer)),
+        );
+        id
+    }
+
+    fn latest_loaded(&mut self, id: u64, answer: Result<Arc<RawValue>, Error>) {
+        let Some(fetch) = self.latest_fetching.remove(&id) else {
+            return;
+        };
+        let mut followed = true;
+        let result = answer.and_then(|raw| {
+            let page = serde_json::from_str::<Page<MessageWire>>(raw.get()).map_err(|e| {
+                Error::new(
+                    format!("Get messages of conversation {}", fetch.conversation),
+                    ErrorKind::Transport(format!("unreadable answer: {e}")),
+                )
+            })?;
+            let mut latest = page.data.into_iter().next();
+            for event in &fetch.early {
+                followed &= apply_latest_event(&mut latest, event);
+            }
+            Ok(latest)
+        });
+        for w in fetch.waiters {
+            let _ = w.send(result.clone());
+        }
+        let Some(entry) = self.latest.get_mut(&fetch.conversation) else {
+            return;
+        };
+        if !matches!(entry.latest, Latest::Fetching(f) if f == id) {
+            return;
+        }
+        entry.latest = match result {
+            Ok(latest) if fetch.keep && followed => Latest::Known(latest),
+            // Errors are not kept: the next asker tries again.
+            _ => Latest::Unknown,
+        };
+    }
+
+    /// Stops trusting what is known of a conversation's latest message (events about it may
+    /// have been missed); the next asker fetches again.
+    fn untrust_latest(&mut self, conversation: &str) {
+        let Some(entry) = self.latest.get_mut(conversation) else {
+            return;
+        };
+        match entry.latest {
+            Latest::Fetching(id) => {
+                if let Some(f) = self.latest_fetching.get_mut(&id) {
+                    f.keep = false;
+                }
+            }
+            Latest::Known(_) => entry.latest = Latest::Unknown,
+            Latest::Unknown => {}
+        }
+    }
+
+    /// Removes a watcher from a conversation's latest message; the last one's leave drops the
+    /// entry and gives back its hold on the message topic.
+    fn unwatch_latest(&mut self, conversation: &str, watcher: u64) {
+        let Some(entry) = self.latest.get_mut(conversation) else {
+            return;
+        };
+        entry.watchers.retain(|w| *w != watcher);
+        if !entry.watchers.is_empty() {
+            return;
+        }
+        // A fetch in flight still answers its waiters, but is not kept.
+        self.untrust_latest(conversation);
+        self.latest.remove(conversation);
+        self.session.do_send(Release(Topic::Messages {
+            conversation: conversation.to_owned(),
+        }));
+    }
+
+    /// Applies a message or clearing event to a conversation's latest message.
+    fn latest_event(&mut self, conversation: &str, event: &Arc<Event>) {
+        let Some(entry) = self.latest.get_mut(conversation) else {
+            return;
+        };
+        match &mut entry.latest {
+            Latest::Unknown => {}
+            Latest::Fetching(id) => {
+                if let Some(f) = self.latest_fetching.get_mut(id) {
+                    f.early.push(event.clone());
+                }
+            }
+            Latest::Known(latest) => {
+                if !apply_latest_event(latest, event) {
+                    entry.latest = Latest::Unknown;
+                }
+            }
+        }
+    }
+
     /// Drops users idle for longer than the linger time.
     fn expire(&mut self) {
         let now = Instant::now();
@@ -494,6 +785,93 @@ impl CacheShard {
             }
         }
     }
+}
+
+/// Applies an event to a conversation's latest message, as the official client's message store
+/// does; false when the result cannot be known from the event (then it must be fetched again).
+fn apply_latest_event(latest: &mut Option<MessageWire>, event: &Event) -> bool {
+    match event {
+        Event::MessageCreated(e) => {
+            let older = latest
+                .as_ref()
+                .is_some_and(|l| l.id == e.state.id || l.created_at > e.state.created_at);
+            if !older {
+                *latest = Some(e.state.clone());
+            }
+            true
+        }
+        Event::MessageEdited(e) => match latest {
+            Some(l) if l.id == e.message_id => apply_message_diff(l, &e.diff),
+            _ => true,
+        },
+        Event::MessageDeleted(e) => {
+            if latest.as_ref().is_some_and(|l| l.id == e.message_id) {
+                latest.clone_from(&e.new_last_message);
+            }
+            true
+        }
+        Event::ConversationCleared(_) => {
+            *latest = None;
+            true
+        }
+        _ => true,
+    }
+}
+
+/// Applies a `message.edited` diff to a wire message; false when the outcome is not known
+/// exactly (an emoji the message did not have, without its count or first-added time).
+fn apply_message_diff(m: &mut MessageWire, diff: &MessageDiff) -> bool {
+    if let Some(content) = &diff.content {
+        m.content.clone_from(content);
+    }
+    match &diff.custom {
+        None => {}
+        Some(None) => m.custom.clear(),
+        Some(Some(p)) => talkjs_protocol::wire::apply_custom_patch(&mut m.custom, p),
+    }
+    if let Some(t) = diff.edited_at {
+        m.edited_at = t;
+    }
+    match &diff.reactions {
+        None => {}
+        Some(None) => m.reactions.clear(),
+        Some(Some(per_emoji)) => {
+            for (emoji, d) in per_emoji {
+                let Some(d) = d else {
+                    m.reactions.remove(emoji);
+                    continue;
+                };
+                match m.reactions.get_mut(emoji) {
+                    Some(r) => {
+                        if let Some(c) = d.count {
+                            r.count = c;
+                        }
+                        if let Some(c) = d.current_user_reacted {
+                            r.current_user_reacted = c;
+                        }
+                        if let Some(t) = d.created_at {
+                            r.created_at = t;
+                        }
+                    }
+                    None => {
+                        let (Some(count), Some(created_at)) = (d.count, d.created_at) else {
+                            return false;
+                        };
+                        m.reactions.insert(
+                            emoji.clone(),
+                            ReactionSummaryWire {
+                                count,
+                                current_user_reacted: d.current_user_reacted.unwrap_or(false),
+                                created_at,
+                            },
+                        );
+                    }
+                }
+            }
+            m.reactions.retain(|_, r| r.count > 0);
+        }
+    }
+    true
 }
 
 /// Applies a user event to a loaded entry; true if the snapshot changed.
@@ -595,6 +973,71 @@ impl Handler<Unwatch> for CacheShard {
         for id in now_idle {
             self.make_idle(&id);
         }
+        let watched: Vec<String> = self
+            .latest
+            .iter()
+            .filter(|(_, e)| e.watchers.contains(&watcher))
+            .map(|(c, _)| c.clone())
+            .collect();
+        for c in watched {
+            self.unwatch_latest(&c, watcher);
+        }
+    }
+}
+
+impl Handler<GetLatest> for CacheShard {
+    type Result = ResponseFuture<Result<Option<MessageWire>, Error>>;
+
+    fn handle(&mut self, msg: GetLatest, ctx: &mut Context<Self>) -> Self::Result {
+        let conversation = msg.conversation;
+        if !self.latest.contains_key(&conversation) {
+            // Held while kept, so the events that keep it current keep coming. The asker holds
+            // the topic already: no frame.
+            self.session.do_send(Hold(Topic::Messages {
+                conversation: conversation.clone(),
+            }));
+            self.latest.insert(
+                conversation.clone(),
+                LatestEntry {
+                    latest: Latest::Unknown,
+                    watchers: Vec::new(),
+                },
+            );
+        }
+        let Some(entry) = self.latest.get_mut(&conversation) else {
+            return Box::pin(async { Err(stopped()) });
+        };
+        if !entry.watchers.contains(&msg.watcher) {
+            entry.watchers.push(msg.watcher);
+        }
+        let fetch = match &entry.latest {
+            Latest::Known(m) => {
+                let m = m.clone();
+                return Box::pin(async move { Ok(m) });
+            }
+            Latest::Fetching(id) => *id,
+            Latest::Unknown => {
+                let id = self.fetch_latest(&conversation, ctx);
+                if let Some(entry) = self.latest.get_mut(&conversation) {
+                    entry.latest = Latest::Fetching(id);
+                }
+                id
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        match self.latest_fetching.get_mut(&fetch) {
+            Some(f) => f.waiters.push(tx),
+            None => return Box::pin(async { Err(stopped()) }),
+        }
+        Box::pin(async move { rx.await.map_err(|_| stopped())? })
+    }
+}
+
+impl Handler<UnwatchLatest> for CacheShard {
+    type Result = ();
+
+    fn handle(&mut self, msg: UnwatchLatest, _ctx: &mut Context<Self>) {
+        self.unwatch_latest(&msg.conversation, msg.watcher);
     }
 }
 
@@ -673,23 +1116,7 @@ impl Handler<SharedRead> for CacheShard {
     type Result = ResponseFuture<Result<Arc<RawValue>, Error>>;
 
     fn handle(&mut self, SharedRead(request): SharedRead, ctx: &mut Context<Self>) -> Self::Result {
-        let (tx, rx) = oneshot::channel();
-        let key = (request.path.clone(), request.data.get().to_owned());
-        let first = !self.reads.contains_key(&key);
-        self.reads.entry(key.clone()).or_default().push(tx);
-        if first {
-            let answer = self.session.send(request);
-            ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
-                let result = match answer {
-                    Ok(Ok(raw)) => Ok(Arc::<RawValue>::from(raw)),
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err(stopped()),
-                };
-                for w in act.reads.remove(&key).unwrap_or_default() {
-                    let _ = w.send(result.clone());
-                }
-            }));
-        }
+        let rx = self.read(request, ctx);
         Box::pin(async move { rx.await.map_err(|_| stopped())? })
     }
 }
@@ -724,10 +1151,20 @@ impl Handler<Routed> for CacheShard {
                 Event::MessageEdited(e) => {
                     self.messages
                         .pop(&(e.conversation_id.clone(), e.message_id.clone()));
+                    self.latest_event(&e.conversation_id, &event);
                 }
                 Event::MessageDeleted(e) => {
                     self.messages
                         .pop(&(e.conversation_id.clone(), e.message_id.clone()));
+                    self.latest_event(&e.conversation_id, &event);
+                }
+                Event::MessageCreated(e) => self.latest_event(&e.conversation_id, &event),
+                Event::ConversationCleared(e) => self.latest_event(&e.conversation_id, &event),
+                // The current user left or joined: events may have been missed meanwhile.
+                Event::SideCreated(_) | Event::SideDeleted(_) => {
+                    if let Some(c) = event.conversation_id() {
+                        self.untrust_latest(c);
+                    }
                 }
                 _ => {}
             },
@@ -742,6 +1179,11 @@ impl Handler<Routed> for CacheShard {
                     }
                 }
                 self.messages.clear();
+                // Latest messages may have changed unseen: the next asker fetches them again.
+                let conversations: Vec<String> = self.latest.keys().cloned().collect();
+                for c in conversations {
+                    self.untrust_latest(&c);
+                }
                 self.fetch(ids, ctx);
             }
             Routed::Ended(_) => ctx.stop(),
@@ -758,6 +1200,8 @@ impl Handler<GetStats> for CacheShard {
             idle_users: self.idle.len(),
             messages: self.messages.len(),
             user_fetches: self.user_fetches,
+            latest_messages: self.latest.len(),
+            latest_fetches: self.latest_fetches,
         })
     }
 }
@@ -767,5 +1211,74 @@ impl Handler<StopShard> for CacheShard {
 
     fn handle(&mut self, _: StopShard, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, at: i64) -> MessageWire {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "type": "UserMessage", "senderId": "alice", "custom": {},
+            "createdAt": at, "editedAt": null, "referencedMessageId": null, "origin": "web",
+            "content": [{"type": "text", "children": [id]}],
+            "reactions": {"👍": {"count": 1, "currentUserReacted": false, "createdAt": at}}
+        }))
+        .unwrap()
+    }
+
+    fn event(v: serde_json::Value) -> Event {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_latest_message_follows_creations_edits_deletions_and_clearing() {
+        let mut latest = Some(message("m2", 2));
+        let created = |m: MessageWire| {
+            event(serde_json::json!({
+                "type": "message.created", "conversationId": "c1", "messageId": m.id,
+                "state": m
+            }))
+        };
+        // An older message does not replace it; a newer one does.
+        assert!(apply_latest_event(&mut latest, &created(message("m1", 1))));
+        assert_eq!(latest.as_ref().unwrap().id, "m2");
+        assert!(apply_latest_event(&mut latest, &created(message("m3", 3))));
+        assert_eq!(latest.as_ref().unwrap().id, "m3");
+
+        // An edit of it is applied; an edit of another message is not.
+        let edited = event(serde_json::json!({
+            "type": "message.edited", "conversationId": "c1", "messageId": "m3",
+            "diff": {"custom": {"k": "v"}, "editedAt": 4,
+                     "reactions": {"👍": null, "🎉": {"count": 2, "currentUserReacted": true,
+                                                     "createdAt": 4}}}
+        }));
+        assert!(apply_latest_event(&mut latest, &edited));
+        let m = latest.as_ref().unwrap();
+        assert_eq!(m.custom.get("k").map(String::as_str), Some("v"));
+        assert_eq!(m.edited_at, Some(4));
+        assert_eq!(m.reactions.keys().collect::<Vec<_>>(), ["🎉"]);
+        assert_eq!(m.reactions["🎉"].count, 2);
+
+        // A new emoji without its count cannot be followed: fetch again.
+        let vague = event(serde_json::json!({
+            "type": "message.edited", "conversationId": "c1", "messageId": "m3",
+            "diff": {"reactions": {"❤️": {"currentUserReacted": true}}}
+        }));
+        assert!(!apply_latest_event(&mut latest.clone(), &vague));
+
+        // Deleting it falls back to the event's new last message; clearing empties it.
+        let deleted = event(serde_json::json!({
+            "type": "message.deleted", "conversationId": "c1", "messageId": "m3",
+            "newLastMessage": message("m2", 2)
+        }));
+        assert!(apply_latest_event(&mut latest, &deleted));
+        assert_eq!(latest.as_ref().unwrap().id, "m2");
+        let cleared = event(serde_json::json!({
+            "type": "conversation.cleared", "conversationId": "c1"
+        }));
+        assert!(apply_latest_event(&mut latest, &cleared));
+        assert_eq!(latest, None);
     }
 }

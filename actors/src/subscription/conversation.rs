@@ -4,9 +4,14 @@
 //! The last message comes from the conversation's message topic (`SUBSCRIBE
 //! /me/conversations/{c}/messages` and `GET` of the newest one), as the official client keeps
 //! it: `message.created` replaces it when newer, `message.edited` patches it, `message.deleted`
-//! falls back to the event's `newLastMessage`, `conversation.cleared` empties it. Conversation
-//! diffs (`side.edited`, `conversation.edited`, the current user's `participant.edited`) are
-//! applied to both the wire object (which lists sort and filter by) and the snapshot.
+//! falls back to the event's `newLastMessage`, `conversation.cleared` empties it. The `GET` goes
+//! through the session's store of latest messages
+//! ([`Cache::latest_message`](crate::cache::Cache::latest_message)), shared by every
+//! subscription of the session: a conversation and a list showing it fetch it once, and a list
+//! that comes to show a conversation already shown reuses what the store keeps current. Each
+//! subscription still applies the events to its own copy. Conversation diffs (`side.edited`,
+//! `conversation.edited`, the current user's `participant.edited`) are applied to both the wire
+//! object (which lists sort and filter by) and the snapshot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,9 +19,9 @@ use std::sync::Arc;
 use futures_util::future::LocalBoxFuture;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
-use talkjs_protocol::request::{Empty, ListRequest};
+use talkjs_protocol::request::Empty;
 use talkjs_protocol::snapshot::{ConversationSnapshot, MessageSnapshot, UserSnapshot};
-use talkjs_protocol::wire::{ConversationWire, MessageWire, Millis, Page};
+use talkjs_protocol::wire::{ConversationWire, MessageWire, Millis};
 
 use super::hydrate;
 use super::{Apply, Env, Kind, LoadReason, Scope, Step};
@@ -201,28 +206,28 @@ impl Entry {
     }
 }
 
-/// `GET` of a conversation's newest message, hydrated (`None` when it has none).
+/// A conversation's newest message, hydrated (`None` when it has none), from the session's store
+/// of latest messages: its `GET` is sent once however many subscriptions ask, and not at all
+/// while the store keeps it current. The watcher keeps the store's entry until it unwatches
+/// ([`Cache::unwatch_latest`](crate::cache::Cache::unwatch_latest), or when its subscription
+/// ends). The caller must hold the conversation's message topic.
 pub(crate) fn last_message(
     env: &Env,
     watcher: &Watcher,
     conversation: &str,
 ) -> LocalBoxFuture<'static, Result<LastMessage, Error>> {
-    let route = Route::ListMessages {
-        conversation: conversation.to_owned(),
-    };
-    let page = env.call::<_, Page<MessageWire>>(
-        format!("Get messages of conversation {conversation}"),
-        &route,
-        &ListRequest::first_page(1),
-    );
+    let latest = env
+        .cache
+        .latest_message(conversation.to_owned(), watcher.id);
     let (env, watcher, conversation) = (env.clone(), watcher.clone(), conversation.to_owned());
     Box::pin(async move {
-        let page = match page.await {
-            Ok(p) => p,
+        let wire = match latest.await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok((None, HashMap::new())),
             Err(e) if e.is_absent() => return Ok((None, HashMap::new())),
             Err(e) => return Err(e),
         };
-        let h = hydrate::messages(env, watcher, conversation, page.data, HashMap::new()).await?;
+        let h = hydrate::messages(env, watcher, conversation, vec![wire], HashMap::new()).await?;
         Ok((h.messages.into_iter().next(), h.users))
     })
 }

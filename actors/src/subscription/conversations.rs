@@ -159,6 +159,13 @@ fn messages_topic(id: &str) -> Topic {
     }
 }
 
+/// Lets go of a conversation the list no longer shows: its message topic, and its entry in the
+/// store of latest messages.
+fn let_go(scope: &mut Scope<'_>, id: &str) {
+    scope.release(&messages_topic(id));
+    scope.env.cache.unwatch_latest(id, scope.watcher.id);
+}
+
 impl ConversationListKind {
     /// Takes over the message topics the fetch held, and releases those of conversations that
     /// left the list.
@@ -166,7 +173,7 @@ impl ConversationListKind {
         let keep: HashSet<&str> = entries.iter().map(Entry::id).collect();
         if let Some(old) = &self.entries {
             for e in old.iter().filter(|e| !keep.contains(e.id())) {
-                scope.release(&messages_topic(e.id()));
+                let_go(scope, e.id());
             }
         }
         for e in entries {
@@ -192,7 +199,7 @@ impl ConversationListKind {
                     return false;
                 }
                 let Some(list) = &mut k.entries else {
-                    scope.release(&messages_topic(entry.id()));
+                    let_go(scope, entry.id());
                     return false;
                 };
                 list.push(entry);
@@ -212,7 +219,7 @@ impl ConversationListKind {
         if list.len() == before {
             return false;
         }
-        scope.release(&messages_topic(id));
+        let_go(scope, id);
         self.rebuild();
         true
     }
@@ -356,7 +363,7 @@ impl Kind for ConversationListKind {
                                 list.push(entry);
                                 changed = true;
                             } else {
-                                scope.release(&messages_topic(entry.id()));
+                                let_go(scope, entry.id());
                             }
                         }
                         if changed {
