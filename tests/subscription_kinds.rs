@@ -1,6 +1,7 @@
 //! The participant, typing, reaction and online subscriptions against the real emulator over
 //! real websockets: first snapshots, live updates made by other users' sessions, windows and
-//! `load_more`, users renamed while shown, and the error state of empty ids.
+//! `load_more`, users renamed while shown, and the error state of empty ids; and the last
+//! message a conversation subscription and a conversation list share (fetched once, kept live).
 
 use std::sync::{Arc, Mutex};
 
@@ -606,4 +607,98 @@ async fn empty_ids_give_subscriptions_in_the_error_state() {
             other => panic!("expected an error, got {other:?}"),
         }
     }
+}
+
+/// Alice's `GET`s of the newest message of `c1` (`{"limit":1}`) since the last call.
+fn last_message_gets(emu: &RunningEmulator) -> usize {
+    emu.take_requests()
+        .into_iter()
+        .filter(|r| {
+            r.user_id == "alice"
+                && r.method == "GET"
+                && r.path == "/me/conversations/c1/messages"
+                && serde_json::from_str::<serde_json::Value>(&r.data).unwrap()["limit"] == 1
+        })
+        .count()
+}
+
+/// The last message's text and sender of the first conversation of a list snapshot.
+fn first_last_message(
+    s: &ListSnapshot<talkjs::snapshot::ConversationSnapshot>,
+) -> Option<(String, String)> {
+    let m = s.as_ref()?.first()?.last_message.clone()?;
+    Some((m.plaintext.clone(), m.sender.as_ref()?.id.clone()))
+}
+
+#[actix_rt::test]
+async fn a_conversation_and_a_list_showing_it_share_one_live_last_message() {
+    use talkjs::protocol::filter::ConversationFilter;
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &["bob"]).await;
+    alice.conversation("c1").send("first").await.unwrap();
+    emu.record_requests();
+
+    let one = alice.conversation("c1").subscribe();
+    let shown = one.connected().await.expect("active").snapshot.unwrap();
+    assert_eq!(shown.last_message.as_ref().unwrap().plaintext, "first");
+    // The list comes to show c1 while the conversation subscription keeps its last message.
+    let list = alice.subscribe_conversations(ConversationFilter::default());
+    let listed = list.connected().await.expect("active").snapshot;
+    assert_eq!(
+        first_last_message(&listed),
+        Some(("first".into(), "alice".into()))
+    );
+    assert_eq!(
+        last_message_gets(&emu),
+        1,
+        "the last message is fetched once"
+    );
+
+    // A new message becomes the last one of both, from the pushed event.
+    bob.conversation("c1").send("second").await.unwrap();
+    let expected = Some(("second".to_owned(), "bob".to_owned()));
+    eventually("the list shows the new last message", || {
+        (first_last_message(&list.latest()?) == expected).then_some(())
+    })
+    .await;
+    eventually("the conversation shows it too", || {
+        let m = one.latest()??.last_message.clone()?;
+        (m.plaintext == "second").then_some(())
+    })
+    .await;
+
+    // Kept current by that event, it answers a later subscription without a request.
+    let again = alice.subscribe_conversations(ConversationFilter::default());
+    let listed = again.connected().await.expect("active").snapshot;
+    assert_eq!(first_last_message(&listed), expected);
+    assert_eq!(
+        last_message_gets(&emu),
+        0,
+        "the kept last message is reused"
+    );
+
+    // Once nothing shows c1 any more, the next subscription fetches it again.
+    drop((one, list, again));
+    one_more_fetch_after_release(&emu, &alice).await;
+}
+
+/// After every subscription showing c1 ended, a new one fetches its last message again.
+async fn one_more_fetch_after_release(emu: &RunningEmulator, alice: &TalkSession) {
+    use talkjs::protocol::filter::ConversationFilter;
+    // Drops reach the actors asynchronously.
+    actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    let _ = last_message_gets(emu);
+    let list = alice.subscribe_conversations(ConversationFilter::default());
+    let listed = list.connected().await.expect("active").snapshot;
+    assert_eq!(
+        first_last_message(&listed),
+        Some(("second".into(), "bob".into()))
+    );
+    assert_eq!(
+        last_message_gets(emu),
+        1,
+        "a released last message is not kept"
+    );
 }
