@@ -58,6 +58,8 @@ pub const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(10);
 /// Default for [`Timings::user_unsubscribe_delay`]: the official client keeps a user it showed
 /// subscribed for about 30 s after the last use.
 pub const USER_UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(30);
+/// How long a terminated connection waits for its socket to finish writing and close.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Messages the connection's mailbox holds before senders wait (requests keep their order).
 const MAILBOX_CAPACITY: usize = 65_536;
 /// Longest interval between checks of the heartbeat timers.
@@ -155,6 +157,10 @@ pub enum Notice {
     },
     /// The server pushed an event (control events are handled by the connection first).
     Pushed(Event),
+    /// The server pushed `session.expired`: the socket re-authenticates, and once it is ready
+    /// again the session subscribes to every held topic again and refetches, as the official
+    /// client does (the server no longer counts the old subscriptions).
+    SessionExpired,
     /// Authentication cannot recover; the session should terminate.
     Fatal(Error),
     /// The connection with this id is stopping; the next request needs a new one.
@@ -374,7 +380,8 @@ impl Connection {
     // -- dialling ------------------------------------------------------------------------------
 
     fn open(&mut self, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Closed && self.phase != Phase::Backoff {
+        if self.stopping.is_some() || (self.phase != Phase::Closed && self.phase != Phase::Backoff)
+        {
             return;
         }
         self.phase = Phase::Opening;
@@ -651,7 +658,10 @@ impl Connection {
         self.write(Frame::Ack(Ack { id }));
         for event in events {
             match event {
-                Event::SessionExpired => self.reauthenticate(TokenReason::SessionExpired, ctx),
+                Event::SessionExpired => {
+                    self.notify(Notice::SessionExpired);
+                    self.reauthenticate(TokenReason::SessionExpired, ctx);
+                }
                 other => self.notify(Notice::Pushed(other)),
             }
         }
@@ -722,18 +732,30 @@ impl Connection {
                 let _ = reply.send(Err(self.stopped_error(&p.call.operation)));
             }
         }
-        if let Some(mut sink) = self.sink.take() {
-            let _ = sink.write(ws::Message::Close(Some(CloseReason {
-                code: CloseCode::Normal,
-                description: None,
-            })));
-            sink.close();
-        }
+        self.phase = Phase::Closed;
+        let closing = match self.sink.take() {
+            Some(mut sink) => {
+                let _ = sink.write(ws::Message::Close(Some(CloseReason {
+                    code: CloseCode::Normal,
+                    description: None,
+                })));
+                sink.close();
+                true
+            }
+            None => false,
+        };
         self.notify(Notice::Stopped {
             connection: self.config.id,
         });
         self.notify(Notice::Lifecycle(Lifecycle::Terminated { reason }));
-        ctx.stop();
+        if closing {
+            // Stopping the actor drops its writer with whatever it has not yet written (an ACK
+            // just queued, the close frame itself): stop once the socket is closed
+            // (`WriteHandler::finished`), or after a grace period if it never closes.
+            ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
+        } else {
+            ctx.stop();
+        }
     }
 
     /// What a call gets once the connection is stopping.
@@ -825,15 +847,20 @@ impl WriteHandler<WsProtocolError> for Connection {
         Running::Continue
     }
 
-    fn finished(&mut self, _ctx: &mut Context<Self>) {}
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // A socket closed by `terminate` has written everything: the actor can go.
+        if self.stopping.is_some() {
+            ctx.stop();
+        }
+    }
 }
 
 impl Handler<SocketItem> for Connection {
     type Result = ();
 
     fn handle(&mut self, msg: SocketItem, ctx: &mut Context<Self>) {
-        if msg.generation != self.generation {
-            return; // A socket we already gave up on.
+        if msg.generation != self.generation || self.stopping.is_some() {
+            return; // A socket we already gave up on, or are closing.
         }
         let frame = match msg.item {
             None => return self.socket_lost("the server closed the socket".into(), ctx),

@@ -280,7 +280,8 @@ pub struct Session {
     topics: std::collections::HashMap<Topic, TopicEntry>,
     /// Subscription actors and the events they want.
     routes: Routes,
-    /// A socket with held topics was lost: the next one resubscribes and refetches.
+    /// A socket with held topics was lost, or the server expired the session: the next ready
+    /// socket resubscribes and refetches.
     stale: bool,
     /// The server announced a restart: the next reconnect skips the refetch.
     upstream_restarting: bool,
@@ -576,6 +577,9 @@ impl Handler<Notice> for Session {
                     o.do_send(InboundEvent(event.clone()));
                 }
             }
+            // The renew that follows ends in `Connected`, which resubscribes a stale session.
+            Notice::SessionExpired if !self.topics.is_empty() => self.stale = true,
+            Notice::SessionExpired => {}
             Notice::Fatal(e) => self.terminate(e, ctx),
         }
     }
