@@ -25,8 +25,12 @@ use talkjs_protocol::snapshot::{
     ConversationSearchState, ConversationSnapshot, MessageSearchState, SearchMessageSnapshot,
 };
 
+use talkjs_protocol::path::Route;
+use talkjs_protocol::request::ListRequest;
+use talkjs_protocol::wire::{ConversationWire, MessageWire, Page};
+
 use crate::hydrate;
-use crate::session::TalkSession;
+use crate::session::{EMPTY, TalkSession};
 use crate::upload::{AuthorizedRequest, send_authorized};
 use crate::{Error, ErrorKind, Result};
 
@@ -258,6 +262,7 @@ trait Kind: 'static {
     fn hydrate(
         session: TalkSession,
         lines: Vec<Self::Line>,
+        held: Held,
     ) -> impl Future<Output = Result<Vec<Self::Item>>> + 'static;
 
     /// The public state for these results.
@@ -274,11 +279,14 @@ impl Kind for Messages {
     type State = MessageSearchState;
 
     /// Each message with its sender and replied-to message, and each distinct conversation
-    /// once, with its last message; all concurrently (user lookups share batches). A message
-    /// whose conversation cannot be read is left out.
+    /// once, with its last message, through a subscription the search holds (as the official
+    /// client reads them through its conversation store: later pages of the same search cost no
+    /// request for a conversation already shown); all concurrently (user lookups share
+    /// batches). A message whose conversation cannot be read is left out.
     async fn hydrate(
         session: TalkSession,
         lines: Vec<SearchMessageLine>,
+        held: Held,
     ) -> Result<Vec<Self::Item>> {
         let lines: Vec<SearchMessageLine> = lines
             .into_iter()
@@ -298,7 +306,7 @@ impl Kind for Messages {
         ids.dedup();
         let conversations = futures_util::future::join_all(
             ids.iter()
-                .map(|id| conversation_snapshot(&session, (*id).to_owned())),
+                .map(|id| held_conversation(&session, &held, (*id).to_owned())),
         );
         let messages = futures_util::future::join_all(lines.iter().map(|m| {
             let conversation = m.conversation_id.as_deref().unwrap_or_default();
@@ -345,17 +353,18 @@ impl Kind for Conversations {
     type Item = Arc<ConversationSnapshot>;
     type State = ConversationSearchState;
 
-    /// Each conversation read with its last message, concurrently; one that cannot be read is
-    /// left out.
+    /// Each conversation read with its last message, concurrently, with plain GETs as the
+    /// official client reads them (no subscription); one that cannot be read is left out.
     async fn hydrate(
         session: TalkSession,
         lines: Vec<SearchConversationLine>,
+        _held: Held,
     ) -> Result<Vec<Arc<ConversationSnapshot>>> {
         let found = futures_util::future::join_all(
             lines
                 .into_iter()
                 .filter(|l| !l.id.is_empty())
-                .map(|l| conversation_snapshot(&session, l.id)),
+                .map(|l| read_conversation(&session, l.id)),
         )
         .await;
         let mut out = Vec::with_capacity(found.len());
@@ -373,13 +382,85 @@ impl Kind for Conversations {
     }
 }
 
-/// A conversation with its last message, as [`crate::ConversationRef::get`] reads it; `None`
-/// when it does not exist or the user is not a participant.
-async fn conversation_snapshot(
+/// The conversations a message search holds subscriptions to, by id: those its results are in.
+/// Dropped (and so unsubscribed) when a new query starts or the search handle goes away.
+type Held = Arc<Mutex<HashMap<String, crate::ConversationSubscription>>>;
+
+/// A conversation with its last message, from the search's subscription to it (made on first
+/// use); `None` when it does not exist or the user is not a participant.
+async fn held_conversation(
+    session: &TalkSession,
+    held: &Held,
+    id: String,
+) -> Result<Option<Arc<ConversationSnapshot>>> {
+    let subscription = {
+        let mut held = held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.get(&id) {
+            Some(s) if !s.is_terminated() => s.clone(),
+            _ => {
+                let s = session.conversation(id.clone()).subscribe();
+                held.insert(id.clone(), s.clone());
+                s
+            }
+        }
+    };
+    let first = subscription.connected().await;
+    let snapshot = match first {
+        Ok(update) => update.snapshot,
+        Err(talkjs_actors::subscription::Terminated::Error(e)) if hydrate::is_absent(&e) => None,
+        Err(talkjs_actors::subscription::Terminated::Error(e)) => {
+            return Err(e.with_operation(format!("Get conversation {id}")));
+        }
+        Err(talkjs_actors::subscription::Terminated::Unsubscribed) => {
+            return Err(Error::new(
+                format!("Get conversation {id}"),
+                ErrorKind::SessionTerminated("the subscription ended".into()),
+            ));
+        }
+    };
+    if snapshot.is_none() {
+        // Nothing to show: no reason to keep it.
+        held.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+    Ok(snapshot)
+}
+
+/// A conversation with its last message, read with `GET /me/conversations/{id}/messages`
+/// (limit 1) and `GET /me/conversations/{id}` sent together, in that order, as the official
+/// conversation search does; `None` when it does not exist or the user is not a participant.
+async fn read_conversation(
     session: &TalkSession,
     id: String,
 ) -> Result<Option<Arc<ConversationSnapshot>>> {
-    Ok(session.conversation(id).get().await?.map(Arc::new))
+    let op: Arc<str> = format!("Get conversation {id}").into();
+    let messages = Route::ListMessages {
+        conversation: id.clone(),
+    };
+    let conversation = Route::GetConversation {
+        conversation: id.clone(),
+    };
+    let (page, wire) = futures_util::future::join(
+        session.call_typed::<_, Page<MessageWire>>(
+            op.clone(),
+            &messages,
+            &ListRequest::first_page(1),
+        ),
+        session.call_typed::<_, ConversationWire>(op, &conversation, EMPTY),
+    )
+    .await;
+    let Some(wire) = hydrate::none_if_absent(wire)? else {
+        return Ok(None);
+    };
+    let Some(page) = hydrate::none_if_absent(page)? else {
+        return Ok(None);
+    };
+    let last = match page.data.into_iter().next() {
+        Some(m) => Some(Arc::new(hydrate::message(session, &id, &m).await?)),
+        None => None,
+    };
+    Ok(Some(Arc::new(ConversationSnapshot::from_wire(&wire, last))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +471,8 @@ async fn conversation_snapshot(
 struct Search<K: Kind> {
     session: TalkSession,
     core: Arc<Mutex<Core<K>>>,
+    /// Subscriptions to the conversations of a message search's results.
+    held: Held,
 }
 
 impl<K: Kind> Clone for Search<K> {
@@ -397,6 +480,7 @@ impl<K: Kind> Clone for Search<K> {
         Search {
             session: self.session.clone(),
             core: self.core.clone(),
+            held: self.held.clone(),
         }
     }
 }
@@ -435,6 +519,7 @@ impl<K: Kind> Search<K> {
                 generation: 0,
                 active: None,
             })),
+            held: Held::default(),
         }
     }
 
@@ -469,6 +554,8 @@ impl<K: Kind> Search<K> {
             if let Some(pending) = core.active.take().and_then(|a| a.pending) {
                 pending.abort.abort();
             }
+            // A new query's results are in other conversations, or will be read afresh.
+            std::mem::take(&mut *self.held.lock().unwrap_or_else(PoisonError::into_inner));
             if !query.is_empty() {
                 core.active = Some(Active {
                     query,
@@ -516,6 +603,7 @@ impl<K: Kind> Search<K> {
         let (task, abort) = abortable(load::<K>(
             self.session.clone(),
             self.core.clone(),
+            self.held.clone(),
             generation,
             url,
         ));
@@ -599,12 +687,13 @@ fn lock<K: Kind>(core: &Mutex<Core<K>>) -> MutexGuard<'_, Core<K>> {
 async fn load<K: Kind>(
     session: TalkSession,
     core: Arc<Mutex<Core<K>>>,
+    held: Held,
     generation: u64,
     url: String,
 ) -> Result<()> {
     let loaded = async {
         let page = fetch::<K::Line>(&session, url).await?;
-        let items = K::hydrate(session.clone(), page.results).await?;
+        let items = K::hydrate(session.clone(), page.results, held).await?;
         Ok::<_, Error>((items, page.cursor))
     }
     .await;
