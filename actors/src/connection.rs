@@ -58,7 +58,7 @@ pub const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(10);
 /// Default for [`Timings::user_unsubscribe_delay`]: the official client keeps a user it showed
 /// subscribed for about 30 s after the last use.
 pub const USER_UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(30);
-/// How long a terminated connection waits for its socket to finish writing and close.
+/// How long a terminated connection waits for the server to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// Messages the connection's mailbox holds before senders wait (requests keep their order).
 const MAILBOX_CAPACITY: usize = 65_536;
@@ -735,11 +735,12 @@ impl Connection {
         self.phase = Phase::Closed;
         let closing = match self.sink.take() {
             Some(mut sink) => {
+                // Only the close frame: shutting the socket's write side down too (`close`)
+                // can make the server drop frames that arrive with the end of the stream.
                 let _ = sink.write(ws::Message::Close(Some(CloseReason {
                     code: CloseCode::Normal,
                     description: None,
                 })));
-                sink.close();
                 true
             }
             None => false,
@@ -749,9 +750,10 @@ impl Connection {
         });
         self.notify(Notice::Lifecycle(Lifecycle::Terminated { reason }));
         if closing {
-            // Stopping the actor drops its writer with whatever it has not yet written (an ACK
-            // just queued, the close frame itself): stop once the socket is closed
-            // (`WriteHandler::finished`), or after a grace period if it never closes.
+            // Stopping the actor at once would drop its writer with whatever it has not yet
+            // written (an ACK just queued, the close frame itself), and the socket before the
+            // server read it: stop when the server answers the close (the closing handshake),
+            // or after a grace period.
             ctx.run_later(CLOSE_GRACE, |_, ctx| ctx.stop());
         } else {
             ctx.stop();
@@ -847,20 +849,26 @@ impl WriteHandler<WsProtocolError> for Connection {
         Running::Continue
     }
 
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        // A socket closed by `terminate` has written everything: the actor can go.
-        if self.stopping.is_some() {
-            ctx.stop();
-        }
-    }
+    fn finished(&mut self, _ctx: &mut Context<Self>) {}
 }
 
 impl Handler<SocketItem> for Connection {
     type Result = ();
 
     fn handle(&mut self, msg: SocketItem, ctx: &mut Context<Self>) {
-        if msg.generation != self.generation || self.stopping.is_some() {
-            return; // A socket we already gave up on, or are closing.
+        if msg.generation != self.generation {
+            return; // A socket we already gave up on.
+        }
+        if self.stopping.is_some() {
+            // Closing (`terminate`): the server's close frame, or the end of the socket,
+            // completes the closing handshake; anything else is no longer wanted.
+            if matches!(
+                msg.item,
+                None | Some(Err(_)) | Some(Ok(ws::Frame::Close(_)))
+            ) {
+                ctx.stop();
+            }
+            return;
         }
         let frame = match msg.item {
             None => return self.socket_lost("the server closed the socket".into(), ctx),
