@@ -278,10 +278,9 @@ async fn session_expired_push() {
     Parity::new("session_expired_push")
         .session(|b| b)
         // The user and the typing subscription are made in one tick by independent subscription
-        // actors (the user's SUBSCRIBE goes through the session's batch), so the order of the two
-        // SUBSCRIBEs within the first round follows actor message hops, not the call order, as
-        // the official order follows its microtask queue. The resubscribe round after the renew
-        // is made by the session alone and matches the official order exactly.
+        // actors (the user's SUBSCRIBE goes through the cache and the session's batch), so the
+        // order of their frames within a round follows actor message hops, not the call order,
+        // as the official order follows its microtask queue (docs/protocol.md §13).
         .any_order_within_rounds()
         .run(|s, replay| async move {
             s.on_need_token(counting_provider(c));
@@ -717,11 +716,6 @@ fn search_message_line(id: &str, created_at: i64) -> String {
 async fn search_messages() {
     const T0: i64 = 1_700_000_000_000;
     let (first, more) = Parity::new("search_messages")
-        // In the first round the sender's `GET /users` (the session's user batch, flushed at the
-        // end of the tick) goes out before the conversation subscription's SUBSCRIBEs (made by
-        // its own actor a mailbox hop later); the official order follows its microtask queue.
-        // Same requests, same rounds.
-        .any_order_within_rounds()
         .http(|req| {
             if !req.url.contains("/me/messages/search") {
                 return None;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use serde_json::Value;
+use talkjs_protocol::frame::Method;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::{
     ActionResult, GetUsersRequest, ParticipantAction, ParticipantActionsRequest,
@@ -32,6 +33,11 @@ pub const MAX_TRANSLATIONS: usize = 100;
 pub enum BatchKey {
     /// `GET /users`.
     Users,
+    /// `GET /users` of users just subscribed (the cache's reads), one frame per
+    /// `SUBSCRIBE /users` frame: the session numbers them (the cache passes 0). Requests sent
+    /// meanwhile go before it, as the official client reads subscribed users one step after
+    /// subscribing them: `SUBSCRIBE /users`, then the tick's other requests, then this.
+    SubscribedUsers(u64),
     /// `SUBSCRIBE /users`: several users' live updates in one frame.
     SubscribeUsers,
     /// `POST /conversations/{c}/participants`, one conversation per batch.
@@ -79,10 +85,22 @@ pub(crate) struct Pending {
 }
 
 impl BatchKey {
+    /// Whether a request with this method, sent while this batch is pending, goes first; other
+    /// batches are sent before the request, keeping call order. As in the official client's
+    /// order: subscribed users' reads wait for the tick's other requests
+    /// ([`BatchKey::SubscribedUsers`]), and plain user reads let `SUBSCRIBE`s go first.
+    pub fn yields_to(&self, method: Method) -> bool {
+        match self {
+            BatchKey::SubscribedUsers(_) => true,
+            BatchKey::Users => method == Method::Subscribe,
+            _ => false,
+        }
+    }
+
     /// How many items fill a batch.
     pub fn capacity(&self) -> usize {
         match self {
-            BatchKey::Users | BatchKey::SubscribeUsers => MAX_USERS,
+            BatchKey::Users | BatchKey::SubscribedUsers(_) | BatchKey::SubscribeUsers => MAX_USERS,
             BatchKey::Participants(_) => MAX_PARTICIPANT_ACTIONS,
             BatchKey::Translate { .. } => MAX_TRANSLATIONS,
         }
@@ -97,7 +115,9 @@ impl BatchKey {
             }))
         };
         let data = match self {
-            BatchKey::Users => serde_json::to_value(GetUsersRequest::new(ids())),
+            BatchKey::Users | BatchKey::SubscribedUsers(_) => {
+                serde_json::to_value(GetUsersRequest::new(ids()))
+            }
             BatchKey::SubscribeUsers => serde_json::to_value(SubscribeUsersRequest::new(ids())),
             BatchKey::Participants(_) => serde_json::to_value(ParticipantActionsRequest {
                 actions: items
@@ -115,7 +135,7 @@ impl BatchKey {
         }
         .unwrap_or(Value::Null);
         let route = match self {
-            BatchKey::Users => Route::GetUsers,
+            BatchKey::Users | BatchKey::SubscribedUsers(_) => Route::GetUsers,
             BatchKey::SubscribeUsers => Route::Subscribe(Topic::Users),
             BatchKey::Participants(c) => Route::ParticipantActions {
                 conversation: c.clone(),
@@ -130,7 +150,7 @@ impl BatchKey {
     /// Each item's part of the combined answer, in item order.
     pub fn split(&self, items: &[BatchItem], answer: &Value) -> Vec<Value> {
         match self {
-            BatchKey::Users => items
+            BatchKey::Users | BatchKey::SubscribedUsers(_) => items
                 .iter()
                 .map(|i| match i {
                     BatchItem::User(id) => answer.get(id).cloned().unwrap_or(Value::Null),

@@ -531,7 +531,7 @@ impl CacheShard {
             self.user_fetches += 1;
             let answer = self.session.send(Batched {
                 operation: format!("Get user {id}").into(),
-                key: BatchKey::Users,
+                key: BatchKey::SubscribedUsers(0),
                 item: BatchItem::User(id.clone()),
             });
             ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {

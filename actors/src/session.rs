@@ -274,6 +274,9 @@ pub struct Session {
     /// Pending batches, in the order they were opened (the order they go out).
     batches: Vec<(BatchKey, batch::Pending)>,
     flush_scheduled: bool,
+    /// `SUBSCRIBE /users` frames sent: each one's users are read in their own `GET /users`
+    /// ([`BatchKey::SubscribedUsers`]).
+    user_subscribe_frames: u64,
     /// Parent of every span of this session (its requests, its connections).
     span: tracing::Span,
     /// Wire topics held by subscriptions.
@@ -321,6 +324,7 @@ impl Session {
             terminated: None,
             batches: Default::default(),
             flush_scheduled: false,
+            user_subscribe_frames: 0,
             span: tracing::info_span!("session", app = %config.app_id, user = %config.user_id),
             topics: Default::default(),
             routes: Routes::default(),
@@ -684,7 +688,23 @@ impl Session {
         }
     }
 
+    /// Before a request with this method goes out: sends the pending batches opened before it,
+    /// so calls keep their order, except those that yield to it ([`BatchKey::yields_to`]),
+    /// which wait for the end of the tick or a later request.
+    fn flush_before_request(&mut self, method: Method, ctx: &mut Context<Self>) {
+        let (later, now): (Vec<_>, Vec<_>) = std::mem::take(&mut self.batches)
+            .into_iter()
+            .partition(|(key, _)| key.yields_to(method));
+        self.batches = later;
+        for (key, pending) in now {
+            self.flush(key, pending, ctx);
+        }
+    }
+
     fn flush(&mut self, key: BatchKey, pending: batch::Pending, ctx: &mut Context<Self>) {
+        if key == BatchKey::SubscribeUsers {
+            self.user_subscribe_frames += 1;
+        }
         let items: Vec<BatchItem> = pending
             .items
             .iter()
@@ -738,7 +758,7 @@ impl Handler<Request> for Session {
 
     fn handle(&mut self, req: Request, ctx: &mut Context<Self>) -> Self::Result {
         // A pending batch goes first, so calls reach the server in the order they were made.
-        self.flush_batches(ctx);
+        self.flush_before_request(req.method, ctx);
         self.start(req, ctx)
     }
 }
@@ -764,6 +784,11 @@ impl Session {
             return Box::pin(async move { Err(e) });
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
+        // Subscribed users are read with the others of the same SUBSCRIBE frame.
+        let key = match key {
+            BatchKey::SubscribedUsers(_) => BatchKey::SubscribedUsers(self.user_subscribe_frames),
+            key => key,
+        };
         let capacity = key.capacity();
         let index = match self.batches.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
@@ -805,7 +830,7 @@ impl Session {
             );
             return answer.map(|r| r.map(|_| ())).boxed_local();
         }
-        self.flush_batches(ctx);
+        self.flush_before_request(Method::Subscribe, ctx);
         let request = Request {
             operation,
             method: Method::Subscribe,

@@ -121,11 +121,12 @@ impl Kind for ParticipantKind {
             "Get participant {} in conversation {}",
             self.user, self.conversation
         );
-        let item = scope.env.call::<_, ParticipantWire>(op, &route, &Empty);
+        // The user first: their SUBSCRIBE goes with the participant's, ahead of both GETs.
         let found = scope
             .env
             .cache
             .users([self.user.clone()], Some(scope.watcher.clone()));
+        let item = scope.env.call::<_, ParticipantWire>(op, &route, &Empty);
         // For a read, someone else's participation in a conversation the current user is not
         // in is refused, as the official client refuses it; the user's own is simply absent.
         let refuse = self.refuse_outsiders && *self.user != *scope.env.me;
