@@ -621,3 +621,34 @@ async fn events_on_users() {
         })
         .await;
 }
+
+// --- Coverage ----------------------------------------------------------------------------------
+
+/// Every recorded flow is replayed by one of the parity tests: a new recording without a test
+/// fails here.
+#[test]
+fn every_recorded_flow_has_a_parity_test() {
+    let tests = [
+        include_str!("wire_parity.rs"),
+        include_str!("wire_parity_session.rs"),
+    ];
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol/tests/fixtures/frames");
+    let mut flows: Vec<String> = std::fs::read_dir(dir)
+        .expect("fixtures")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            Some(name.strip_suffix(".json")?.to_owned())
+        })
+        .collect();
+    flows.sort();
+    assert!(flows.len() >= 78, "the recordings are missing");
+    let untested: Vec<&String> = flows
+        .iter()
+        .filter(|f| !tests.iter().any(|t| t.contains(&format!("\"{f}\""))))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "recorded flows without a parity test: {untested:?}"
+    );
+}
