@@ -39,7 +39,7 @@ impl UserRef {
     /// Served by the session's user cache, as the official client serves it from its stores:
     /// the first read subscribes to the user and fetches them (reads in the same tick share one
     /// `SUBSCRIBE /users` and one `GET /users`); while the user stays cached (shown by a
-    /// subscription, or read within [`Timings::unsubscribe_delay`](crate::Timings)), further
+    /// subscription, or read within [`Timings::user_unsubscribe_delay`](crate::Timings)), further
     /// reads are answered locally and are still current, because the cache applies the user's
     /// edits as they are pushed.
     pub async fn get(&self) -> Result<Option<UserSnapshot>> {

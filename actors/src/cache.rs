@@ -11,10 +11,10 @@
 //!   ([`UserUpdated`]), which re-emits whatever shows them: a renamed sender updates every
 //!   message list at once, all pointing to the same snapshot;
 //! - **bounded**: a user no subscription watches stays cached (and subscribed) for
-//!   [`Timings::unsubscribe_delay`](crate::connection::Timings) so that repeated one-off reads are
-//!   answered without a request, as the official client answers them from its stores; at most
-//!   [`CacheConfig::users`] such idle users are kept (least recently used go first), and an
-//!   evicted user is unsubscribed. Watched users are never evicted: they are on screen.
+//!   [`Timings::user_unsubscribe_delay`](crate::connection::Timings) so that repeated one-off
+//!   reads are answered without a request, as the official client answers them from its stores;
+//!   at most [`CacheConfig::users`] such idle users are kept (least recently used go first), and
+//!   an evicted user is unsubscribed. Watched users are never evicted: they are on screen.
 //! - Messages fetched by id (the targets of replies outside a window) are kept in an LRU of
 //!   [`CacheConfig::messages`] entries; an edit or deletion evicts the entry.
 //! - Conversations fetched by id are shared by concurrent askers (several filtered lists
