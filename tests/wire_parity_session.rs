@@ -7,6 +7,7 @@
 
 mod parity;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,10 +20,10 @@ use talkjs::params::{
     GenericFileMetadata, ImageFileMetadata, SendMessageParams, SetConversationParams,
     SetParticipantParams, SetUserParams, VideoFileMetadata, VoiceRecordingFileMetadata,
 };
-use talkjs::protocol::content::{SendContentBlock, TextBlock, TextNode};
+use talkjs::protocol::content::{FileToken, SendContentBlock, TextBlock, TextNode};
 use talkjs::protocol::wire::{Access, Notify};
 use talkjs::token::{JwtSigner, TokenFn, TokenRequest};
-use talkjs::{ErrorKind, MessageSearchFilters, Timings};
+use talkjs::{ErrorKind, MessageSearchFilters, TalkSession, Timings};
 use talkjs_testkit::replay::{HttpSeen, ReplayServer};
 
 // ---------------------------------------------------------------------------------------------
@@ -557,102 +558,86 @@ async fn participant_batch_errors() {
 // Uploads
 // ---------------------------------------------------------------------------------------------
 
-#[actix_rt::test]
-async fn upload_file() {
-    Parity::new("upload_file")
+/// A successful upload: the same frames and HTTP requests, the recorded token, and the
+/// multipart body the official client sent (with `part_type` swapped from theirs to ours).
+async fn assert_upload<F, Fut>(scenario: &'static str, part_type: Option<(&str, &str)>, upload: F)
+where
+    F: FnOnce(TalkSession) -> Fut,
+    Fut: Future<Output = talkjs::Result<FileToken>>,
+{
+    let token = Parity::new(scenario)
         .run(|s, replay| async move {
-            let meta = GenericFileMetadata {
-                filename: "notes ü.txt".into(),
-            };
-            let token = s
-                .upload_file(b"hello file".to_vec(), meta)
-                .await
-                .expect("uploaded");
-            assert_eq!(token.0, "FILETOKEN_1");
-            assert_upload_body("upload_file", &replay, None);
+            let token = upload(s).await;
+            assert_upload_body(scenario, &replay, part_type);
+            token
         })
         .await;
+    assert_eq!(token.expect("uploaded").0, "FILETOKEN_1");
+}
+
+#[actix_rt::test]
+async fn upload_file() {
+    assert_upload("upload_file", None, |s| async move {
+        let meta = GenericFileMetadata {
+            filename: "notes ü.txt".into(),
+        };
+        s.upload_file(b"hello file".to_vec(), meta).await
+    })
+    .await;
 }
 
 #[actix_rt::test]
 async fn upload_image() {
-    Parity::new("upload_image")
-        .run(|s, replay| async move {
-            let meta = ImageFileMetadata {
-                filename: "pic.png".into(),
-                width: Some(640),
-                height: Some(480),
-            };
-            let token = s
-                .upload_image(b"PNGDATA".to_vec(), meta)
-                .await
-                .expect("uploaded");
-            assert_eq!(token.0, "FILETOKEN_1");
-            assert_upload_body("upload_image", &replay, None);
-        })
-        .await;
+    assert_upload("upload_image", None, |s| async move {
+        let meta = ImageFileMetadata {
+            filename: "pic.png".into(),
+            width: Some(640),
+            height: Some(480),
+        };
+        s.upload_image(b"PNGDATA".to_vec(), meta).await
+    })
+    .await;
 }
 
 #[actix_rt::test]
 async fn upload_video() {
-    Parity::new("upload_video")
-        .run(|s, replay| async move {
-            let meta = VideoFileMetadata {
-                filename: "clip.mp4".into(),
-                width: Some(1280),
-                height: Some(720),
-                duration: Some(12.5),
-            };
-            let token = s
-                .upload_video(b"MP4DATA".to_vec(), meta)
-                .await
-                .expect("uploaded");
-            assert_eq!(token.0, "FILETOKEN_1");
-            assert_upload_body("upload_video", &replay, None);
-        })
-        .await;
+    assert_upload("upload_video", None, |s| async move {
+        let meta = VideoFileMetadata {
+            filename: "clip.mp4".into(),
+            width: Some(1280),
+            height: Some(720),
+            duration: Some(12.5),
+        };
+        s.upload_video(b"MP4DATA".to_vec(), meta).await
+    })
+    .await;
 }
 
 #[actix_rt::test]
 async fn upload_audio() {
-    Parity::new("upload_audio")
-        .run(|s, replay| async move {
-            let meta = AudioFileMetadata {
-                filename: "song.mp3".into(),
-                duration: Some(180.0),
-            };
-            let token = s
-                .upload_audio(b"MP3DATA".to_vec(), meta)
-                .await
-                .expect("uploaded");
-            assert_eq!(token.0, "FILETOKEN_1");
-            // The official call uploads a Blob without a type, sent as application/octet-stream;
-            // our API takes bytes and a file name, and names the type from the extension.
-            assert_upload_body(
-                "upload_audio",
-                &replay,
-                Some(("application/octet-stream", "audio/mpeg")),
-            );
-        })
-        .await;
+    // The official call uploads a Blob without a type, sent as application/octet-stream; our
+    // API takes bytes and a file name, and names the type from the extension.
+    let part_type = Some(("application/octet-stream", "audio/mpeg"));
+    assert_upload("upload_audio", part_type, |s| async move {
+        let meta = AudioFileMetadata {
+            filename: "song.mp3".into(),
+            duration: Some(180.0),
+        };
+        s.upload_audio(b"MP3DATA".to_vec(), meta).await
+    })
+    .await;
 }
 
 #[actix_rt::test]
 async fn upload_voice() {
-    Parity::new("upload_voice")
-        .run(|s, replay| async move {
-            let meta = VoiceRecordingFileMetadata {
-                filename: "voice.ogg".into(),
-                duration: Some(3.2),
-            };
-            let token = s
-                .upload_voice(b"OGGDATA".to_vec(), meta)
-                .await
-                .expect("uploaded");
-            assert_eq!(token.0, "FILETOKEN_1");
-            assert_upload_body("upload_voice", &replay, None);
-        })
-        .await;
+    assert_upload("upload_voice", None, |s| async move {
+        let meta = VoiceRecordingFileMetadata {
+            filename: "voice.ogg".into(),
+            duration: Some(3.2),
+        };
+        s.upload_voice(b"OGGDATA".to_vec(), meta).await
+    })
+    .await;
 }
 
 #[actix_rt::test]
