@@ -35,8 +35,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 /// How long the client must be silent before held answers go out. The recording stub used
-/// 20 ms; a little more keeps rounds stable on a loaded machine and changes nothing else.
-pub const QUIET: Duration = Duration::from_millis(50);
+/// 20 ms; more keeps rounds stable on a loaded machine (a client paused mid-burst by the
+/// scheduler would otherwise split a round), and changes nothing else: a round still ends at the
+/// first answer the client waits for.
+pub const QUIET: Duration = Duration::from_millis(100);
 
 /// A recorded scenario: its client and server frames per socket, and its HTTP requests.
 #[derive(Debug, Clone)]
