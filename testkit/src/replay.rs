@@ -3,8 +3,8 @@
 //! calls, sends the same frames.
 //!
 //! The recording stub answered in rounds: it held its answers until the client had been silent
-//! for 20 ms, then sent them all in request order. The replay does the same, so the order of
-//! requests within a round, and the split into rounds, are compared too.
+//! for 20 ms, then sent them all in request order. The replay does the same (after [`QUIET`]), so
+//! the order of requests within a round, and the split into rounds, are compared too.
 //!
 //! How it answers:
 //! - Each websocket the client opens plays the next socket of the recording (a recording with a
