@@ -11,14 +11,18 @@ mod parity;
 use std::time::Duration;
 
 use parity::{Parity, assert_parity};
-use serde_json::json;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
 use talkjs::params::{
     CreateConversationParams, CreateUserParams, EditMessageParams, EditTextMessageParams,
     SendMessageParams, SendTextMessageParams, SetConversationParams, SetUserParams,
 };
 use talkjs::protocol::content::{FileToken, LocationBlock, SendContentBlock, SendFileBlock};
 use talkjs::protocol::filter::ConversationFilter;
+use talkjs::protocol::snapshot::TypingSnapshot;
 use talkjs::protocol::wire::{Access, Notify};
+use talkjs_testkit::replay::ReplayServer;
 
 #[actix_rt::test]
 async fn creating_users() {
@@ -401,12 +405,14 @@ async fn reads_unsubscribe_after_the_delay() {
         })
         .await;
     assert_eq!(first.unwrap().expect("reactions").len(), 2);
+    // The recording's keepalive pushes (sent to keep heartbeats quiet during the official 30 s)
+    // come before the UNSUBSCRIBE: a delay longer than the replay takes to push them keeps that.
     let bob = Parity::new("user_get_then_unsubscribe")
         .session(move |b| {
             b.token(parity::jwt(parity::USER))
-                .timings(short(Duration::from_millis(300)))
+                .timings(short(Duration::from_secs(2)))
         })
-        .settle(Duration::from_millis(800))
+        .settle(Duration::from_millis(2500))
         .run(|s, _| async move { s.user("bob").get().await })
         .await;
     assert!(bob.unwrap().is_some());
@@ -538,31 +544,161 @@ async fn unsubscribing() {
 
 // --- Pushed events ---------------------------------------------------------------------------
 
-/// Holds subscriptions while the replay pushes the recorded events, until the client is quiet.
-async fn hold_while_pushed<T>(subs: T) {
-    actix_rt::time::sleep(Duration::from_millis(600)).await;
+/// Every distinct state a subscription shows, in order, as `shape` renders it.
+fn states<T: Clone + Send + Sync + 'static>(
+    sub: &talkjs::Subscription<T>,
+    shape: impl Fn(&T) -> Value + Send + 'static,
+) -> Arc<Mutex<Vec<Value>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    sub.on_snapshot(move |snapshot, _| {
+        let state = shape(snapshot);
+        let mut out = out.lock().unwrap();
+        if out.last() != Some(&state) {
+            out.push(state);
+        }
+    });
+    seen
+}
+
+/// The official client's results of a scenario.
+fn fixture_results(scenario: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("protocol/tests/fixtures/frames/{scenario}.json"));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    file["results"].clone()
+}
+
+/// The states the official client's scenario captured (JSON pointers into its `results`), with
+/// repeats of the same state left out.
+fn official_states(scenario: &str, pointers: &[&str]) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("protocol/tests/fixtures/frames/{scenario}.json"));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out: Vec<Value> = Vec::new();
+    for p in pointers {
+        let state = file["results"]
+            .pointer(p)
+            .expect("a captured state")
+            .clone();
+        if out.last() != Some(&state) {
+            out.push(state);
+        }
+    }
+    out
+}
+
+/// Holds subscriptions until the replay has played the whole recording (every recorded push
+/// sent), and a little longer for the last one to be applied.
+async fn hold_while_pushed<T>(replay: &ReplayServer, subs: T) {
+    assert!(
+        replay.wait_played_all(Duration::from_secs(10)).await,
+        "the recording was not played to its end"
+    );
+    actix_rt::time::sleep(Duration::from_millis(200)).await;
     drop(subs);
 }
 
 #[actix_rt::test]
 async fn events_on_a_conversation_and_the_list() {
     // The list reuses the latest message the conversation's subscription fetched.
-    Parity::new("events_conversation")
-        .run(|s, _| async move {
+    let (list, one) = Parity::new("events_conversation")
+        .run(|s, replay| async move {
             let list = s.subscribe_conversations(ConversationFilter::default());
             let one = s.conversation("c1").subscribe();
-            hold_while_pushed((list, one)).await;
+            let seen = (
+                states(&list, |l| {
+                    let ids: Vec<&str> = l
+                        .iter()
+                        .flat_map(|l| l.iter())
+                        .map(|c| c.id.as_str())
+                        .collect();
+                    json!(ids)
+                }),
+                states(&one, |c| match c {
+                    None => Value::Null,
+                    Some(c) => json!({
+                        "subject": c.subject,
+                        "custom": c.custom,
+                        "unreadMessageCount": c.unread_message_count,
+                        "isUnread": c.is_unread,
+                        "lastMessage": c.last_message.as_ref().map(|m| m.id.as_str()),
+                    }),
+                }),
+            );
+            hold_while_pushed(&replay, (list, one)).await;
+            seen
         })
         .await;
+    // The same states as the official client's, in the same order.
+    let after = [
+        "initial",
+        "afterSideCreated",
+        "afterSideEdited",
+        "afterConversationEdited",
+    ];
+    let after = after.iter().chain(&["afterCleared", "afterSideDeleted"]);
+    let pointers =
+        |what: &str| -> Vec<String> { after.clone().map(|a| format!("/{a}/{what}")).collect() };
+    let present = |scenario: &str, ps: Vec<String>| {
+        let file = fixture_results(scenario);
+        let ps: Vec<&str> = ps
+            .iter()
+            .map(String::as_str)
+            .filter(|p| file.pointer(p).is_some())
+            .collect();
+        official_states(scenario, &ps)
+    };
+    assert_eq!(
+        *list.lock().unwrap(),
+        present("events_conversation", pointers("list"))
+    );
+    assert_eq!(
+        *one.lock().unwrap(),
+        present("events_conversation", pointers("conversation"))
+    );
 }
 
 #[actix_rt::test]
 async fn events_on_messages() {
-    Parity::new("events_messages")
-        .run(|s, _| async move {
-            hold_while_pushed(s.conversation("c1").subscribe_messages()).await;
+    let seen = Parity::new("events_messages")
+        .run(|s, replay| async move {
+            let sub = s.conversation("c1").subscribe_messages();
+            let seen = states(&sub, |list| {
+                list.iter()
+                    .flat_map(|l| l.iter())
+                    .map(|m| {
+                        let reactions: Vec<Value> = m
+                            .reactions
+                            .iter()
+                            .map(|r| {
+                                json!({
+                                    "emoji": r.emoji,
+                                    "count": r.count,
+                                    "currentUserReacted": r.current_user_reacted,
+                                })
+                            })
+                            .collect();
+                        json!({
+                            "id": m.id,
+                            "plaintext": m.plaintext,
+                            "custom": m.custom,
+                            "editedAt": m.edited_at,
+                            "reactions": reactions,
+                            "referencedMessage": m.referenced_message.as_ref().map(|r| &r.id),
+                        })
+                    })
+                    .collect()
+            });
+            hold_while_pushed(&replay, sub).await;
+            seen
         })
         .await;
+    let official = official_states(
+        "events_messages",
+        &["/initial", "/afterCreated", "/afterEdited", "/afterDeleted"],
+    );
+    assert_eq!(*seen.lock().unwrap(), official);
 }
 
 #[actix_rt::test]
@@ -570,37 +706,119 @@ async fn events_on_participants() {
     // Three subscriptions made in one task are three actors: their SUBSCRIBEs and GETs go in
     // the same round as the official client's, but in the order of actor message hops, not of
     // the official client's microtask queue (docs/protocol.md §13).
-    Parity::new("events_participants")
+    let (list, bob, me) = Parity::new("events_participants")
         .any_order_within_rounds()
-        .run(|s, _| async move {
+        .run(|s, replay| async move {
             let c = s.conversation("c1");
-            let subs = (
+            let (list, bob, one) = (
                 c.subscribe_participants(),
                 c.participant("bob").subscribe(),
                 c.subscribe(),
             );
-            hold_while_pushed(subs).await;
+            let participant = |p: &talkjs::protocol::snapshot::ParticipantSnapshot| {
+                json!({"user": p.user, "access": p.access, "notify": p.notify, "joinedAt": p.joined_at})
+            };
+            let seen = (
+                states(&list, move |l| {
+                    let brief = |p: &talkjs::protocol::snapshot::ParticipantSnapshot| {
+                        json!({"user": p.user.id, "access": p.access, "notify": p.notify, "joinedAt": p.joined_at})
+                    };
+                    l.iter().flat_map(|l| l.iter()).map(|p| brief(p)).collect()
+                }),
+                states(&bob, move |p| p.as_deref().map_or(Value::Null, participant)),
+                states(&one, |c| match c {
+                    Some(c) => json!({"access": c.access, "notify": c.notify}),
+                    None => Value::Null,
+                }),
+            );
+            hold_while_pushed(&replay, (list, bob, one)).await;
+            seen
         })
         .await;
+    let official = |p: &[&str]| official_states("events_participants", p);
+    assert_eq!(
+        *bob.lock().unwrap(),
+        official(&[
+            "/initial/bob/latestSnapshot",
+            "/afterEditedBob/bob/latestSnapshot"
+        ])
+    );
+    assert_eq!(
+        *me.lock().unwrap(),
+        official(&["/initial/me", "/afterEditedMe/me"])
+    );
+    // The official client's list was captured after some pushes only: each captured state is
+    // one of ours, in order, and the last is the same.
+    let list = list.lock().unwrap().clone();
+    let captured = official(&[
+        "/initial/list",
+        "/afterCreated/list",
+        "/afterEditedBob/list",
+        "/afterDeleted/list",
+    ]);
+    let mut ours = list.iter();
+    for state in &captured {
+        assert!(ours.any(|s| s == state), "{state} missing from {list:?}");
+    }
+    assert_eq!(list.last(), captured.last());
 }
 
 #[actix_rt::test]
 async fn events_on_reactions() {
-    Parity::new("events_reactions")
-        .run(|s, _| async move {
+    let seen = Parity::new("events_reactions")
+        .run(|s, replay| async move {
             let r = s.conversation("c1").message("m2").reactions("👍");
-            hold_while_pushed(r.subscribe()).await;
+            let sub = r.subscribe();
+            let seen = states(&sub, |list| match list {
+                None => Value::Null,
+                Some(list) => list
+                    .iter()
+                    .map(|r| json!({"user": r.user.id, "createdAt": r.created_at}))
+                    .collect(),
+            });
+            hold_while_pushed(&replay, sub).await;
+            seen
         })
         .await;
+    // The same states as the official client's, in the same order, but the last: the deleted
+    // message is another one (m5), and only the deletion of the list's own message ends it here;
+    // the official client empties every reaction list of the conversation (docs/protocol.md §13).
+    let official = official_states(
+        "events_reactions",
+        &[
+            "/initial",
+            "/afterAdded",
+            "/afterRemoved",
+            "/afterMessageCreated",
+        ],
+    );
+    assert_eq!(*seen.lock().unwrap(), official);
 }
 
 #[actix_rt::test]
 async fn events_on_typing() {
-    Parity::new("events_typing")
-        .run(|s, _| async move {
-            hold_while_pushed(s.conversation("c1").subscribe_typing()).await;
+    let seen = Parity::new("events_typing")
+        .run(|s, replay| async move {
+            let sub = s.conversation("c1").subscribe_typing();
+            let seen = states(&sub, |t| match t.as_deref() {
+                None => Value::Null,
+                Some(TypingSnapshot::Many) => json!({"many": true}),
+                Some(TypingSnapshot::Few { users }) => {
+                    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+                    json!({"many": false, "users": ids})
+                }
+            });
+            hold_while_pushed(&replay, sub).await;
+            seen
         })
         .await;
+    let mut paths = vec!["/initial".to_owned()];
+    paths.extend((0..5).map(|i| format!("/after/{i}")));
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        official_states("events_typing", &paths)
+    );
 }
 
 #[actix_rt::test]
@@ -608,18 +826,32 @@ async fn events_on_users() {
     // A user who does not exist yet is subscribed too, so their creation reaches the
     // subscription; the official client only asks for them (docs/protocol.md §13). Three
     // subscriptions made in one task: the same round, in the order of actor message hops.
-    Parity::new("events_user")
+    let (bob, nobody) = Parity::new("events_user")
         .any_order_within_rounds()
         .extra(&[r#"s0 SUBSCRIBE /users {"ids":["nobody2"]} {}"#])
-        .run(|s, _| async move {
-            let subs = (
-                s.user("bob").subscribe(),
-                s.user("bob").subscribe_online(),
-                s.user("nobody2").subscribe(),
-            );
-            hold_while_pushed(subs).await;
+        .run(|s, replay| async move {
+            let bob = s.user("bob").subscribe();
+            let online = s.user("bob").subscribe_online();
+            let nobody = s.user("nobody2").subscribe();
+            let user = |u: &Option<Arc<talkjs::protocol::snapshot::UserSnapshot>>| json!(u);
+            let seen = (states(&bob, user), states(&nobody, user));
+            hold_while_pushed(&replay, (bob, online, nobody)).await;
+            seen
         })
         .await;
+    // Bob's edit and nobody2's creation show as they do in the official client.
+    let official = |p: &[&str]| official_states("events_user", p);
+    assert_eq!(
+        *bob.lock().unwrap(),
+        official(&["/initial/user/latestSnapshot", "/afterEdit/latestSnapshot"])
+    );
+    assert_eq!(
+        *nobody.lock().unwrap(),
+        official(&[
+            "/initial/nobody/latestSnapshot",
+            "/afterCreated/latestSnapshot"
+        ])
+    );
 }
 
 // --- Coverage ----------------------------------------------------------------------------------

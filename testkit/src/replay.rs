@@ -321,6 +321,25 @@ impl ReplayServer {
         lock(&self.shared).unmatched.clone()
     }
 
+    /// Whether everything recorded has happened: every socket of the recording was opened, each
+    /// recorded request and ack came, and each recorded answer and push went out.
+    pub fn played_all(&self) -> bool {
+        let s = lock(&self.shared);
+        s.opened >= s.fixture_sockets.len() && s.sockets.iter().all(|k| k.done.iter().all(|d| *d))
+    }
+
+    /// Waits until [`played_all`](Self::played_all) (at most `limit`); false if it never did.
+    pub async fn wait_played_all(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.played_all() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Waits until the client has sent nothing for `quiet` (at most `limit` in all).
     pub async fn quiesce(&self, quiet: Duration, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
@@ -460,13 +479,7 @@ async fn run_socket(
                     }
                 };
                 let generation = on_client_frame(&shared, index, frame);
-                if let Some(generation) = generation {
-                    let shared = shared.clone();
-                    actix_rt::spawn(async move {
-                        tokio::time::sleep(QUIET).await;
-                        flush(&shared, index, generation);
-                    });
-                }
+                arm(&shared, index, generation);
             }
             Ok(actix_ws::Message::Ping(b)) => {
                 let _ = session.pong(&b).await;
@@ -480,14 +493,11 @@ async fn run_socket(
 
 /// Records a client frame, finds its recorded counterpart, holds its answer. Returns the
 /// generation a flush timer should check.
-fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option<u64> {
+fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> u64 {
     let mut s = lock(shared);
     s.log.push((index, true, frame.clone()));
     let Shared {
-        sockets,
-        unmatched,
-        log,
-        ..
+        sockets, unmatched, ..
     } = &mut *s;
     let sock = &mut sockets[index];
     sock.generation += 1;
@@ -500,12 +510,12 @@ fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option
             Some(i) => sock.done[i] = true,
             None => unmatched.push(format!("s{index} {frame}")),
         }
-        send_ready_pushes(sock, index, log);
-        return (!sock.held.is_empty()).then_some(sock.generation);
+        // Pushes wait for the client to be quiet too.
+        return sock.generation;
     }
     if frame[1] == "GET" && frame[2] == "/ping" {
         sock.held.push((Entry::Ping, json!([frame[0], 200, {}])));
-        return Some(sock.generation);
+        return sock.generation;
     }
     let key = match_key(&frame);
     let at = sock.script.iter().enumerate().position(|(i, e)| {
@@ -541,16 +551,33 @@ fn on_client_frame(shared: &Mutex<Shared>, index: usize, frame: Value) -> Option
             sock.held.push((Entry::Unmatched, reply));
         }
     }
-    Some(sock.generation)
+    sock.generation
 }
 
 /// Sends the held answers if the client has stayed quiet since `generation`, then any pushes
 /// that became due.
-fn flush(shared: &Mutex<Shared>, index: usize, generation: u64) {
+/// After [`QUIET`] with no client frame since `generation`: [`flush`].
+fn arm(shared: &Arc<Mutex<Shared>>, index: usize, generation: u64) {
+    let shared = shared.clone();
+    actix_rt::spawn(async move {
+        tokio::time::sleep(QUIET).await;
+        flush(&shared, index, generation);
+    });
+}
+
+/// Sends the held answers if the client has stayed quiet since `generation`; if there were
+/// none, the pushes that became due. A push thus waits until the client has been quiet for
+/// [`QUIET`] after the answers before it, as the recorder waited for the client to settle before
+/// it pushed.
+fn flush(shared: &Arc<Mutex<Shared>>, index: usize, generation: u64) {
     let mut s = lock(shared);
     let Shared { sockets, log, .. } = &mut *s;
     let sock = &mut sockets[index];
     if sock.generation != generation {
+        return;
+    }
+    if sock.held.is_empty() {
+        send_ready_pushes(sock, index, log);
         return;
     }
     for (entry, answer) in std::mem::take(&mut sock.held) {
@@ -564,7 +591,8 @@ fn flush(shared: &Mutex<Shared>, index: usize, generation: u64) {
         }
         let _ = sock.out.send(answer.to_string());
     }
-    send_ready_pushes(sock, index, log);
+    drop(s);
+    arm(shared, index, generation);
 }
 
 /// Sends every recorded push whose predecessors have all happened.

@@ -79,12 +79,13 @@ impl Entry {
     }
 
     /// When it was last active: its last message, else when the user joined (the official
-    /// client's list order).
+    /// client's list order, docs/protocol.md §12.3). The server's `lastMessageAt` is not used:
+    /// a list moves a conversation when its last message changes, as the official client's does
+    /// (`events_conversation`).
     pub(crate) fn activity(&self) -> Millis {
         self.last
             .as_ref()
-            .map_or(self.wire.last_message_at, |m| m.created_at)
-            .max(self.wire.last_message_at)
+            .map_or(self.wire.joined_at, |m| m.created_at)
     }
 
     pub(crate) fn set_last(&mut self, last: LastMessage) -> bool {
