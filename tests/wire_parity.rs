@@ -4,15 +4,18 @@
 //! data and headers, in the same order and the same rounds, on the same sockets, with the same
 //! acks, and the same plain HTTP requests. Sequence numbers are left out; tokens and idempotency
 //! keys are compared as placeholders numbered in order of appearance, so a retry that reuses its
-//! key is checked too.
+//! key is checked too. The tests of pushed events also compare the snapshots our subscriptions
+//! show with the states the official client's scenario captured.
+//!
+//! Deliberate differences are stated where they apply (`any_order_within_rounds`, `without`,
+//! `extra`, each with its reason) and listed in docs/protocol.md §13.
 
 mod parity;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use parity::{Parity, assert_parity};
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 use talkjs::params::{
     CreateConversationParams, CreateUserParams, EditMessageParams, EditTextMessageParams,
