@@ -102,27 +102,29 @@ pub(crate) fn with_user(m: &MessageSnapshot, user: &Arc<UserSnapshot>) -> Option
     Some(next)
 }
 
-/// One item (`None` when absent: not found, or not a participant) and the user it shows, fetched
-/// together; the user is watched for `scope`'s subscription.
+/// One item (`None` when absent: an error `absent` accepts) and the user it shows, fetched
+/// together; the user is watched for `scope`'s subscription. The user is asked for first, so
+/// their `SUBSCRIBE` goes with the item's, ahead of both `GET`s, as in the official client.
 pub(crate) fn item_with_user<T: serde::de::DeserializeOwned + 'static>(
     scope: &super::Scope<'_>,
     operation: String,
     route: &talkjs_protocol::path::Route,
     user: &str,
+    absent: impl Fn(&Error) -> bool + 'static,
 ) -> futures_util::future::LocalBoxFuture<'static, Result<ItemWithUser<T>, Error>> {
-    let item = scope
-        .env
-        .call::<_, T>(operation, route, &talkjs_protocol::request::Empty);
     let id = user.to_owned();
     let found = scope
         .env
         .cache
         .users([id.clone()], Some(scope.watcher.clone()));
+    let item = scope
+        .env
+        .call::<_, T>(operation, route, &talkjs_protocol::request::Empty);
     Box::pin(async move {
         let (item, found) = futures_util::future::join(item, found).await;
         let item = match item {
             Ok(v) => Some(v),
-            Err(e) if e.is_absent() => None,
+            Err(e) if absent(&e) => None,
             Err(e) => return Err(e),
         };
         Ok((item, found?.remove(&id)))

@@ -86,7 +86,8 @@ impl Kind for OnlineKind {
             user: self.user.clone(),
         };
         let op = format!("Get online status of user {}", self.user);
-        let both = hydrate::item_with_user::<OnlineWire>(scope, op, &route, &self.user);
+        let both =
+            hydrate::item_with_user::<OnlineWire>(scope, op, &route, &self.user, Error::is_absent);
         Box::pin(async move {
             let (online, user) = both.await?;
             Ok(Loaded { online, user })

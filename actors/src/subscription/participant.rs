@@ -14,10 +14,10 @@ use futures_util::future::LocalBoxFuture;
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
-use talkjs_protocol::request::Empty;
 use talkjs_protocol::snapshot::{ParticipantSnapshot, UserSnapshot};
 use talkjs_protocol::wire::ParticipantWire;
 
+use super::hydrate;
 use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::live::{Found, Lookup, RouteKey};
@@ -121,32 +121,17 @@ impl Kind for ParticipantKind {
             "Get participant {} in conversation {}",
             self.user, self.conversation
         );
-        // The user first: their SUBSCRIBE goes with the participant's, ahead of both GETs.
-        let found = scope
-            .env
-            .cache
-            .users([self.user.clone()], Some(scope.watcher.clone()));
-        let item = scope.env.call::<_, ParticipantWire>(op, &route, &Empty);
         // For a read, someone else's participation in a conversation the current user is not
         // in is refused, as the official client refuses it; the user's own is simply absent.
         let refuse = self.refuse_outsiders && *self.user != *scope.env.me;
-        let id = self.user.clone();
+        let absent = move |e: &Error| {
+            e.is_absent() && !(refuse && e.error_code() == Some(codes::NOT_A_PARTICIPANT))
+        };
+        let both =
+            hydrate::item_with_user::<ParticipantWire>(scope, op, &route, &self.user, absent);
         Box::pin(async move {
-            let (item, found) = futures_util::future::join(item, found).await;
-            let wire = match item {
-                Ok(w) => Some(w),
-                Err(e)
-                    if e.is_absent()
-                        && !(refuse && e.error_code() == Some(codes::NOT_A_PARTICIPANT)) =>
-                {
-                    None
-                }
-                Err(e) => return Err(e),
-            };
-            Ok(Loaded {
-                wire,
-                user: found?.remove(&id),
-            })
+            let (wire, user) = both.await?;
+            Ok(Loaded { wire, user })
         })
     }
 
