@@ -24,50 +24,52 @@ use crate::{Error, ErrorKind, Result};
 /// What to send: TalkJS markup text, or one content block, with optional reply-to and custom data.
 ///
 /// Plain strings convert into it, so `conversation.send("Hi *there*")` works; use
-/// [`SendTextMessageParams`] or [`SendMessageParams`] for the rest.
+/// [`SendTextMessageParams`] or [`SendMessageParams`] for the rest. It is the union the official
+/// `send` takes (`string | SendTextMessageParams | SendMessageParams`), and [`FileToken`]s and
+/// [`LocationBlock`]s convert into it too.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Send {
+pub enum OutgoingMessage {
     /// Markup text, parsed into a text block as the official client parses it.
     Text(SendTextMessageParams),
     /// A ready content block: a file token, a location, or hand-built text.
     Content(SendMessageParams),
 }
 
-impl From<&str> for Send {
-    fn from(text: &str) -> Send {
-        Send::Text(text.into())
+impl From<&str> for OutgoingMessage {
+    fn from(text: &str) -> OutgoingMessage {
+        OutgoingMessage::Text(text.into())
     }
 }
 
-impl From<String> for Send {
-    fn from(text: String) -> Send {
-        Send::Text(text.into())
+impl From<String> for OutgoingMessage {
+    fn from(text: String) -> OutgoingMessage {
+        OutgoingMessage::Text(text.into())
     }
 }
 
-impl From<SendTextMessageParams> for Send {
-    fn from(p: SendTextMessageParams) -> Send {
-        Send::Text(p)
+impl From<SendTextMessageParams> for OutgoingMessage {
+    fn from(p: SendTextMessageParams) -> OutgoingMessage {
+        OutgoingMessage::Text(p)
     }
 }
 
-impl From<SendMessageParams> for Send {
-    fn from(p: SendMessageParams) -> Send {
-        Send::Content(p)
+impl From<SendMessageParams> for OutgoingMessage {
+    fn from(p: SendMessageParams) -> OutgoingMessage {
+        OutgoingMessage::Content(p)
     }
 }
 
-impl From<FileToken> for Send {
-    fn from(token: FileToken) -> Send {
-        Send::Content(SendMessageParams::new(SendContentBlock::File(
+impl From<FileToken> for OutgoingMessage {
+    fn from(token: FileToken) -> OutgoingMessage {
+        OutgoingMessage::Content(SendMessageParams::new(SendContentBlock::File(
             SendFileBlock { file_token: token },
         )))
     }
 }
 
-impl From<LocationBlock> for Send {
-    fn from(location: LocationBlock) -> Send {
-        Send::Content(SendMessageParams::new(SendContentBlock::Location(location)))
+impl From<LocationBlock> for OutgoingMessage {
+    fn from(location: LocationBlock) -> OutgoingMessage {
+        OutgoingMessage::Content(SendMessageParams::new(SendContentBlock::Location(location)))
     }
 }
 
@@ -212,16 +214,16 @@ impl ConversationRef {
     ///
     /// Each call carries a fresh idempotency key, re-sent unchanged if the request is retried
     /// (after a reconnect, a 429 or a 500), so the server creates the message once.
-    pub async fn send(&self, message: impl Into<Send>) -> Result<MessageRef> {
+    pub async fn send(&self, message: impl Into<OutgoingMessage>) -> Result<MessageRef> {
         let op = self.op("Send message to conversation");
         require_id(&op, "conversation id", &self.id)?;
         let (content, referenced, custom) = match message.into() {
-            Send::Text(p) => (
+            OutgoingMessage::Text(p) => (
                 SendContentBlock::Text(markup::parse_send(&p.text)),
                 p.referenced_message,
                 p.custom,
             ),
-            Send::Content(p) => (p.content, p.referenced_message, p.custom),
+            OutgoingMessage::Content(p) => (p.content, p.referenced_message, p.custom),
         };
         let request = SendMessageRequest {
             content: vec![content],

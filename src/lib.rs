@@ -65,7 +65,7 @@ mod session;
 mod upload;
 mod user;
 
-pub use conversation::{ConversationRef, Send};
+pub use conversation::{ConversationRef, OutgoingMessage};
 pub use message::{Edit, MessageRef, Translated};
 pub use participant::ParticipantRef;
 pub use reactions::ReactionsRef;

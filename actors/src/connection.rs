@@ -299,6 +299,8 @@ type Sink = SinkWrite<
 /// The connection actor. See the module docs.
 pub struct Connection {
     config: ConnectionConfig,
+    /// This connection's span (a child of the session's): its sockets, state changes and frames.
+    span: tracing::Span,
     session: Recipient<Notice>,
     token_source: Recipient<NeedToken>,
     phase: Phase,
@@ -306,9 +308,11 @@ pub struct Connection {
     generation: u64,
     sockets_opened: u64,
     next_seq: u64,
-    /// The seq of the renew in flight, if any.
     /// The renew in flight: its seq and the token it carries.
     renewing: Option<(u64, String)>,
+    /// Seqs of renews on this socket overtaken by a newer one (a token set while renewing):
+    /// their answers no longer matter.
+    superseded: Vec<u64>,
     /// The token this socket is authenticated with.
     authed: Option<String>,
     /// A token fetch is running.
@@ -340,8 +344,10 @@ impl Connection {
         token_source: Recipient<NeedToken>,
     ) -> Connection {
         let now = Instant::now();
+        let span = tracing::debug_span!(parent: &config.span, "connection", id = config.id);
         Connection {
             config,
+            span,
             session,
             token_source,
             phase: Phase::Closed,
@@ -350,6 +356,7 @@ impl Connection {
             sockets_opened: 0,
             next_seq: 0,
             renewing: None,
+            superseded: Vec::new(),
             authed: None,
             fetching: false,
             calls: 0,
@@ -370,6 +377,9 @@ impl Connection {
     }
 
     fn notify(&self, notice: Notice) {
+        if let Notice::Lifecycle(state) = &notice {
+            tracing::debug!(parent: &self.span, ?state, "connection state");
+        }
         self.session.do_send(notice);
     }
 
@@ -397,6 +407,7 @@ impl Connection {
     }
 
     fn fetch_token(&mut self, reason: TokenReason, ctx: &mut Context<Self>) {
+        tracing::debug!(parent: &self.span, ?reason, "asking for a token");
         let request = NeedToken(TokenRequest {
             app_id: self.config.app_id.clone(),
             user_id: self.config.user_id.clone(),
@@ -436,7 +447,7 @@ impl Connection {
         let url = (self.config.url)(random::now_ms());
         self.generation += 1;
         let generation = self.generation;
-        let span = tracing::debug_span!(parent: &self.config.span, "connect", generation);
+        let span = tracing::debug_span!(parent: &self.span, "connect", generation);
         ctx.spawn(
             async move {
                 crate::http::client(CONNECT_TIMEOUT)
@@ -493,7 +504,10 @@ impl Connection {
         ) else {
             return self.fatal("could not encode the renew request".into(), ctx);
         };
-        self.renewing = Some((req.seq, token));
+        tracing::trace!(parent: &self.span, seq = req.seq, "renew sent");
+        if let Some((older, _)) = self.renewing.replace((req.seq, token)) {
+            self.superseded.push(older);
+        }
         self.next_seq += 1;
         if self.phase == Phase::Ready {
             // Renewing a live socket: it stays usable meanwhile.
@@ -510,7 +524,7 @@ impl Connection {
                 .write(ws::Message::Text(frame.to_text().into()))
                 .is_err()
             {
-                tracing::debug!("write to a closing socket");
+                tracing::debug!(parent: &self.span, "write to a closing socket");
             }
         }
     }
@@ -536,6 +550,8 @@ impl Connection {
             data: call.data.clone(),
             headers: empty_object(),
         };
+        // The data stays out of logs: it is the user's content.
+        tracing::trace!(parent: &self.span, seq, method = %call.method, path = %call.path, "request sent");
         self.write(Frame::Request(req));
         self.in_flight.insert(seq, pending);
     }
@@ -560,10 +576,16 @@ impl Connection {
         if self.pings.remove(&resp.seq).is_some() {
             return;
         }
+        if let Some(at) = self.superseded.iter().position(|s| *s == resp.seq) {
+            self.superseded.swap_remove(at);
+            tracing::trace!(parent: &self.span, seq = resp.seq, status = resp.status, "superseded renew answered");
+            return;
+        }
         let Some(mut pending) = self.in_flight.remove(&resp.seq) else {
-            tracing::debug!(seq = resp.seq, "response to an unknown request");
+            tracing::debug!(parent: &self.span, seq = resp.seq, "response to an unknown request");
             return;
         };
+        tracing::trace!(parent: &self.span, seq = resp.seq, status = resp.status, "response");
         if resp.status == 401 {
             // The server no longer accepts our token: re-authenticate on this socket (once, however
             // many requests were refused), then re-send in call order.
@@ -655,6 +677,7 @@ impl Connection {
     }
 
     fn on_publish(&mut self, id: u64, events: Vec<Event>, ctx: &mut Context<Self>) {
+        tracing::trace!(parent: &self.span, id, events = events.len(), "push");
         self.write(Frame::Ack(Ack { id }));
         for event in events {
             match event {
@@ -673,12 +696,13 @@ impl Connection {
         if self.stopping.is_some() {
             return;
         }
-        tracing::debug!(parent: &self.config.span, %reason, "socket lost");
+        tracing::debug!(parent: &self.span, %reason, "socket lost");
         self.generation += 1;
         if let Some(mut sink) = self.sink.take() {
             sink.close();
         }
         self.renewing = None;
+        self.superseded.clear();
         self.authed = None;
         self.pings.clear();
         // In-flight requests go back in call order, with identical data.
@@ -845,7 +869,7 @@ impl Actor for Connection {
 
 impl WriteHandler<WsProtocolError> for Connection {
     fn error(&mut self, err: WsProtocolError, _ctx: &mut Context<Self>) -> Running {
-        tracing::debug!(error = %err, "websocket write failed");
+        tracing::debug!(parent: &self.span, error = %err, "websocket write failed");
         Running::Continue
     }
 
@@ -880,15 +904,16 @@ impl Handler<SocketItem> for Connection {
         match frame {
             ws::Frame::Text(bytes) => {
                 let Ok(text) = std::str::from_utf8(&bytes) else {
-                    return tracing::debug!("non-UTF-8 text frame ignored");
+                    return tracing::debug!(parent: &self.span, "non-UTF-8 text frame ignored");
                 };
                 match Frame::parse(text) {
                     Ok(Frame::Response(resp)) => self.on_response(resp, ctx),
                     Ok(Frame::Publish(p)) => {
+                        let span = &self.span;
                         let events = p
                             .events()
                             .filter_map(|e| {
-                                e.map_err(|e| tracing::debug!(error = %e, "undecodable event"))
+                                e.map_err(|e| tracing::debug!(parent: span, error = %e, "undecodable event"))
                                     .ok()
                             })
                             .collect();
@@ -896,7 +921,7 @@ impl Handler<SocketItem> for Connection {
                     }
                     // Frames only clients send, or garbage: ignored, as the official client does.
                     Ok(Frame::Request(_) | Frame::Ack(_)) | Err(_) => {
-                        tracing::debug!("ignored a frame")
+                        tracing::debug!(parent: &self.span, "ignored a frame")
                     }
                 }
             }

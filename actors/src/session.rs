@@ -348,7 +348,7 @@ impl Session {
             user_id: self.user_id.clone(),
             session: ctx.address(),
         });
-        tracing::info!(user = %self.user_id, %error, "session terminated");
+        tracing::info!(parent: &self.span, %error, "session terminated");
         for (_, listener) in &self.listeners {
             listener(&error);
         }
@@ -416,6 +416,7 @@ impl Session {
             ctx.cancel_future(h);
         }
         let delay = refresh_delay(Duration::from_secs(expires_in));
+        tracing::debug!(parent: &self.span, expires_in, ?delay, "token refresh scheduled");
         self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
             act.refresh_timer = None;
             let request = NeedToken(TokenRequest {
@@ -438,10 +439,10 @@ impl Session {
                             // Not fatal: the session lives until the server expires the token, and then
                             // the connection asks again.
                             Ok(Err(e)) => {
-                                tracing::warn!(error = %e, "scheduled token refresh failed")
+                                tracing::warn!(parent: &act.span, error = %e, "scheduled token refresh failed")
                             }
                             Err(_) => {
-                                tracing::warn!("token source gone before a scheduled refresh")
+                                tracing::warn!(parent: &act.span, "token source gone before a scheduled refresh")
                             }
                         }
                     }),
@@ -660,12 +661,14 @@ impl Session {
                             .lock()
                             .map(|mut t| t.next_wait())
                             .unwrap_or(THROTTLE_START);
+                        tracing::debug!(status = resp.status, ?wait, "retrying");
                         tokio::time::sleep(wait).await;
                         continue;
                     }
                     if let Ok(mut t) = throttle.lock() {
                         t.reset();
                     }
+                    tracing::debug!(status = resp.status, "answered");
                     return if resp.is_ok() {
                         Ok(resp.data)
                     } else {
@@ -861,6 +864,7 @@ impl Session {
                     tracing::debug!(error = %e, "unsubscribe failed");
                 }
             }
+            .instrument(self.span.clone())
             .into_actor(self),
         );
         self.count_topics();
@@ -918,6 +922,7 @@ impl Session {
                         tracing::warn!(error = %e, "resubscribe failed");
                     }
                 }
+                .instrument(self.span.clone())
                 .into_actor(self),
             );
         }
