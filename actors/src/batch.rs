@@ -75,8 +75,20 @@ pub struct Batched {
     pub item: BatchItem,
 }
 
-/// An item waiting for its batch: its operation, the item, and where its answer goes.
-pub(crate) type Waiting = (Arc<str>, BatchItem, oneshot::Sender<Result<Value, Error>>);
+/// An item waiting for its batch.
+pub(crate) struct Waiting {
+    /// The operation, for errors.
+    pub(crate) operation: Arc<str>,
+    /// The item.
+    pub(crate) item: BatchItem,
+    /// Where its answer goes.
+    pub(crate) reply: oneshot::Sender<Result<Value, Error>>,
+    /// 500s this item was answered with on its own so far (a participant action goes through
+    /// the status policy by itself, §3.10), for the retry limit.
+    pub(crate) tries_500: u32,
+    /// Times this item was sent again after a 429 or 500 of its own, for the delay.
+    pub(crate) retries: u32,
+}
 
 /// Items waiting for their batch to go out.
 #[derive(Default)]
@@ -145,6 +157,18 @@ impl BatchKey {
             },
         };
         (route, data)
+    }
+
+    /// The status of an item's own part of the answer, where the server answers each item with
+    /// a status of its own (participant actions): such an item goes through the status policy
+    /// by itself, so a 429 or 500 retries that action alone.
+    pub fn item_status(&self, part: &Value) -> Option<u16> {
+        match self {
+            BatchKey::Participants(_) => {
+                part["status"].as_u64().and_then(|s| u16::try_from(s).ok())
+            }
+            _ => None,
+        }
     }
 
     /// Each item's part of the combined answer, in item order.

@@ -133,6 +133,14 @@ impl Throttle {
     }
 }
 
+/// The wait before the `n`-th retry (from 1) of something that cannot use the session's
+/// [`Throttle`] (a participant action the server refused inside a batch that itself
+/// succeeded): the throttle's schedule, 200 ms growing 1.2 times per retry up to 30 s, ±5 %.
+pub fn retry_delay(n: u32) -> Duration {
+    let grown = THROTTLE_START.mul_f64(THROTTLE_FACTOR.powi(n.saturating_sub(1).min(64) as i32));
+    grown.min(THROTTLE_MAX).mul_f64(0.95 + 0.1 * random::unit())
+}
+
 /// When to refresh a token that expires in `life`: [`REFRESH_MARGIN`] before expiry when it lives
 /// longer than twice that, else at half its life (the official client's schedule, §2.5).
 pub fn refresh_delay(life: Duration) -> Duration {
@@ -601,6 +609,19 @@ impl Handler<EnsureConnection> for Session {
     }
 }
 
+/// The status policy's retry rule (§3.9): 429 is retried without limit, 500 until it was the
+/// answer [`MAX_500_TRIES`] times; `tries_500` counts the 500s so far.
+fn retries(status: u16, tries_500: &mut u32) -> bool {
+    match status {
+        429 => true,
+        500 => {
+            *tries_500 += 1;
+            *tries_500 < MAX_500_TRIES
+        }
+        _ => false,
+    }
+}
+
 /// The response future of a request.
 type Pipeline = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Box<RawValue>, Error>>>>;
 
@@ -648,15 +669,7 @@ impl Session {
                             continue;
                         }
                     };
-                    let retry = match resp.status {
-                        429 => true,
-                        500 => {
-                            tries_500 += 1;
-                            tries_500 < MAX_500_TRIES
-                        }
-                        _ => false,
-                    };
-                    if retry {
+                    if retries(resp.status, &mut tries_500) {
                         let wait = throttle
                             .lock()
                             .map(|mut t| t.next_wait())
@@ -708,11 +721,7 @@ impl Session {
         if key == BatchKey::SubscribeUsers {
             self.user_subscribe_frames += 1;
         }
-        let items: Vec<BatchItem> = pending
-            .items
-            .iter()
-            .map(|(_, item, _)| item.clone())
-            .collect();
+        let items: Vec<BatchItem> = pending.items.iter().map(|w| w.item.clone()).collect();
         let (route, data) = key.request(&items);
         let data = serde_json::value::to_raw_value(&data)
             .unwrap_or_else(|_| unreachable!("a JSON value serialises"));
@@ -720,12 +729,13 @@ impl Session {
             operation: pending
                 .items
                 .first()
-                .map_or_else(|| "Batch".into(), |(op, _, _)| op.clone()),
+                .map_or_else(|| "Batch".into(), |w| w.operation.clone()),
             method: route.method(),
             path: route.path().encode(),
             data,
         };
         let response = self.start(request, ctx);
+        let retry_key = key.clone();
         ctx.spawn(
             async move {
                 let result = response.await.and_then(|raw| {
@@ -736,22 +746,45 @@ impl Session {
                         )
                     })
                 });
+                let mut again = Vec::new();
                 match result {
                     Ok(answer) => {
-                        for ((_, _, reply), part) in
+                        for (mut waiting, part) in
                             pending.items.into_iter().zip(key.split(&items, &answer))
                         {
-                            let _ = reply.send(Ok(part));
+                            let retry = key
+                                .item_status(&part)
+                                .is_some_and(|status| retries(status, &mut waiting.tries_500));
+                            if retry {
+                                waiting.retries += 1;
+                                again.push(waiting);
+                            } else {
+                                let _ = waiting.reply.send(Ok(part));
+                            }
                         }
                     }
                     Err(e) => {
-                        for (op, _, reply) in pending.items {
-                            let _ = reply.send(Err(e.clone().with_operation(op)));
+                        for w in pending.items {
+                            let _ = w.reply.send(Err(e.clone().with_operation(w.operation)));
                         }
                     }
                 }
+                if let Some(round) = again.iter().map(|w| w.retries).max() {
+                    // The batch's own answer reset the session's throttle, so the refused
+                    // actions pace themselves on the same schedule, counting their own rounds;
+                    // then they share a new batch (with whatever else is queued by then).
+                    let wait = retry_delay(round);
+                    tracing::debug!(actions = again.len(), ?wait, "retrying batched actions");
+                    tokio::time::sleep(wait).await;
+                }
+                again
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(move |again, act, ctx| {
+                for waiting in again {
+                    act.add_to_batch(retry_key.clone(), waiting, ctx);
+                }
+            }),
         );
     }
 }
@@ -792,6 +825,24 @@ impl Session {
             BatchKey::SubscribedUsers(_) => BatchKey::SubscribedUsers(self.user_subscribe_frames),
             key => key,
         };
+        let waiting = batch::Waiting {
+            operation: operation.clone(),
+            item,
+            reply: tx,
+            tries_500: 0,
+            retries: 0,
+        };
+        self.add_to_batch(key, waiting, ctx);
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(gone(&operation))) })
+    }
+
+    /// Puts an item in its batch, and makes sure the batch goes out: now if it is full, else at
+    /// the end of the tick.
+    fn add_to_batch(&mut self, key: BatchKey, waiting: batch::Waiting, ctx: &mut Context<Self>) {
+        if let Some(e) = self.terminated_error(waiting.operation.clone()) {
+            let _ = waiting.reply.send(Err(e));
+            return;
+        }
         let capacity = key.capacity();
         let index = match self.batches.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
@@ -801,7 +852,7 @@ impl Session {
             }
         };
         let pending = &mut self.batches[index].1;
-        pending.items.push((operation.clone(), item, tx));
+        pending.items.push(waiting);
         if pending.items.len() >= capacity {
             // Batches opened before the full one go first, so frames keep call order.
             self.flush_batches(ctx);
@@ -813,7 +864,6 @@ impl Session {
                 act.flush_batches(ctx);
             });
         }
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(gone(&operation))) })
     }
 
     /// Sends a topic's `SUBSCRIBE` (users through the `/users` batch) and returns its answer.
@@ -1187,6 +1237,15 @@ mod tests {
             refresh_delay(Duration::from_secs(40)),
             Duration::from_secs(20)
         );
+    }
+
+    #[test]
+    fn batched_action_retries_wait_200_ms_first_then_grow_to_the_cap() {
+        let near = |d: Duration, ms: f64| (d.as_secs_f64() * 1e3 / ms - 1.0).abs() <= 0.051;
+        assert!(near(retry_delay(1), 200.0));
+        assert!(near(retry_delay(2), 240.0));
+        assert!(near(retry_delay(3), 288.0));
+        assert!(near(retry_delay(1000), 30_000.0));
     }
 
     #[test]

@@ -29,6 +29,9 @@ enum Script {
     ExpireAndClose,
     /// Takes 500 ms to accept a websocket.
     SlowUpgrade,
+    /// Answers participant batches per action: `a` gets 429, then 500, then 200; `z` always
+    /// gets 500; any other action 200. Logs `actions:<ids>` for each batch.
+    ThrottleActions,
 }
 
 struct Server {
@@ -39,6 +42,8 @@ struct Server {
     accepted: Vec<&'static str>,
     expires_in: Option<i64>,
     expired_sent: Mutex<bool>,
+    /// How often each participant action was seen (`ThrottleActions`).
+    actions_seen: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 async fn socket(
@@ -105,6 +110,35 @@ async fn socket(
                     let _ = session.close(None).await;
                     return;
                 }
+                Script::ThrottleActions if path.ends_with("/participants") => {
+                    let ids: Vec<String> = v[3]["actions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+                        .collect();
+                    st.log
+                        .lock()
+                        .unwrap()
+                        .push(format!("actions:{}", ids.join(",")));
+                    let responses: Vec<Value> = ids
+                        .iter()
+                        .map(|id| {
+                            let mut seen = st.actions_seen.lock().unwrap();
+                            let n = seen.entry(id.clone()).or_default();
+                            *n += 1;
+                            let status = match (id.as_str(), *n) {
+                                ("a", 1) => 429,
+                                ("a", 2) | ("z", _) => 500,
+                                _ => 200,
+                            };
+                            json!({"status": status})
+                        })
+                        .collect();
+                    let _ = session
+                        .text(reply(200, json!({ "responses": responses })))
+                        .await;
+                }
                 _ => {
                     let _ = session.text(reply(200, json!({}))).await;
                 }
@@ -125,6 +159,7 @@ fn server(
         accepted,
         expires_in,
         expired_sent: Mutex::default(),
+        actions_seen: Mutex::default(),
     });
     let data = web::Data::new(st.clone());
     let srv = HttpServer::new(move || {
@@ -333,4 +368,79 @@ async fn a_token_said_to_expire_in_0_s_does_not_start_a_refresh_loop() {
         .filter(|l| l.starts_with("renew"))
         .count();
     assert!(renews <= 2, "{renews} renews in one second");
+}
+
+#[actix_rt::test]
+async fn a_token_is_refreshed_before_it_expires_and_the_live_socket_renewed_with_no_gap() {
+    // The server says each token lives 6 s: the session asks for the next one after
+    // `MIN_REFRESH_DELAY` (5 s), long before the server would refuse the first.
+    let (host, st) = server(Script::Plain, vec![], Some(6));
+    let reasons = Reasons::default();
+    let s = session(&host, reasons.clone(), |n| {
+        (0, if n == 0 { "t1" } else { "t2" })
+    });
+    // Requests every 250 ms keep the socket from closing for idleness meanwhile.
+    for _ in 0..26 {
+        within(s.send(post("/a"))).await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        [TokenReason::Initial, TokenReason::Expiring]
+    );
+    let log = st.log.lock().unwrap().clone();
+    let renews: Vec<_> = log.iter().filter(|l| l.starts_with("renew")).collect();
+    assert_eq!(renews, ["renew:t1", "renew:t2"], "{log:?}");
+    let at = log.iter().position(|l| l == "renew:t2").unwrap();
+    assert!(log[..at].iter().skip(1).all(|l| l == "POST /a as t1"));
+    assert!(log[at + 1..].iter().all(|l| l == "POST /a as t2"));
+    assert!(at > 15 && at < log.len() - 2, "renewed mid-stream: {log:?}");
+    let status = within(s.send(talkjs_actors::session::GetStatus))
+        .await
+        .unwrap();
+    assert_eq!(status.connections_started, 1, "on the same socket");
+}
+
+#[actix_rt::test]
+async fn a_throttled_participant_action_is_retried_alone_and_gives_up_after_ten_500s() {
+    use talkjs_actors::batch::{BatchItem, BatchKey, Batched};
+    use talkjs_protocol::request::{ParticipantAction, ParticipantMethod};
+    let (host, st) = server(Script::ThrottleActions, vec![], None);
+    let s = session(&host, Reasons::default(), |_| (0, "t"));
+    let action = |id: &str| Batched {
+        operation: format!("Set participant {id}").into(),
+        key: BatchKey::Participants("c".into()),
+        item: BatchItem::Participant(ParticipantAction {
+            id: id.into(),
+            method: ParticipantMethod::Put,
+            params: Default::default(),
+        }),
+    };
+    // Sent in one tick, so they share the first frame.
+    let (a, b, z) = (
+        s.send(action("a")),
+        s.send(action("b")),
+        s.send(action("z")),
+    );
+    let (a, b, z) = within(async { futures_util::join!(a, b, z) }).await;
+    assert_eq!(a.unwrap().unwrap()["status"], 200, "a: 429, 500, then 200");
+    assert_eq!(b.unwrap().unwrap()["status"], 200, "b answered at once");
+    assert_eq!(
+        z.unwrap().unwrap()["status"],
+        500,
+        "z: ten 500s, then the last one is its answer"
+    );
+    let batches: Vec<String> = st
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.strip_prefix("actions:").map(str::to_owned))
+        .collect();
+    // The refused actions go out again together; `b` is never re-sent.
+    assert_eq!(batches[0], "a,b,z");
+    assert_eq!(batches[1], "a,z");
+    assert_eq!(batches[2], "a,z");
+    assert!(batches[3..].iter().all(|b| b == "z"), "{batches:?}");
+    assert_eq!(batches.len(), 10, "{batches:?}");
 }
