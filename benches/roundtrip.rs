@@ -1,13 +1,16 @@
-//! Round trips: 1,000 sequential and 1,000 concurrent `user.get` calls, talkjs-rs beside the
-//! official `@talkjs/core` client, against the same in-process emulator in one run.
+//! Round trips: 1,000 sequential and 1,000 concurrent `user.get` calls, then as many
+//! `conversation.send` calls, talkjs-rs beside the official `@talkjs/core` client, against the
+//! same in-process emulator in one run.
 //!
 //! `cargo bench --bench roundtrip` (needs Node 20+ and `npm ci` in `conformance/`). Prints the
 //! median of several rounds for each side and the ratio; report ratios, not absolute times (the
 //! machine is small and noisy).
 //!
 //! Both clients batch concurrent gets made in one tick into one `GET /users` frame; sequential
-//! gets are one round trip each. The official client answers a repeated get from its cache, so
-//! each measurement uses users it has not fetched before.
+//! gets are one round trip each. Both clients answer a repeated get from their caches, so each
+//! round starts a new session (on both sides) and reads users it has not fetched before. Sends
+//! are never batched: each is one `POST` frame, so the concurrent ones are 1,000 frames in flight
+//! at once.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -43,7 +46,7 @@ fn main() {
             .host(&host)
             .await
             .expect("session");
-        // One set per official round (its cache) and per kind; the Rust side reuses set 0.
+        // One set per round and per kind; each round's new sessions (one per side) read it.
         let ids: Vec<String> = (0..ROUNDS)
             .flat_map(|round| ["seq", "conc"].map(|kind| format!("r{round}{kind}")))
             .flat_map(|prefix| (0..N).map(move |i| id(&prefix, i)))
@@ -68,26 +71,48 @@ fn main() {
                 .expect("seeded");
         }
 
-        let rs = talkjs::get_talk_session(APP, "bench-rs")
-            .host(&host)
-            .await
-            .expect("session");
-        rs.user("warmup").get().await.expect("warm-up");
         let (mut rs_seq, mut rs_conc) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
+        let (mut rs_send_seq, mut rs_send_conc) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            let rs = talkjs::get_talk_session(APP, "bench-rs")
+                .host(&host)
+                .force_create_new()
+                .await
+                .expect("session");
+            rs.user("warmup").get().await.expect("warm-up");
             let t = Instant::now();
             for i in 0..N {
-                assert!(rs.user(id("r0seq", i)).get().await.expect("get").is_some());
+                let user = rs.user(id(&format!("r{round}seq"), i)).get().await;
+                assert!(user.expect("get").is_some());
             }
             rs_seq.push(t.elapsed().as_secs_f64() * 1e3);
-            let refs: Vec<_> = (0..N).map(|i| rs.user(id("r0conc", i))).collect();
+            let refs: Vec<_> = (0..N)
+                .map(|i| rs.user(id(&format!("r{round}conc"), i)))
+                .collect();
             let t = Instant::now();
             let all = futures_util::future::join_all(refs.iter().map(|u| u.get())).await;
             rs_conc.push(t.elapsed().as_secs_f64() * 1e3);
             assert!(all.iter().all(|u| matches!(u, Ok(Some(_)))));
+
+            let chat = rs.conversation(format!("r{round}chat-rs"));
+            chat.create_if_not_exists(Default::default())
+                .await
+                .expect("conversation");
+            let t = Instant::now();
+            for i in 0..N {
+                chat.send(format!("message {i}")).await.expect("sent");
+            }
+            rs_send_seq.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let sends = (0..N).map(|i| chat.send(format!("burst {i}")));
+            let all = futures_util::future::join_all(sends).await;
+            rs_send_conc.push(t.elapsed().as_secs_f64() * 1e3);
+            assert!(all.iter().all(Result::is_ok));
+            rs.terminate("round over");
         }
 
         let (mut js_seq, mut js_conc) = (Vec::new(), Vec::new());
+        let (mut js_send_seq, mut js_send_conc) = (Vec::new(), Vec::new());
         for round in 0..ROUNDS {
             let mut cmd = Command::new("node");
             cmd.arg("bench/roundtrip.mjs")
@@ -119,6 +144,8 @@ fn main() {
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
             js_seq.push(v["sequential_ms"].as_f64().expect("number"));
             js_conc.push(v["concurrent_ms"].as_f64().expect("number"));
+            js_send_seq.push(v["send_sequential_ms"].as_f64().expect("number"));
+            js_send_conc.push(v["send_concurrent_ms"].as_f64().expect("number"));
         }
 
         let rows = [
@@ -127,6 +154,16 @@ fn main() {
                 "1,000 concurrent user.get",
                 median(rs_conc),
                 median(js_conc),
+            ),
+            (
+                "1,000 sequential send",
+                median(rs_send_seq),
+                median(js_send_seq),
+            ),
+            (
+                "1,000 concurrent send",
+                median(rs_send_conc),
+                median(js_send_conc),
             ),
         ];
         println!(

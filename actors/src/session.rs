@@ -859,10 +859,16 @@ impl Session {
         } else if !self.flush_scheduled {
             // The end of this tick: everything batchable sent meanwhile shares the frame.
             self.flush_scheduled = true;
-            ctx.run_later(Duration::ZERO, |act, ctx| {
-                act.flush_scheduled = false;
-                act.flush_batches(ctx);
-            });
+            // A yield, not a zero timer: the timer wheel's 1 ms resolution would add a
+            // millisecond to every lone get. Tasks woken meanwhile run before this resumes.
+            ctx.spawn(
+                tokio::task::yield_now()
+                    .into_actor(self)
+                    .map(|(), act, ctx| {
+                        act.flush_scheduled = false;
+                        act.flush_batches(ctx);
+                    }),
+            );
         }
     }
 

@@ -3,8 +3,9 @@
 //
 // Env: HOST (emulator host:port), APP (app id), N (calls per measurement), PREFIX (this round's
 // users: PREFIXseq0000.. and PREFIXconc0000.. must exist). Two disjoint sets, because the official client answers a
-// repeated get() of a user from its cache without a frame. Prints one JSON line:
-// {"sequential_ms": ..., "concurrent_ms": ...}.
+// repeated get() of a user from its cache without a frame. Then N sequential and N concurrent
+// sends to a conversation of its own (PREFIXchat-official). Prints one JSON line:
+// {"sequential_ms": ..., "concurrent_ms": ..., "send_sequential_ms": ..., "send_concurrent_ms": ...}.
 
 import { WebSocket } from "ws";
 import { getTalkSession, registerPolyfills } from "@talkjs/core";
@@ -35,5 +36,16 @@ const all = await Promise.all(Array.from({ length: n }, (_, i) => session.user(i
 if (all.some((u) => !u)) throw new Error("a concurrent get returned null");
 const concurrent_ms = performance.now() - t;
 
-process.stdout.write(JSON.stringify({ sequential_ms, concurrent_ms }) + "\n");
+const chat = session.conversation(`${round}chat-official`);
+await chat.createIfNotExists();
+t = performance.now();
+for (let i = 0; i < n; i++) await chat.send(`message ${i}`);
+const send_sequential_ms = performance.now() - t;
+t = performance.now();
+await Promise.all(Array.from({ length: n }, (_, i) => chat.send(`burst ${i}`)));
+const send_concurrent_ms = performance.now() - t;
+
+process.stdout.write(
+  JSON.stringify({ sequential_ms, concurrent_ms, send_sequential_ms, send_concurrent_ms }) + "\n",
+);
 process.exit(0);
