@@ -71,6 +71,7 @@ pub use participant::ParticipantRef;
 pub use reactions::ReactionsRef;
 pub use search::{
     ConversationSearch, ConversationSearchFilters, MessageSearch, MessageSearchFilters,
+    SearchStatus,
 };
 pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_session};
 pub use talkjs_actors::{Error, ErrorKind, Result};

@@ -24,6 +24,7 @@ use talkjs_protocol::request::{SearchConversationLine, SearchMessageLine, Search
 use talkjs_protocol::snapshot::{
     ConversationSearchState, ConversationSnapshot, MessageSearchState, SearchMessageSnapshot,
 };
+use tokio::sync::watch;
 
 use talkjs_protocol::path::Route;
 use talkjs_protocol::request::ListRequest;
@@ -107,6 +108,17 @@ impl From<ConversationFilter> for ConversationSearchFilters {
     }
 }
 
+/// What a search is doing, as its [`on_results`](MessageSearch::on_results) listeners see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SearchStatus {
+    /// A page is loading.
+    Searching,
+    /// Idle, and [`load_more`](MessageSearch::load_more) can find more.
+    CanLoadMore,
+    /// Idle, with every result loaded (also before any query, and after an empty one).
+    LoadedAll,
+}
+
 /// A search for messages in the current user's conversations, from
 /// [`TalkSession::search_messages`].
 ///
@@ -183,6 +195,36 @@ impl MessageSearch {
     pub async fn load_more(&self, limit: Option<u32>) -> Result<MessageSearchState> {
         self.0.load_more(limit).await
     }
+
+    /// Calls `f` with all results loaded so far and the status whenever either changes: when a
+    /// query starts (no results, searching), when a load starts, and when it ends (its results
+    /// added, or none on an error). The way to show results as they arrive without awaiting
+    /// `set_query`; it is the official client's `onResults` callback.
+    ///
+    /// `f` runs on a task of the current actix arbiter, after the change; changes in quick
+    /// succession may reach it as one call with the latest state. It stops being called once
+    /// every clone of this handle is dropped. Returns `self`, so a search can be made and
+    /// watched in one expression.
+    ///
+    /// ```no_run
+    /// # fn demo(session: talkjs::TalkSession) {
+    /// let search = session.search_messages().on_results(|results, status| {
+    ///     println!("{} found, {status:?}", results.len());
+    /// });
+    /// # }
+    /// ```
+    pub fn on_results(
+        self,
+        f: impl FnMut(&[SearchMessageSnapshot], SearchStatus) + 'static,
+    ) -> Self {
+        self.0.on_results(f);
+        self
+    }
+
+    /// What the search is doing now.
+    pub fn status(&self) -> SearchStatus {
+        self.0.status()
+    }
 }
 
 impl fmt::Debug for MessageSearch {
@@ -234,6 +276,21 @@ impl ConversationSearch {
     /// instead of sending anything.
     pub async fn load_more(&self, limit: Option<u32>) -> Result<ConversationSearchState> {
         self.0.load_more(limit).await
+    }
+
+    /// Calls `f` with all results loaded so far and the status whenever either changes, as
+    /// [`MessageSearch::on_results`] describes.
+    pub fn on_results(
+        self,
+        f: impl FnMut(&[Arc<ConversationSnapshot>], SearchStatus) + 'static,
+    ) -> Self {
+        self.0.on_results(f);
+        self
+    }
+
+    /// What the search is doing now.
+    pub fn status(&self) -> SearchStatus {
+        self.0.status()
     }
 }
 
@@ -491,6 +548,38 @@ struct Core<K: Kind> {
     generation: u64,
     /// The current search; `None` before a query is set and after an empty one.
     active: Option<Active<K>>,
+    /// The results and status as `on_results` listeners see them; republished after every
+    /// change to `active`.
+    progress: watch::Sender<Progress<K::Item>>,
+}
+
+/// What `on_results` listeners receive.
+struct Progress<I> {
+    results: Arc<[I]>,
+    status: SearchStatus,
+}
+
+impl<K: Kind> Core<K> {
+    /// Tells `on_results` listeners what the search shows now, if that changed.
+    fn publish(&self) {
+        let (results, status): (&[K::Item], _) = match &self.active {
+            None => (&[], SearchStatus::LoadedAll),
+            Some(a) if a.pending.is_some() => (&a.results, SearchStatus::Searching),
+            Some(a) if a.loaded_all => (&a.results, SearchStatus::LoadedAll),
+            Some(a) => (&a.results, SearchStatus::CanLoadMore),
+        };
+        self.progress.send_if_modified(|p| {
+            // Results only ever grow or restart empty, so the count tells whether they changed.
+            if p.status == status && p.results.len() == results.len() {
+                return false;
+            }
+            *p = Progress {
+                results: results.into(),
+                status,
+            };
+            true
+        });
+    }
 }
 
 struct Active<K: Kind> {
@@ -518,6 +607,10 @@ impl<K: Kind> Search<K> {
             core: Arc::new(Mutex::new(Core {
                 generation: 0,
                 active: None,
+                progress: watch::Sender::new(Progress {
+                    results: Arc::new([]),
+                    status: SearchStatus::LoadedAll,
+                }),
             })),
             held: Held::default(),
         }
@@ -539,6 +632,27 @@ impl<K: Kind> Search<K> {
                 .field("loading", &a.pending.is_some());
         }
         d.finish()
+    }
+
+    fn on_results<F>(&self, mut f: F)
+    where
+        F: FnMut(&[K::Item], SearchStatus) + 'static,
+    {
+        let mut rx = self.lock().progress.subscribe();
+        // Ends when the last handle, and with it the sender, is dropped.
+        actix::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let (results, status) = {
+                    let p = rx.borrow_and_update();
+                    (p.results.clone(), p.status)
+                };
+                f(&results, status);
+            }
+        });
+    }
+
+    fn status(&self) -> SearchStatus {
+        self.lock().progress.borrow().status
     }
 
     async fn set_query(
@@ -567,6 +681,7 @@ impl<K: Kind> Search<K> {
                 });
                 self.start_load(&mut core, FIRST_PAGE);
             }
+            core.publish();
         }
         self.settle().await
     }
@@ -587,6 +702,7 @@ impl<K: Kind> Search<K> {
                 .is_some_and(|a| a.pending.is_none() && !a.loaded_all)
             {
                 self.start_load(&mut core, limit);
+                core.publish();
             }
         }
         self.settle().await
@@ -705,11 +821,13 @@ async fn load<K: Kind>(
         return Ok(());
     };
     active.pending = None;
-    let (items, cursor) = loaded?;
-    active.results.extend(items);
-    active.loaded_all = cursor.is_none();
-    active.cursor = cursor;
-    Ok(())
+    let outcome = loaded.map(|(items, cursor)| {
+        active.results.extend(items);
+        active.loaded_all = cursor.is_none();
+        active.cursor = cursor;
+    });
+    core.publish();
+    outcome
 }
 
 /// One page over HTTP, with the session's token and the official client's retry policy.

@@ -14,7 +14,7 @@ use talkjs::snapshot::{ConversationSearchState, MessageSearchState};
 use talkjs::token::{JwtSigner, TokenFn, TokenRequest};
 use talkjs::{
     ConversationSearch, ConversationSearchFilters, ErrorKind, MessageSearch, MessageSearchFilters,
-    TalkSession,
+    SearchStatus, TalkSession,
 };
 use talkjs_emulator::{Emulator, RunningEmulator};
 use tokio::net::{TcpListener, TcpStream};
@@ -768,5 +768,114 @@ async fn results_the_user_cannot_read_are_left_out() {
         .unwrap();
     assert_eq!(ids(&found), ["mine"]);
     assert!(found.loaded_all);
+    emu.stop().await;
+}
+
+/// Everything an `on_results` listener was called with: result texts and status.
+type Seen = Arc<Mutex<Vec<(Vec<String>, SearchStatus)>>>;
+
+async fn seen_settles(seen: &Seen, last: SearchStatus) -> Vec<(Vec<String>, SearchStatus)> {
+    for _ in 0..300 {
+        if seen.lock().unwrap().last().is_some_and(|(_, s)| *s == last) {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    seen.lock().unwrap().clone()
+}
+
+#[actix_rt::test]
+async fn on_results_sees_each_load_start_and_end_with_all_results_so_far() {
+    let emu = emulator().await;
+    // Slow first pages: the listener has time to see the search running.
+    let proxy = Proxy::start(&emu, Some("limit="), Duration::from_millis(150)).await;
+    let alice = session(&emu, &proxy, "alice", "Alice").await;
+    conversation(&alice, "c", CreateConversationParams::new(), &[]).await;
+    send_all(
+        &alice,
+        "c",
+        &["kiwi 1", "kiwi 2", "kiwi 3", "kiwi 4", "fig"],
+    )
+    .await;
+
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let search = alice.search_messages().on_results(move |results, status| {
+        let texts = results.iter().map(|r| r.message.plaintext.clone());
+        log.lock().unwrap().push((texts.collect(), status));
+    });
+    assert_eq!(search.status(), SearchStatus::LoadedAll, "no query yet");
+
+    let first = search.set_query("kiwi", None).await.unwrap();
+    let calls = seen_settles(&seen, SearchStatus::CanLoadMore).await;
+    let newest3: Vec<String> = texts(&first).into_iter().map(String::from).collect();
+    assert_eq!(
+        calls,
+        [
+            (vec![], SearchStatus::Searching),
+            (newest3.clone(), SearchStatus::CanLoadMore),
+        ]
+    );
+    assert_eq!(search.status(), SearchStatus::CanLoadMore);
+
+    seen.lock().unwrap().clear();
+    let all = search.load_more(None).await.unwrap();
+    assert!(all.loaded_all);
+    let calls = seen_settles(&seen, SearchStatus::LoadedAll).await;
+    assert_eq!(
+        calls,
+        [
+            (newest3, SearchStatus::Searching),
+            (
+                ["kiwi 4", "kiwi 3", "kiwi 2", "kiwi 1"]
+                    .map(String::from)
+                    .to_vec(),
+                SearchStatus::LoadedAll
+            ),
+        ]
+    );
+
+    // An empty query clears the results; nothing more is to be loaded.
+    seen.lock().unwrap().clear();
+    search.set_query("", None).await.unwrap();
+    let calls = seen_settles(&seen, SearchStatus::LoadedAll).await;
+    assert_eq!(calls, [(vec![], SearchStatus::LoadedAll)]);
+    emu.stop().await;
+}
+
+#[actix_rt::test]
+async fn on_results_of_a_conversation_search_end_idle_after_a_refusal() {
+    let emu = emulator().await;
+    let mut rest = mockito::Server::new_async().await;
+    let refused = rest
+        .mock("GET", mockito::Matcher::Regex("/search".into()))
+        .with_status(402)
+        .with_body(r#"{"errorCode":"PLAN_LIMIT","reasons":["upgrade"]}"#)
+        .create_async()
+        .await;
+    let alice = mocked_session(&emu, &rest).await;
+    let statuses = Arc::new(Mutex::new(Vec::new()));
+    let log = statuses.clone();
+    let search = alice
+        .search_conversations()
+        .on_results(move |results, status| log.lock().unwrap().push((results.len(), status)));
+    let e = search.set_query("anything", None).await.unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::Server { status: 402, .. }),
+        "{e:?}"
+    );
+    refused.assert_async().await;
+    for _ in 0..300 {
+        if statuses.lock().unwrap().len() >= 2 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Idle again, with nothing found; load_more may ask once more.
+    assert_eq!(
+        *statuses.lock().unwrap(),
+        [(0, SearchStatus::Searching), (0, SearchStatus::CanLoadMore)]
+    );
+    assert_eq!(search.status(), SearchStatus::CanLoadMore);
     emu.stop().await;
 }
