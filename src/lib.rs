@@ -69,6 +69,9 @@ pub use conversation::{ConversationRef, OutgoingMessage};
 pub use message::{Edit, MessageRef, Translated};
 pub use participant::ParticipantRef;
 pub use reactions::ReactionsRef;
+/// The official client's older name for [`ReactionsRef`].
+#[deprecated(note = "use ReactionsRef")]
+pub type ReactionRef = ReactionsRef;
 pub use search::{
     ConversationSearch, ConversationSearchFilters, MessageSearch, MessageSearchFilters,
     SearchStatus,

@@ -79,6 +79,21 @@ impl PartialEq for MessageRef {
     }
 }
 
+/// A message's id, so a [`MessageRef`] goes wherever a message id does, as in
+/// `SendTextMessageParams::new("Agreed").reply_to(&message)`.
+impl From<&MessageRef> for String {
+    fn from(message: &MessageRef) -> String {
+        message.id.clone()
+    }
+}
+
+/// A message's id, so a [`MessageRef`] goes wherever a message id does.
+impl From<MessageRef> for String {
+    fn from(message: MessageRef) -> String {
+        message.id
+    }
+}
+
 impl Eq for MessageRef {}
 
 impl MessageRef {

@@ -24,6 +24,21 @@ impl PartialEq for UserRef {
 
 impl Eq for UserRef {}
 
+/// A user's id, so a [`UserRef`] goes wherever a user id does, as in
+/// `conversation.participant(&user)`.
+impl From<&UserRef> for String {
+    fn from(user: &UserRef) -> String {
+        user.id.clone()
+    }
+}
+
+/// A user's id, so a [`UserRef`] goes wherever a user id does.
+impl From<UserRef> for String {
+    fn from(user: UserRef) -> String {
+        user.id
+    }
+}
+
 impl UserRef {
     pub(crate) fn new(session: TalkSession, id: String) -> UserRef {
         UserRef { session, id }

@@ -203,8 +203,9 @@ async fn bob_reads_the_conversation_alice_wrote_in_with_its_last_message() {
     let emu = emulator().await;
     let alice = in_conversation(&emu, "alice", "c1", &["bob"]).await;
     let first = alice.conversation("c1").send("first").await.unwrap();
+    // A MessageRef goes where its id does.
     let reply = SendTextMessageParams::new("*second*")
-        .reply_to(first.id())
+        .reply_to(&first)
         .custom("k", "v");
     alice.conversation("c1").send(reply).await.unwrap();
 
@@ -286,6 +287,10 @@ async fn participants_are_added_edited_read_and_removed() {
     let emu = emulator().await;
     let alice = in_conversation(&emu, "alice", "c1", &["bob"]).await;
     let bob = alice.conversation("c1").participant("bob");
+    // A UserRef goes where its id does.
+    let bob_user = alice.user("bob");
+    assert_eq!(alice.conversation("c1").participant(&bob_user), bob);
+    assert_eq!(bob_user.id(), "bob", "the ref is still usable");
     bob.set(SetParticipantParams::new().access(Access::Read))
         .await
         .unwrap();

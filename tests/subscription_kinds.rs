@@ -506,7 +506,8 @@ async fn reactions_start_with_the_oldest_thirty_and_load_more_newer_ones() {
     let first = sub.connected().await.expect("active");
     assert_eq!(reaction_ids(&first.snapshot), names[..30]);
     assert!(!first.loaded_all);
-    sub.load_more(30).await.unwrap();
+    // The official default count for reactions: 30.
+    sub.load_more_default().await.unwrap();
     assert_eq!(reaction_ids(&sub.latest().unwrap()), names);
     assert!(loaded_all(sub.state()));
     assert_eq!(

@@ -449,6 +449,10 @@ impl Kind for ConversationListKind {
         Some(MAX_PAGE)
     }
 
+    fn default_load_more(&self) -> usize {
+        FIRST_WINDOW
+    }
+
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
         let have = self.entries.as_ref()?.len();
         if have >= target {

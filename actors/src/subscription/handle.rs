@@ -104,6 +104,8 @@ struct Inner<T: Send + 'static> {
 pub(crate) struct Mailboxes<T: Send + 'static> {
     /// The largest `load_more` count of this kind of list.
     pub(crate) max_load_more: Option<usize>,
+    /// The count `load_more_default` asks for.
+    pub(crate) default_load_more: usize,
     pub(crate) listen: Recipient<AddListener<T>>,
     pub(crate) more: Recipient<LoadMore>,
     pub(crate) stop: Recipient<Unsubscribe>,
@@ -293,9 +295,29 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
     /// Grows the window of a list subscription by `count` items (older ones), relative to what
     /// is loaded now: two quick calls with 5 and 10 load 10, not 15. Does nothing for other
     /// subscriptions, or when everything is loaded. As in the official client, one call loads at
-    /// most 30 conversations, 100 messages or 50 participants (reactions have no limit); a larger
-    /// `count`, or 0, is an `InvalidArgument` error and nothing is sent.
+    /// most 30 conversations, 100 messages or 50 participants; a larger `count`, or 0, is an
+    /// `InvalidArgument` error and nothing is sent. Reactions have no limit: the official
+    /// typings say 1 to 100, but the official client does not enforce it (docs/protocol.md §5),
+    /// and neither do we. (Their first window is 30, as the official client asks for, not the
+    /// 10 its typings mention.)
     pub async fn load_more(&self, count: usize) -> Result<(), Error>
+    where
+        T: WindowLen,
+    {
+        self.load(count).await
+    }
+
+    /// [`load_more`](Self::load_more) with the official client's default count for this list:
+    /// 20 conversations, 30 messages, 10 participants or 30 reactions.
+    pub async fn load_more_default(&self) -> Result<(), Error>
+    where
+        T: WindowLen,
+    {
+        let count = self.inner.actor.as_ref().map_or(1, |a| a.default_load_more);
+        self.load(count).await
+    }
+
+    async fn load(&self, count: usize) -> Result<(), Error>
     where
         T: WindowLen,
     {

@@ -253,6 +253,10 @@ pub trait Kind: Sized + Unpin + 'static {
     fn max_load_more(&self) -> Option<usize> {
         None
     }
+    /// The count `load_more_default` asks for: the official client's default for this list.
+    fn default_load_more(&self) -> usize {
+        30
+    }
     /// Grows the window to at least `target` items; `None` for kinds that are not lists, or
     /// when nothing needs loading.
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
@@ -567,6 +571,7 @@ where
     let primary = kind.topics();
     let describe = kind.describe();
     let max_load_more = kind.max_load_more();
+    let default_load_more = kind.default_load_more();
     let failure: handle::Failure = Arc::default();
     let addr = SubscriptionActor::create(|ctx| {
         let watcher = Watcher {
@@ -594,6 +599,7 @@ where
         failure,
         Some(handle::Mailboxes {
             max_load_more,
+            default_load_more,
             listen: addr.clone().recipient(),
             more: addr.clone().recipient(),
             stop: addr.recipient(),

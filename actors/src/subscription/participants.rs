@@ -234,6 +234,10 @@ impl Kind for ParticipantsKind {
         Some(MAX_LOAD_MORE)
     }
 
+    fn default_load_more(&self) -> usize {
+        FIRST_WINDOW
+    }
+
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
         self.list
             .load_more(target, self.page(), MAX_LOAD_MORE, scope)
