@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use talkjs::params::{Access, Notify};
 use talkjs::params::{
     CreateConversationParams, CreateParticipantParams, CreateUserParams, EditTextMessageParams,
     ImageFileMetadata, SendTextMessageParams, SetConversationParams, SetParticipantParams,
     SetUserParams,
 };
 use talkjs::protocol::content::{ContentBlock, TextNode};
-use talkjs::protocol::wire::{Access, Notify};
 use talkjs::token::{JwtSigner, TokenFn, TokenRequest};
 use talkjs::{ErrorKind, LocationBlock, TalkSession};
 use talkjs_actors::session::GetStatus;

@@ -27,7 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::content::{FileSubtype, SendContentBlock};
-use crate::wire::{Access, Custom, CustomPatch, Notify, Patch};
+/// A participant's access and notification settings, here beside the params that set them.
+pub use crate::wire::{Access, Notify};
+use crate::wire::{Custom, CustomPatch, Patch};
 
 /// The role a user has when none is given.
 pub const DEFAULT_ROLE: &str = "default";

@@ -44,11 +44,12 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::content::ContentBlock;
+/// The enums snapshots carry, here beside them (they are defined with the wire models).
+pub use crate::wire::{Access, MessageType, Notify, Origin};
 use crate::wire::{
-    Access, ConversationDiff, ConversationWire, Custom, CustomPatch, MessageDiff, MessageType,
-    MessageWire, Millis, Notify, OnlineWire, Origin, ParticipantDiff, ParticipantWire, Patch,
-    ReactionSummaryDiff, ReactionSummaryWire, ReactionUserWire, TypingDiff, TypingWire, UserDiff,
-    UserWire, apply_custom_patch,
+    ConversationDiff, ConversationWire, Custom, CustomPatch, MessageDiff, MessageWire, Millis,
+    OnlineWire, ParticipantDiff, ParticipantWire, Patch, ReactionSummaryDiff, ReactionSummaryWire,
+    ReactionUserWire, TypingDiff, TypingWire, UserDiff, UserWire, apply_custom_patch,
 };
 
 // ---------------------------------------------------------------------------------------------
