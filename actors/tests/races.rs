@@ -32,6 +32,10 @@ enum Script {
     /// Answers participant batches per action: `a` gets 429, then 500, then 200; `z` always
     /// gets 500; any other action 200. Logs `actions:<ids>` for each batch.
     ThrottleActions,
+    /// Before each answer, sends what a confused or newer server might: text that is not JSON,
+    /// JSON that is not a frame, a response to a request never made, a `PUBLISH` whose event
+    /// does not decode and one of an unknown type, and a binary frame.
+    Garbage,
 }
 
 struct Server {
@@ -138,6 +142,22 @@ async fn socket(
                     let _ = session
                         .text(reply(200, json!({ "responses": responses })))
                         .await;
+                }
+                Script::Garbage => {
+                    for junk in [
+                        "not json".to_owned(),
+                        "[]".to_owned(),
+                        json!({"seq": seq}).to_string(),
+                        json!([424_242, 200, {}]).to_string(),
+                        json!([seq, "teapot", {}]).to_string(),
+                        json!([1, "PUBLISH", {"type": "message.created", "conversationId": 5}])
+                            .to_string(),
+                        json!([2, "PUBLISH", {"type": "no.such.event", "x": [1, 2]}]).to_string(),
+                    ] {
+                        let _ = session.text(junk).await;
+                    }
+                    let _ = session.binary(vec![0u8, 159, 146, 150]).await;
+                    let _ = session.text(reply(200, json!({"ok": path}))).await;
                 }
                 _ => {
                     let _ = session.text(reply(200, json!({}))).await;
@@ -443,4 +463,25 @@ async fn a_throttled_participant_action_is_retried_alone_and_gives_up_after_ten_
     assert_eq!(batches[2], "a,z");
     assert!(batches[3..].iter().all(|b| b == "z"), "{batches:?}");
     assert_eq!(batches.len(), 10, "{batches:?}");
+}
+
+#[actix_rt::test]
+async fn frames_that_do_not_decode_are_skipped_and_the_socket_and_requests_carry_on() {
+    let (host, st) = server(Script::Garbage, vec![], Some(86_400));
+    let s = session(&host, Reasons::default(), |_| (0, "t1"));
+    let errors = errors(&s);
+    for path in ["/a", "/b"] {
+        let answer = within(s.send(post(path))).await.unwrap().expect("answered");
+        assert_eq!(answer.get(), json!({ "ok": path }).to_string());
+    }
+    // Both went over the first socket: the junk neither dropped it nor ended the session.
+    assert_eq!(
+        *st.log.lock().unwrap(),
+        ["renew:t1", "POST /a as t1", "POST /b as t1"]
+    );
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "{:?}",
+        errors.lock().unwrap()
+    );
 }
