@@ -175,7 +175,10 @@ pub enum Notice {
 pub enum Lifecycle {
     /// Dialling the server.
     Connecting,
-    /// The socket is open and authenticated.
+    /// The socket is open and authenticated. Also sent again, with no `Disconnected` before
+    /// it, when the live socket has re-authenticated after `session.expired` or a 401 (after
+    /// `session.expired` the session then subscribes again and refetches, as after a
+    /// reconnect).
     Connected,
     /// The socket closed or failed.
     Disconnected {
