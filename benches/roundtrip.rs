@@ -80,15 +80,14 @@ fn main() {
                 .await
                 .expect("session");
             rs.user("warmup").get().await.expect("warm-up");
+            let (seq, conc) = (format!("r{round}seq"), format!("r{round}conc"));
             let t = Instant::now();
             for i in 0..N {
-                let user = rs.user(id(&format!("r{round}seq"), i)).get().await;
+                let user = rs.user(id(&seq, i)).get().await;
                 assert!(user.expect("get").is_some());
             }
             rs_seq.push(t.elapsed().as_secs_f64() * 1e3);
-            let refs: Vec<_> = (0..N)
-                .map(|i| rs.user(id(&format!("r{round}conc"), i)))
-                .collect();
+            let refs: Vec<_> = (0..N).map(|i| rs.user(id(&conc, i))).collect();
             let t = Instant::now();
             let all = futures_util::future::join_all(refs.iter().map(|u| u.get())).await;
             rs_conc.push(t.elapsed().as_secs_f64() * 1e3);

@@ -19,6 +19,8 @@ use talkjs::{
 use talkjs_emulator::{Emulator, RunningEmulator};
 use tokio::net::{TcpListener, TcpStream};
 
+mod common;
+
 const APP: &str = "app1";
 
 async fn emulator() -> RunningEmulator {
@@ -774,14 +776,15 @@ async fn results_the_user_cannot_read_are_left_out() {
 /// Everything an `on_results` listener was called with: result texts and status.
 type Seen = Arc<Mutex<Vec<(Vec<String>, SearchStatus)>>>;
 
+/// Everything the listener was called with, once its last call has status `last`.
 async fn seen_settles(seen: &Seen, last: SearchStatus) -> Vec<(Vec<String>, SearchStatus)> {
-    for _ in 0..300 {
-        if seen.lock().unwrap().last().is_some_and(|(_, s)| *s == last) {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
-    seen.lock().unwrap().clone()
+    common::eventually("the listener hears the search settle", || {
+        let seen = seen.lock().unwrap();
+        seen.last()
+            .is_some_and(|(_, s)| *s == last)
+            .then(|| seen.clone())
+    })
+    .await
 }
 
 #[actix_rt::test]
@@ -865,12 +868,10 @@ async fn on_results_of_a_conversation_search_end_idle_after_a_refusal() {
         "{e:?}"
     );
     refused.assert_async().await;
-    for _ in 0..300 {
-        if statuses.lock().unwrap().len() >= 2 {
-            break;
-        }
-        actix_rt::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::eventually("the listener hears the load start and end", || {
+        (statuses.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await;
     // Idle again, with nothing found; load_more may ask once more.
     assert_eq!(
         *statuses.lock().unwrap(),
