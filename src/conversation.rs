@@ -130,10 +130,8 @@ impl ConversationRef {
     pub async fn get(&self) -> Result<Option<ConversationSnapshot>> {
         let op = self.op("Get conversation");
         require_id(&op, "conversation id", &self.id)?;
-        let lookup = talkjs_actors::live::Lookup::Conversation(self.id.clone());
-        if let Some(talkjs_actors::live::Found::Conversation(c)) =
-            self.session.find_live(lookup).await
-        {
+        let lookup = talkjs_actors::Lookup::Conversation(self.id.clone());
+        if let Some(talkjs_actors::Found::Conversation(c)) = self.session.find_live(lookup).await {
             return Ok(c.map(|c| (*c).clone()));
         }
         // Otherwise a short-lived subscription, as the official client reads.
@@ -286,15 +284,7 @@ impl ConversationRef {
     /// # }
     /// ```
     pub fn subscribe_messages(&self) -> crate::MessageSubscription {
-        use talkjs_actors::subscription::{self, MessagesKind, messages::FIRST_WINDOW};
-        let kind = MessagesKind::new(self.id.clone(), FIRST_WINDOW);
-        if self.id.is_empty() {
-            return {
-                let e = subscription::empty_id(&kind, "conversation id");
-                subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session.env().subscribe_messages(&self.id)
     }
 
     /// Subscribes to the conversation as the current user sees it, with its last message:
@@ -309,15 +299,7 @@ impl ConversationRef {
     /// # }
     /// ```
     pub fn subscribe(&self) -> crate::ConversationSubscription {
-        use talkjs_actors::subscription::{self, ConversationKind};
-        let kind = ConversationKind::new(self.id.clone());
-        if self.id.is_empty() {
-            return {
-                let e = subscription::empty_id(&kind, "conversation id");
-                subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session.env().subscribe_conversation(&self.id)
     }
 
     async fn simple(&self, op: String, route: Route) -> Result<()> {
@@ -343,15 +325,7 @@ impl ConversationRef {
     /// # }
     /// ```
     pub fn subscribe_participants(&self) -> crate::ParticipantSubscription {
-        use talkjs_actors::subscription::{self, ParticipantsKind};
-        let kind = ParticipantsKind::new(self.id.clone());
-        if self.id.is_empty() {
-            return {
-                let e = subscription::empty_id(&kind, "conversation id");
-                subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session.env().subscribe_participants(&self.id)
     }
 
     /// Subscribes to who is typing in the conversation (everyone but the current user): a few
@@ -372,15 +346,7 @@ impl ConversationRef {
     /// # }
     /// ```
     pub fn subscribe_typing(&self) -> crate::TypingSubscription {
-        use talkjs_actors::subscription::{self, TypingKind};
-        let kind = TypingKind::new(self.id.clone());
-        if self.id.is_empty() {
-            return {
-                let e = subscription::empty_id(&kind, "conversation id");
-                subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session.env().subscribe_typing(&self.id)
     }
 }
 
@@ -399,7 +365,7 @@ pub(crate) async fn participant_action(
         .batched(op.clone(), key, BatchItem::Participant(action))
         .await?;
     let result: ActionResult =
-        serde_json::from_value(part).map_err(|e| crate::hydrate::unreadable(op.clone(), e))?;
+        serde_json::from_value(part).map_err(|e| crate::Error::unreadable(op.clone(), e))?;
     if result.status == 200 || (create && result.status == 409) {
         return Ok(());
     }

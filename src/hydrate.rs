@@ -1,5 +1,6 @@
-//! Turning wire objects into snapshots: fetching the users and referenced messages a snapshot
-//! shows. (Live subscriptions will serve these from the session's cache instead.)
+//! One-off reads: the users and referenced messages a message read shows (fetched the way the
+//! official client reads them: plain batched `GET /users`, no subscription), and the first
+//! snapshot of a short-lived subscription.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ pub(crate) async fn user(session: &TalkSession, id: &str) -> Result<Option<UserW
     }
     serde_json::from_value(part)
         .map(Some)
-        .map_err(|e| unreadable(op, e))
+        .map_err(|e| crate::Error::unreadable(op, e))
 }
 
 /// The first snapshot of a short-lived subscription: how the official client reads
@@ -46,17 +47,6 @@ pub(crate) async fn once<T: Clone + Send + Sync + 'static>(
             ErrorKind::SessionTerminated("the read was cancelled".into()),
         )),
     }
-}
-
-/// The error for an answer that does not decode.
-pub(crate) fn unreadable(op: Arc<str>, e: serde_json::Error) -> crate::Error {
-    crate::Error::new(
-        op,
-        ErrorKind::Server {
-            status: 200,
-            body: talkjs_protocol::ErrorBody::new("UNREADABLE_RESPONSE", e.to_string()),
-        },
-    )
 }
 
 /// A message's snapshot. As in the official client, its sender and the message it replies to
@@ -113,16 +103,7 @@ pub(crate) async fn fetch_message(
 pub(crate) fn none_if_absent<T>(result: Result<T>) -> Result<Option<T>> {
     match result {
         Ok(v) => Ok(Some(v)),
-        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) if e.is_absent() => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-/// Whether an error means "not found or not visible to you".
-pub(crate) fn is_absent(e: &crate::Error) -> bool {
-    match e.kind() {
-        ErrorKind::NotFound(_) => true,
-        ErrorKind::Forbidden(b) => b.error_code == talkjs_protocol::error::codes::NOT_A_PARTICIPANT,
-        _ => false,
     }
 }

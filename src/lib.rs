@@ -80,19 +80,21 @@ pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_sessi
 pub use talkjs_actors::{Error, ErrorKind, Result};
 pub use user::UserRef;
 
-/// Cache sizes, for [`SessionBuilder::cache`].
-pub use talkjs_actors::cache::CacheConfig;
-/// The connection's lifecycle states and timings.
-pub use talkjs_actors::connection::{Lifecycle, Timings};
-/// Session internals for plugins: lifecycle and event observation.
-pub use talkjs_actors::session::{InboundEvent, LifecycleEvent};
-/// Live subscriptions: the handle, its stream, and what listeners receive.
+pub use talkjs_actors::plugin;
+pub use talkjs_actors::plugin::{InboundEvent, LifecycleEvent};
 pub use talkjs_actors::subscription::{
     ListItems, ListSnapshot, Subscription, SubscriptionStream, Terminated, Update,
     handle::WindowLen,
 };
-/// Token sources: fixed tokens, closures, your backend's endpoint, a JWT signer, or any actor.
 pub use talkjs_actors::token;
+pub use talkjs_actors::{Cache, CacheConfig, CacheStats, Lifecycle, SessionStatus, Timings};
+
+/// Ends every session of this process (each terminates with `reason`, as
+/// [`TalkSession::terminate`] does) and forgets them, so the next [`get_talk_session`] starts
+/// fresh. For tests and for programs that shut down cleanly.
+pub fn shutdown(reason: &str) {
+    talkjs_actors::terminate_all(reason);
+}
 /// The wire protocol crate, for everything below the API.
 pub use talkjs_protocol as protocol;
 /// Content blocks and file tokens.

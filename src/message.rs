@@ -148,11 +148,11 @@ impl MessageRef {
         let op: Arc<str> = format!("Get message {}", self.id).into();
         self.check(&op)?;
         // A live message list that shows it answers at once.
-        let lookup = talkjs_actors::live::Lookup::Message {
+        let lookup = talkjs_actors::Lookup::Message {
             conversation: self.conversation_id.clone(),
             message: self.id.clone(),
         };
-        if let Some(talkjs_actors::live::Found::Message(m)) = self.session.find_live(lookup).await {
+        if let Some(talkjs_actors::Found::Message(m)) = self.session.find_live(lookup).await {
             return Ok(Some((*m).clone()));
         }
         let Some(wire) =
@@ -250,7 +250,7 @@ impl MessageRef {
             .batched(op.clone(), key, BatchItem::Translate(self.id.clone()))
             .await?;
         let translation: Option<Translation> =
-            serde_json::from_value(part).map_err(|e| crate::hydrate::unreadable(op, e))?;
+            serde_json::from_value(part).map_err(|e| crate::Error::unreadable(op, e))?;
         Ok(translation.map(|t| {
             let content = match t {
                 Translation::Content { content } => content,

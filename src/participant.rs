@@ -71,21 +71,19 @@ impl ParticipantRef {
         )
         .into();
         self.check(&op)?;
-        let lookup = talkjs_actors::live::Lookup::Participant {
+        let lookup = talkjs_actors::Lookup::Participant {
             conversation: self.conversation_id.clone(),
             user: self.user_id.clone(),
         };
-        if let Some(talkjs_actors::live::Found::Participant(p)) =
-            self.session.find_live(lookup).await
-        {
+        if let Some(talkjs_actors::Found::Participant(p)) = self.session.find_live(lookup).await {
             return Ok(Some((*p).clone()));
         }
         // Otherwise a short-lived subscription, as the official client reads.
-        let kind = talkjs_actors::subscription::ParticipantKind::for_read(
-            self.conversation_id.clone(),
-            self.user_id.clone(),
-        );
-        let snapshot = hydrate::once(op, self.session.subscribe(kind)).await?;
+        let read = self
+            .session
+            .env()
+            .read_participant(&self.conversation_id, &self.user_id);
+        let snapshot = hydrate::once(op, read).await?;
         Ok(snapshot.map(|p| (*p).clone()))
     }
 
@@ -164,20 +162,8 @@ impl ParticipantRef {
     /// # }
     /// ```
     pub fn subscribe(&self) -> crate::SingleParticipantSubscription {
-        use talkjs_actors::subscription::{self, ParticipantKind};
-        let kind = ParticipantKind::new(self.conversation_id.clone(), self.user_id.clone());
-        if self.conversation_id.is_empty() {
-            return {
-                let e = subscription::empty_id(&kind, "conversation id");
-                subscription::ended(kind, e)
-            };
-        }
-        if self.user_id.is_empty() {
-            return {
-                let e = subscription::empty_id(&kind, "user id");
-                subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session
+            .env()
+            .subscribe_participant(&self.conversation_id, &self.user_id)
     }
 }

@@ -163,21 +163,8 @@ impl ReactionsRef {
     /// # }
     /// ```
     pub fn subscribe(&self) -> crate::ReactionsSubscription {
-        use talkjs_actors::subscription::{self, ReactionsKind};
-        let kind = ReactionsKind::new(
-            self.conversation_id.clone(),
-            self.message_id.clone(),
-            self.emoji.clone(),
-        );
-        let empty = [
-            (&self.conversation_id, "conversation id"),
-            (&self.message_id, "message id"),
-            (&self.emoji, "emoji"),
-        ];
-        if let Some((_, what)) = empty.iter().find(|(id, _)| id.is_empty()) {
-            let e = subscription::empty_id(&kind, what);
-            return subscription::ended(kind, e);
-        }
-        self.session.subscribe(kind)
+        self.session
+            .env()
+            .subscribe_reactions(&self.conversation_id, &self.message_id, &self.emoji)
     }
 }

@@ -464,7 +464,7 @@ async fn held_conversation(
     let first = subscription.connected().await;
     let snapshot = match first {
         Ok(update) => update.snapshot,
-        Err(talkjs_actors::subscription::Terminated::Error(e)) if hydrate::is_absent(&e) => None,
+        Err(talkjs_actors::subscription::Terminated::Error(e)) if e.is_absent() => None,
         Err(talkjs_actors::subscription::Terminated::Error(e)) => {
             return Err(e.with_operation(format!("Get conversation {id}")));
         }

@@ -6,32 +6,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use talkjs_actors::cache::CacheConfig;
-use talkjs_actors::connection::Timings;
-use talkjs_actors::registry::{GetSession, Registry};
-use talkjs_actors::session::{
-    ErrorListener, GetCache, InboundEvent, LifecycleEvent, Observe, OnError, RemoveOnError,
-    Request, Session, SessionConfig, SetSessionToken, SetTokenSource, Terminate, TokenSource,
-};
-use talkjs_actors::subscription::{self, Env, Kind, Subscription};
-use talkjs_actors::token::{NeedToken, TokenActor, TokenProvider};
+use talkjs_actors::plugin::{InboundEvent, LifecycleEvent, NeedToken, TokenProvider};
+use talkjs_actors::subscription::Env;
+use talkjs_actors::{CacheConfig, SessionConfig, SessionStatus, Timings, TokenSource};
 use talkjs_protocol::endpoints::ApiUrls;
 use talkjs_protocol::path::Route;
 
 use crate::conversation::ConversationRef;
 use crate::user::UserRef;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 
 /// Starts building a session for `user_id` in app `app_id`; `.await` it to get the
-/// [`TalkSession`] (an error only while the actix system shuts down).
+/// [`TalkSession`].
 ///
 /// The same (app id, user id, server) gives the same session (unless
 /// [`SessionBuilder::force_create_new`]); its options are those of the first call.
-/// No connection is made until the first request. Must be awaited inside an actix system
-/// (`#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`).
+/// No connection is made until the first request. Works in any async program: inside an actix
+/// system (`#[actix_rt::main]`, `#[actix_web::main]`) the session's actors join it; anywhere else
+/// (`#[tokio::main]`, a plain thread with `block_on`) they run on a thread the runtime starts
+/// for them. Every handle can be used from any task on any thread.
 ///
 /// ```no_run
 /// # async fn demo() -> talkjs::Result<()> {
@@ -93,7 +90,7 @@ impl SessionBuilder {
         self
     }
 
-    /// Get tokens from an actor of your own.
+    /// Get tokens from an actor of your own (any actor that answers [`NeedToken`]).
     pub fn token_actor(mut self, actor: Recipient<NeedToken>) -> SessionBuilder {
         self.tokens = TokenSource::Actor(actor);
         self
@@ -129,88 +126,65 @@ impl SessionBuilder {
 
 impl IntoFuture for SessionBuilder {
     type Output = Result<TalkSession>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<TalkSession>>>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<TalkSession>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
+        let config = SessionConfig {
+            app_id: self.app_id,
+            user_id: self.user_id,
+            urls: self.urls,
+            tokens: self.tokens,
+            timings: self.timings,
+            cache: self.cache,
+        };
+        let env = talkjs_actors::get_session(config, self.force_new);
         Box::pin(async move {
-            let (app_id, user_id, urls) =
-                (self.app_id.clone(), self.user_id.clone(), self.urls.clone());
-            let config = SessionConfig {
-                app_id: self.app_id,
-                user_id: self.user_id,
-                urls: self.urls,
-                tokens: self.tokens,
-                timings: self.timings,
-                cache: self.cache,
-            };
-            let get = GetSession {
-                config,
-                force_new: self.force_new,
-            };
-            // The registry is a supervised system service; it only fails to answer while the
-            // actix system shuts down.
-            let addr = Registry::from_registry().send(get).await.map_err(|_| {
-                Error::new(
-                    "Get session",
-                    ErrorKind::SessionTerminated("the actix system is shutting down".into()),
-                )
-            })?;
-            let cache = addr.send(GetCache).await.ok().flatten();
             Ok(TalkSession {
-                inner: Arc::new(Inner {
-                    env: cache.map(|cache| Env {
-                        session: addr.clone(),
-                        cache,
-                        me: user_id.as_str().into(),
-                    }),
-                    app_id,
-                    user_id,
-                    urls,
-                    addr,
-                }),
+                inner: Arc::new(env?),
             })
         })
     }
 }
 
-struct Inner {
-    app_id: String,
-    user_id: String,
-    urls: ApiUrls,
-    addr: Addr<Session>,
-    /// What subscriptions use; `None` if the session had already ended when this handle was made.
-    env: Option<Env>,
-}
-
 /// One user's session: the entry point to everything the user can read, write and subscribe to.
 ///
-/// A cheap handle: clones share the session. The session's actor stays alive while the registry
-/// or a handle holds it.
+/// A cheap handle: clones share the session, and so do handles to the same user got from
+/// [`get_talk_session`] again (they compare equal). It is `Send + Sync`, and every method works
+/// from any task on any thread.
 #[derive(Clone)]
 pub struct TalkSession {
-    inner: Arc<Inner>,
+    inner: Arc<Env>,
 }
 
 impl std::fmt::Debug for TalkSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TalkSession")
-            .field("app_id", &self.inner.app_id)
-            .field("user_id", &self.inner.user_id)
+            .field("app_id", &self.inner.session.app_id())
+            .field("user_id", &self.inner.me)
             .finish_non_exhaustive()
     }
 }
 
+impl PartialEq for TalkSession {
+    /// Handles of the same session are equal.
+    fn eq(&self, other: &TalkSession) -> bool {
+        self.inner.session == other.inner.session
+    }
+}
+
+impl Eq for TalkSession {}
+
 /// A registered `on_error` listener; dropping it does not remove it, [`ErrorSubscription::unsubscribe`] does.
 #[derive(Debug)]
 pub struct ErrorSubscription {
-    session: Addr<Session>,
+    session: talkjs_actors::SessionHandle,
     id: u64,
 }
 
 impl ErrorSubscription {
     /// Stops calling the listener.
     pub fn unsubscribe(self) {
-        self.session.do_send(RemoveOnError(self.id));
+        self.session.remove_on_error(self.id);
     }
 }
 
@@ -220,12 +194,12 @@ static NEXT_LISTENER: AtomicU64 = AtomicU64::new(1);
 impl TalkSession {
     /// The app this session belongs to.
     pub fn app_id(&self) -> &str {
-        &self.inner.app_id
+        self.inner.session.app_id()
     }
 
-    /// The user this session acts as.
+    /// The current user.
     pub fn current_user(&self) -> UserRef {
-        self.user(&self.inner.user_id)
+        self.user(&*self.inner.me)
     }
 
     /// A reference to a user (nothing is fetched until you ask).
@@ -254,24 +228,22 @@ impl TalkSession {
 
     /// Authenticates with this token from now on; a live connection renews at once, with no gap.
     pub fn set_token(&self, token: impl Into<String>) {
-        self.inner.addr.do_send(SetSessionToken(token.into()));
+        self.inner.session.set_token(token.into());
     }
 
     /// Gets future tokens from this provider (asked before expiry, on 401 and on
     /// `session.expired`); the counterpart of the official client's `onNeedToken`.
     pub fn on_need_token(&self, provider: impl TokenProvider) {
-        let actor = TokenActor::new(provider).start();
-        self.inner.addr.do_send(SetTokenSource(actor.recipient()));
+        self.inner.session.set_token_provider(provider);
     }
 
     /// Calls `listener` once when the session terminates (unknown app id, a token provider that
     /// fails, the server refusing every token). A listener added after termination is called at once.
     pub fn on_error(&self, listener: impl Fn(&Error) + Send + 'static) -> ErrorSubscription {
         let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
-        let listener: ErrorListener = Box::new(listener);
-        self.inner.addr.do_send(OnError(id, listener));
+        self.inner.session.on_error(id, Box::new(listener));
         ErrorSubscription {
-            session: self.inner.addr.clone(),
+            session: self.inner.session.clone(),
             id,
         }
     }
@@ -279,7 +251,7 @@ impl TalkSession {
     /// Ends the session: the connection closes and every call fails with
     /// [`ErrorKind::SessionTerminated`]. (A Rust addition; the official client has no equivalent.)
     pub fn terminate(&self, reason: impl Into<String>) {
-        self.inner.addr.do_send(Terminate(reason.into()));
+        self.inner.session.terminate(reason.into());
     }
 
     /// Lets an actor observe the connection's lifecycle and/or every event the server pushes,
@@ -289,12 +261,25 @@ impl TalkSession {
         lifecycle: Option<Recipient<LifecycleEvent>>,
         events: Option<Recipient<InboundEvent>>,
     ) {
-        self.inner.addr.do_send(Observe { lifecycle, events });
+        self.inner.session.observe(lifecycle, events);
     }
 
-    /// The session actor, for advanced use (plugins, diagnostics).
-    pub fn actor(&self) -> &Addr<Session> {
-        &self.inner.addr
+    /// Gets future tokens from an actor of your own (any actor that answers [`NeedToken`]).
+    pub fn set_token_actor(&self, actor: Recipient<NeedToken>) {
+        self.inner.session.set_token_source(actor);
+    }
+
+    /// The session's state, for diagnostics and tests: whether it is connected, how many
+    /// connections it made, topics held, subscriptions, why it ended (`None` once its actor is
+    /// gone). A Rust addition.
+    pub async fn status(&self) -> Option<SessionStatus> {
+        self.inner.session.status().await
+    }
+
+    /// The session's user and message cache, for diagnostics and tests
+    /// ([`Cache::stats`](talkjs_actors::Cache::stats)).
+    pub fn cache(&self) -> &talkjs_actors::Cache {
+        &self.inner.cache
     }
 
     /// Subscribes to the current user's conversations, most recently active first: the 20 most
@@ -319,124 +304,76 @@ impl TalkSession {
         &self,
         filter: talkjs_protocol::filter::ConversationFilter,
     ) -> crate::ConversationListSubscription {
-        use talkjs_actors::subscription::{ConversationListKind, conversations::FIRST_WINDOW};
-        self.subscribe(ConversationListKind::new(filter, FIRST_WINDOW))
+        self.inner.subscribe_conversations(filter)
     }
 
-    /// Starts a subscription of this kind (a session that already ended gives one that is
-    /// already in the error state).
-    pub(crate) fn subscribe<K: Kind>(&self, kind: K) -> Subscription<K::Snapshot> {
-        match &self.inner.env {
-            Some(env) => subscription::start(kind, env.clone()),
-            None => {
-                let e = crate::Error::new(
-                    format!("Subscribe to {}", kind.describe()),
-                    crate::ErrorKind::SessionTerminated("the session was terminated".into()),
-                );
-                subscription::ended(kind, e)
-            }
-        }
+    /// The session as subscriptions see it (to start them).
+    pub(crate) fn env(&self) -> &Env {
+        &self.inner
+    }
+
+    /// The one door to the session actor.
+    pub(crate) fn handle(&self) -> &talkjs_actors::SessionHandle {
+        &self.inner.session
     }
 
     /// What a live subscription of this session shows of `lookup`, if any (a mailbox round
     /// trip, no request).
     pub(crate) async fn find_live(
         &self,
-        lookup: talkjs_actors::live::Lookup,
-    ) -> Option<talkjs_actors::live::Found> {
-        self.inner
-            .addr
-            .send(talkjs_actors::live::Find(lookup))
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// The session's user cache (`None` once the session ended).
-    pub(crate) fn cache(&self) -> Option<&talkjs_actors::cache::Cache> {
-        self.inner.env.as_ref().map(|e| &e.cache)
+        lookup: talkjs_actors::Lookup,
+    ) -> Option<talkjs_actors::Found> {
+        self.inner.session.find(lookup).await
     }
 
     pub(crate) fn user_id(&self) -> &str {
-        &self.inner.user_id
+        &self.inner.me
     }
 
     pub(crate) fn urls(&self) -> &ApiUrls {
-        &self.inner.urls
+        self.inner.session.urls()
     }
 
     /// Sends a request for `route` and returns the raw 200 data.
-    pub(crate) async fn call<T: Serialize + ?Sized>(
+    pub(crate) fn call<T: Serialize + ?Sized>(
         &self,
         operation: Arc<str>,
         route: &Route,
         data: &T,
-    ) -> Result<Box<RawValue>> {
-        let data = serde_json::value::to_raw_value(data).map_err(|e| {
-            Error::invalid(operation.clone(), format!("cannot encode the request: {e}"))
-        })?;
-        let request = Request {
-            operation: operation.clone(),
-            method: route.method(),
-            path: route.path().encode(),
-            data,
-        };
-        self.inner.addr.send(request).await.map_err(|_| {
-            Error::new(
-                operation,
-                ErrorKind::SessionTerminated("the session stopped".into()),
-            )
-        })?
+    ) -> BoxFuture<'static, Result<Box<RawValue>>> {
+        self.inner.session.request(operation, route, data)
     }
 
     /// Sends a request and decodes its 200 data.
-    pub(crate) async fn call_typed<T: Serialize + ?Sized, R: DeserializeOwned>(
+    pub(crate) fn call_typed<T: Serialize + ?Sized, R: DeserializeOwned + Send + 'static>(
         &self,
         operation: Arc<str>,
         route: &Route,
         data: &T,
-    ) -> Result<R> {
-        let raw = self.call(operation.clone(), route, data).await?;
-        serde_json::from_str(raw.get()).map_err(|e| {
-            Error::new(
-                operation,
-                ErrorKind::Server {
-                    status: 200,
-                    body: talkjs_protocol::ErrorBody::new("UNREADABLE_RESPONSE", e.to_string()),
-                },
-            )
-        })
+    ) -> BoxFuture<'static, Result<R>> {
+        self.inner.session.request_typed(operation, route, data)
     }
 
     /// Adds an item to a batch (user GETs, participant writes, translations issued in the same
     /// tick share one frame) and returns the item's part of the answer.
-    pub(crate) async fn batched(
+    pub(crate) fn batched(
         &self,
         operation: Arc<str>,
         key: talkjs_actors::batch::BatchKey,
         item: talkjs_actors::batch::BatchItem,
-    ) -> Result<serde_json::Value> {
-        let msg = talkjs_actors::batch::Batched {
-            operation: operation.clone(),
-            key,
-            item,
-        };
-        self.inner.addr.send(msg).await.map_err(|_| {
-            Error::new(
-                operation,
-                ErrorKind::SessionTerminated("the session stopped".into()),
-            )
-        })?
+    ) -> BoxFuture<'static, Result<serde_json::Value>> {
+        self.inner.session.batched(operation, key, item)
     }
 
     /// Sends a request whose 200 data is ignored.
-    pub(crate) async fn call_unit<T: Serialize + ?Sized>(
+    pub(crate) fn call_unit<T: Serialize + ?Sized>(
         &self,
         operation: Arc<str>,
         route: &Route,
         data: &T,
-    ) -> Result<()> {
-        self.call(operation, route, data).await.map(drop)
+    ) -> BoxFuture<'static, Result<()>> {
+        let answer = self.call(operation, route, data);
+        Box::pin(async move { answer.await.map(drop) })
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use talkjs_actors::session::HttpToken;
 use talkjs_protocol::content::FileToken;
 use talkjs_protocol::params::{
     AudioFileMetadata, FileMetadata, GenericFileMetadata, ImageFileMetadata, VideoFileMetadata,
@@ -83,7 +82,7 @@ async fn upload(
         .call_unit(op.clone(), &Route::ValidateFile, &validate)
         .await?;
 
-    let boundary = format!("talkjs-rs-{:016x}", talkjs_actors::random::u64());
+    let boundary = format!("talkjs-rs-{:016x}", talkjs_actors::random_u64());
     let request = AuthorizedRequest {
         method: awc::http::Method::POST,
         url: format!("{}/{}/files", session.urls().rest, session.app_id()),
@@ -94,12 +93,8 @@ async fn upload(
     };
     // Decoded whatever the content type says, as the official client does.
     let bytes = send_authorized(session, &op, request).await?;
-    let r: UploadResponse = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(
-            op.clone(),
-            ErrorKind::Transport(format!("unreadable upload answer: {e}")),
-        )
-    })?;
+    let r: UploadResponse =
+        serde_json::from_slice(&bytes).map_err(|e| Error::unreadable(op.clone(), e))?;
     Ok(r.file_token)
 }
 
@@ -126,7 +121,7 @@ pub(crate) struct AuthorizedRequest {
 /// The pause before the one retry after a 5xx or a network failure: 0.2 s × 1.2 with ±5 %
 /// jitter, as the official client's HTTP helper waits (docs/protocol.md §1.3).
 fn retry_delay() -> std::time::Duration {
-    std::time::Duration::from_secs_f64(0.24 * (0.95 + 0.1 * talkjs_actors::random::unit()))
+    std::time::Duration::from_secs_f64(0.24 * (0.95 + 0.1 * talkjs_actors::random_unit()))
 }
 
 /// Sends `request` with the official client's HTTP policy (docs/protocol.md §1.3, §1.6, §1.7) and
@@ -142,57 +137,48 @@ pub(crate) async fn send_authorized(
     op: &Arc<str>,
     request: AuthorizedRequest,
 ) -> Result<Vec<u8>> {
+    let request = Arc::new(request);
     let mut refreshed = false;
     let mut retried = false;
     loop {
         let token = session
-            .actor()
-            .send(HttpToken { refresh: refreshed })
+            .handle()
+            .http_token(refreshed)
             .await
-            .map_err(|_| {
-                Error::new(
-                    op.clone(),
-                    ErrorKind::SessionTerminated("the session stopped".into()),
-                )
-            })??;
-        let client = talkjs_actors::http::client(request.timeout);
-        let builder = client
-            .request(request.method.clone(), &request.url)
-            .insert_header(("Authorization", format!("Bearer {token}")))
-            .insert_header(("Content-Type", request.content_type.clone()));
-        let sent = match &request.body {
-            Some(body) => builder.send_body(body.clone()).await,
-            None => builder.send().await,
-        };
-        let mut resp = match sent {
-            Ok(r) => r,
+            .map_err(|e| e.with_operation(op.clone()))?;
+        // awc runs on the session's thread: its futures are not `Send`.
+        let attempt = request.clone();
+        let sent = session
+            .handle()
+            .run_local(op.clone(), move || send_once(attempt, token))
+            .await?;
+        let (status, body) = match sent {
+            Ok(answer) => answer,
             Err(e) if !retried => {
                 retried = true;
                 tracing::debug!(error = %e, operation = %op, "HTTP request failed; retrying once");
-                actix::clock::sleep(retry_delay()).await;
+                tokio::time::sleep(retry_delay()).await;
                 continue;
             }
-            Err(e) => return Err(Error::new(op.clone(), ErrorKind::Transport(e.to_string()))),
+            Err(e) => return Err(Error::new(op.clone(), ErrorKind::Transport(e))),
         };
-        let status = resp.status().as_u16();
         match status {
             200..=299 => {
-                let bytes = resp.body().limit(request.body_limit).await.map_err(|e| {
+                return body.map_err(|e| {
                     Error::new(
                         op.clone(),
                         ErrorKind::Transport(format!("answer not read: {e}")),
                     )
-                })?;
-                return Ok(bytes.to_vec());
+                });
             }
             401 if !refreshed => refreshed = true,
             500..=599 if !retried => {
                 retried = true;
                 tracing::debug!(status, operation = %op, "HTTP request answered 5xx; retrying once");
-                actix::clock::sleep(retry_delay()).await;
+                tokio::time::sleep(retry_delay()).await;
             }
             _ => {
-                let bytes = resp.body().await.unwrap_or_default();
+                let bytes = body.unwrap_or_default();
                 let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                     talkjs_protocol::ErrorBody::new(
                         "",
@@ -203,6 +189,32 @@ pub(crate) async fn send_authorized(
             }
         }
     }
+}
+
+/// One try of an authorized request: its status and body (or why the body could not be read),
+/// or why no answer came.
+async fn send_once(
+    request: Arc<AuthorizedRequest>,
+    token: String,
+) -> std::result::Result<(u16, std::result::Result<Vec<u8>, String>), String> {
+    let client = talkjs_actors::http_client(request.timeout);
+    let builder = client
+        .request(request.method.clone(), &request.url)
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("Content-Type", request.content_type.clone()));
+    let sent = match &request.body {
+        Some(body) => builder.send_body(body.clone()).await,
+        None => builder.send().await,
+    };
+    let mut resp = sent.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body()
+        .limit(request.body_limit)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| e.to_string());
+    Ok((status, body))
 }
 
 /// The multipart body: the `file` part, then the metadata fields in the official client's order.

@@ -60,16 +60,13 @@ impl UserRef {
     pub async fn get(&self) -> Result<Option<UserSnapshot>> {
         let op: Arc<str> = format!("Get user {}", self.id).into();
         require_id(&op, "user id", &self.id)?;
-        match self.session.cache() {
-            Some(cache) => Ok(cache
-                .user(self.id.clone())
-                .await
-                .map_err(|e| e.with_operation(op))?
-                .map(|u| (*u).clone())),
-            None => Ok(crate::hydrate::user(&self.session, &self.id)
-                .await?
-                .map(UserSnapshot::from)),
-        }
+        Ok(self
+            .session
+            .cache()
+            .user(self.id.clone())
+            .await
+            .map_err(|e| e.with_operation(op))?
+            .map(|u| (*u).clone()))
     }
 
     /// Creates the user, or updates the given fields: `None` leaves a field as it is, and the
@@ -106,14 +103,7 @@ impl UserRef {
     /// # }
     /// ```
     pub fn subscribe(&self) -> crate::UserSubscription {
-        let kind = talkjs_actors::subscription::UserKind::new(self.id.clone());
-        if self.id.is_empty() {
-            return {
-                let e = talkjs_actors::subscription::empty_id(&kind, "user id");
-                talkjs_actors::subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session.env().subscribe_user(&self.id)
     }
 
     /// Subscribes to the user's online status, with the user: `None` while they do not exist,
@@ -131,13 +121,6 @@ impl UserRef {
     /// # }
     /// ```
     pub fn subscribe_online(&self) -> crate::UserOnlineSubscription {
-        let kind = talkjs_actors::subscription::OnlineKind::new(self.id.clone());
-        if self.id.is_empty() {
-            return {
-                let e = talkjs_actors::subscription::empty_id(&kind, "user id");
-                talkjs_actors::subscription::ended(kind, e)
-            };
-        }
-        self.session.subscribe(kind)
+        self.session.env().subscribe_online(&self.id)
     }
 }

@@ -202,10 +202,6 @@ async fn a_stream_survives_set_token_and_expiry_refresh_with_no_gap() {
     }
     let expected = server_ids(&emu, "c1");
     converges(&sub, &expected, Duration::from_secs(10)).await;
-    let status = bob
-        .actor()
-        .send(talkjs_actors::session::GetStatus)
-        .await
-        .unwrap();
+    let status = bob.status().await.unwrap();
     assert_eq!(status.connections_started, 1, "renewed on the same socket");
 }

@@ -14,7 +14,6 @@ use talkjs::params::{
 use talkjs::protocol::content::{ContentBlock, TextNode};
 use talkjs::token::{JwtSigner, TokenFn, TokenRequest};
 use talkjs::{ErrorKind, LocationBlock, TalkSession};
-use talkjs_actors::session::GetStatus;
 use talkjs_emulator::{Emulator, RunningEmulator};
 
 const APP: &str = "app1";
@@ -123,13 +122,13 @@ async fn the_same_user_gets_the_same_session_unless_asked_for_a_new_one() {
         .host(&emu.host())
         .await
         .unwrap();
-    assert_eq!(a.actor(), b.actor());
+    assert_eq!(a, b);
     let c = talkjs::get_talk_session(APP, "alice")
         .host(&emu.host())
         .force_create_new()
         .await
         .unwrap();
-    assert_ne!(a.actor(), c.actor());
+    assert_ne!(a, c);
     emu.stop().await;
 }
 
@@ -487,10 +486,10 @@ async fn an_idle_connection_closes_itself_and_the_next_request_opens_a_new_one()
         emu.inspect(|w| w.connection_count()) == 0
     })
     .await;
-    let status = s.actor().send(GetStatus).await.unwrap();
+    let status = s.status().await.unwrap();
     assert!(!status.connected);
     assert!(s.current_user().get().await.unwrap().is_some());
-    let status = s.actor().send(GetStatus).await.unwrap();
+    let status = s.status().await.unwrap();
     assert_eq!(status.connections_started, 2);
     emu.stop().await;
 }
@@ -636,7 +635,7 @@ async fn set_token_renews_the_live_socket_without_dropping_requests() {
     let all = futures_util::future::join_all(in_flight);
     s.set_token(signer.sign(APP, "alice").unwrap());
     assert!(all.await.iter().all(|r| matches!(r, Ok(Some(_)))));
-    let status = s.actor().send(GetStatus).await.unwrap();
+    let status = s.status().await.unwrap();
     assert_eq!(status.connections_started, 1, "the same socket was renewed");
     emu.stop().await;
 }
@@ -683,7 +682,7 @@ async fn session_expired_gets_a_new_token_on_the_same_socket() {
         s.current_user().get().await.unwrap().is_some(),
         "requests work with the new token"
     );
-    let status = s.actor().send(GetStatus).await.unwrap();
+    let status = s.status().await.unwrap();
     assert_eq!(
         status.connections_started, 1,
         "re-authenticated on the same socket"
@@ -721,7 +720,7 @@ async fn requests_racing_an_idle_close_are_sent_on_a_new_connection_not_failed()
         // Gaps of 0 to 3 ms: some requests arrive just as the idle timer stops the connection.
         actix_rt::time::sleep(Duration::from_micros(i * 7919 % 3000)).await;
     }
-    let status = s.actor().send(GetStatus).await.unwrap();
+    let status = s.status().await.unwrap();
     assert!(
         status.connections_started > 1,
         "the idle close really happened in between"
@@ -740,12 +739,12 @@ async fn the_same_user_on_two_servers_gets_two_sessions() {
         .host(&two.host())
         .await
         .unwrap();
-    assert_ne!(a.actor(), b.actor(), "one session per server");
+    assert_ne!(a, b, "one session per server");
     let again = talkjs::get_talk_session(APP, "alice")
         .host(&one.host())
         .await
         .unwrap();
-    assert_eq!(a.actor(), again.actor());
+    assert_eq!(a, again);
     a.current_user()
         .create_if_not_exists(CreateUserParams::new("Alice One"))
         .await

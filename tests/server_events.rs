@@ -200,7 +200,6 @@ async fn after_an_announced_restart_the_runtime_resubscribes_without_refetching(
 /// topic held; his later subscription must be refetched after a plain drop.
 #[actix_rt::test]
 async fn an_announcement_is_forgotten_by_a_socket_that_had_nothing_to_resubscribe() {
-    use talkjs_actors::session::GetStatus;
     let emu = emulator().await;
     let alice = session(&emu, "alice").await;
     let bob = session(&emu, "bob").await;
@@ -210,13 +209,13 @@ async fn an_announcement_is_forgotten_by_a_socket_that_had_nothing_to_resubscrib
     bob.conversation("c1").get().await.unwrap();
     assert!(emu.announce_restart() >= 1);
     for _ in 0..200 {
-        if !bob.actor().send(GetStatus).await.unwrap().connected {
+        if !bob.status().await.unwrap().connected {
             break;
         }
         actix_rt::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(
-        !bob.actor().send(GetStatus).await.unwrap().connected,
+        !bob.status().await.unwrap().connected,
         "bob's socket closes for idleness"
     );
 

@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 use talkjs::Terminated;
 use talkjs::params::{CreateConversationParams, CreateParticipantParams, SetUserParams};
 use talkjs::snapshot::SubscriptionState;
-use talkjs_actors::session::GetStatus;
 
 mod common;
 
@@ -150,12 +149,12 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
     // Longer than the idle close (300 ms) with nothing in flight: the subscription keeps the
     // socket.
     actix_rt::time::sleep(Duration::from_millis(600)).await;
-    let status = alice.actor().send(GetStatus).await.unwrap();
+    let status = alice.status().await.unwrap();
     assert!(
         status.connected && status.connections_started == 1,
         "{status:?}"
     );
-    let status = alice.actor().send(GetStatus).await.unwrap();
+    let status = alice.status().await.unwrap();
     assert!(
         status.topics >= 1 && status.subscriptions == 1,
         "{status:?}"
@@ -171,7 +170,7 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
     // While it lived, the connection stayed open past its idle time.
     // After the linger, the topics are released and the connection closes itself.
     for _ in 0..100 {
-        let st = alice.actor().send(GetStatus).await.unwrap();
+        let st = alice.status().await.unwrap();
         if st.topics == 0 && st.subscriptions == 0 && !st.connected {
             return;
         }
@@ -179,7 +178,7 @@ async fn a_stream_and_an_unsubscribe_and_drop_release_the_wire_topic() {
     }
     panic!(
         "the topics were never released or the connection never closed: {:?}",
-        alice.actor().send(GetStatus).await.unwrap()
+        alice.status().await.unwrap()
     );
 }
 
@@ -361,12 +360,7 @@ async fn a_user_who_leaves_a_list_is_no_longer_watched_and_can_be_evicted() {
     let participants = alice.conversation("c1").subscribe_participants();
     let first = participants.connected().await.unwrap();
     assert_eq!(first.snapshot.map(|l| l.len()), Some(2));
-    let cache = alice
-        .actor()
-        .send(talkjs_actors::session::GetCache)
-        .await
-        .unwrap()
-        .expect("a live session has a cache");
+    let cache = alice.cache().clone();
     let stats = cache.stats().await;
     assert_eq!(
         (stats.users, stats.idle_users),
@@ -526,12 +520,7 @@ async fn a_cache_on_several_threads_and_a_small_bound_still_serve_every_subscrip
     for u in ["alice", "bob", "carol", "dave"] {
         assert!(busy.user(u).get().await.unwrap().is_some());
     }
-    let cache = busy
-        .actor()
-        .send(talkjs_actors::session::GetCache)
-        .await
-        .unwrap()
-        .unwrap();
+    let cache = busy.cache().clone();
     let stats = cache.stats().await;
     assert!(stats.idle_users <= 3, "{stats:?}");
     alice

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use actix::prelude::*;
 use serde_json::Value;
 use talkjs_protocol::frame::Method;
 use talkjs_protocol::path::{Route, Topic};
@@ -60,19 +59,6 @@ pub enum BatchItem {
     Participant(ParticipantAction),
     /// A message id to translate.
     Translate(String),
-}
-
-/// Add an item to a batch; the answer is the item's own part of the combined response: the
-/// user (or `null`), the action's `{status, errorCode?, reasons?}`, the translation (or `null`).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Value, Error>")]
-pub struct Batched {
-    /// The operation, for errors.
-    pub operation: Arc<str>,
-    /// Which batch.
-    pub key: BatchKey,
-    /// The item.
-    pub item: BatchItem,
 }
 
 /// An item waiting for its batch.

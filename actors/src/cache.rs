@@ -55,10 +55,11 @@ use talkjs_protocol::snapshot::UserSnapshot;
 use talkjs_protocol::wire::{MessageDiff, MessageWire, Page, ReactionSummaryWire, UserWire};
 use tokio::sync::oneshot;
 
-use crate::batch::{BatchItem, BatchKey, Batched};
-use crate::error::{Error, ErrorKind};
-use crate::live::{Hold, Release, Routed};
-use crate::session::{Request, Session};
+use crate::batch::{BatchItem, BatchKey};
+use crate::error::Error;
+use crate::session::Request;
+use crate::session::handle::{SessionHandle, TopicGuard};
+use crate::session::routes::{EventSink, Routed};
 
 /// Sizes of a session's cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +91,7 @@ pub struct UserUpdated(pub Arc<UserSnapshot>);
 /// Who to tell when a user changes.
 #[derive(Debug, Clone)]
 pub struct Watcher {
-    /// The watcher's id ([`crate::live::next_id`]).
+    /// The watcher's id ([`crate::session::routes::next_id`]).
     pub id: u64,
     /// Where updates go.
     pub inbox: Recipient<UserUpdated>,
@@ -191,9 +192,10 @@ pub struct CacheStats {
 #[derive(Clone)]
 pub struct Cache {
     shards: Arc<[Addr<CacheShard>]>,
-    /// The shards' own threads, when there are several.
-    arbiters: Arc<[ArbiterHandle]>,
 }
+
+/// A shard's mailbox before it starts (actix's default size).
+const SHARD_MAILBOX: usize = 16;
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -221,43 +223,52 @@ fn shard_of(key: &str, n: usize) -> usize {
 
 impl Cache {
     /// Starts the shards of a session.
-    pub(crate) fn start(config: &CacheConfig, session: Addr<Session>, linger: Duration) -> Cache {
+    /// Starts the shards of a session, on the session's thread (one shard) or each on a thread
+    /// of its own (several); their mailboxes are ready at once.
+    pub(crate) fn start(config: &CacheConfig, session: SessionHandle, linger: Duration) -> Cache {
         let n = config.shards.max(1);
-        let mut arbiters = Vec::new();
-        let shards = (0..n)
-            .map(|_| {
-                // The LRUs start empty and grow to their bound: a session that caches little
-                // costs little (an LRU made with a capacity allocates all of it up front).
-                let shard = CacheShard {
-                    session: session.clone(),
-                    linger,
-                    users: HashMap::new(),
-                    idle: LruCache::unbounded(),
-                    idle_bound: (config.users / n).max(1),
-                    messages: LruCache::unbounded(),
-                    messages_bound: (config.messages / n).max(1),
-                    message_waiters: HashMap::new(),
-                    reads: HashMap::new(),
-                    user_fetches: 0,
-                    latest: HashMap::new(),
-                    latest_fetching: HashMap::new(),
-                    next_fetch: 0,
-                    latest_fetches: 0,
-                };
-                if n == 1 {
-                    return shard.start();
+        let own_threads = n > 1;
+        let mut shards = Vec::with_capacity(n);
+        let mut starting = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = actix::dev::channel::channel(SHARD_MAILBOX);
+            shards.push(Addr::new(tx));
+            // The LRUs start empty and grow to their bound: a session that caches little
+            // costs little (an LRU made with a capacity allocates all of it up front).
+            let shard = CacheShard {
+                session: session.clone(),
+                linger,
+                own_thread: own_threads,
+                users: HashMap::new(),
+                idle: LruCache::unbounded(),
+                idle_bound: (config.users / n).max(1),
+                messages: LruCache::unbounded(),
+                messages_bound: (config.messages / n).max(1),
+                message_waiters: HashMap::new(),
+                reads: HashMap::new(),
+                user_fetches: 0,
+                latest: HashMap::new(),
+                latest_fetching: HashMap::new(),
+                next_fetch: 0,
+                latest_fetches: 0,
+            };
+            starting.push((rx, shard));
+        }
+        session.arbiter().spawn_fn(move || {
+            for (rx, shard) in starting {
+                if !own_threads {
+                    Context::with_receiver(rx).run(shard);
+                    continue;
                 }
                 // Several shards each get a thread of their own, so a busy session hydrates in
-                // parallel.
-                let arbiter = Arbiter::new();
-                let handle = arbiter.handle();
-                arbiters.push(handle.clone());
-                CacheShard::start_in_arbiter(&handle, move |_| shard)
-            })
-            .collect();
+                // parallel; a shard stops its thread when it stops.
+                Arbiter::new().spawn_fn(move || {
+                    Context::with_receiver(rx).run(shard);
+                });
+            }
+        });
         Cache {
-            shards,
-            arbiters: arbiters.into(),
+            shards: shards.into(),
         }
     }
 
@@ -381,15 +392,17 @@ impl Cache {
     }
 
     /// Sends a `GET`, or joins an identical one in flight (see [`SharedRead`]).
-    pub fn shared_read(
+    pub(crate) fn shared_read(
         &self,
         request: Request,
     ) -> impl Future<Output = Result<Arc<RawValue>, Error>> + 'static {
         let ask = self.shard(&request.path).send(SharedRead(request));
         async move { ask.await.map_err(|_| stopped())? }
     }
+}
 
-    pub(crate) fn route(&self, event: &Arc<Event>) {
+impl EventSink for Cache {
+    fn route(&self, event: &Arc<Event>) {
         // The shards that keep something the event changes: a user, a message by id, a latest
         // message. Each gets it once, and handles all of it.
         let keys = match &**event {
@@ -420,27 +433,21 @@ impl Cache {
         }
     }
 
-    pub(crate) fn resync(&self) {
+    fn resync(&self) {
         for s in self.shards.iter() {
             s.do_send(Routed::Resync);
         }
     }
 
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         for s in self.shards.iter() {
             s.do_send(StopShard);
-        }
-        for a in self.arbiters.iter() {
-            a.stop();
         }
     }
 }
 
 fn stopped() -> Error {
-    Error::new(
-        "Cache",
-        ErrorKind::SessionTerminated("the session stopped".into()),
-    )
+    Error::session_stopped("Cache")
 }
 
 #[derive(Message)]
@@ -467,6 +474,8 @@ struct LatestEntry {
     latest: Latest,
     /// Watcher ids; the entry (and its hold on the message topic) lives while there are any.
     watchers: Vec<u64>,
+    /// The conversation's message topic, held while the entry lives.
+    _topic: TopicGuard,
 }
 
 /// A latest-message fetch in flight.
@@ -489,12 +498,16 @@ struct UserEntry {
     waiting: Vec<UserWaiter>,
     /// Events that arrived before the first answer, applied on top of it.
     early: Vec<Arc<Event>>,
+    /// The user's wire topic, held while the user is cached.
+    _topic: TopicGuard,
 }
 
 /// One shard of a session's cache. See the module docs.
-pub struct CacheShard {
-    session: Addr<Session>,
+pub(crate) struct CacheShard {
+    session: SessionHandle,
     linger: Duration,
+    /// Runs on a thread of its own, which it stops when it stops.
+    own_thread: bool,
     users: HashMap<String, UserEntry>,
     /// Users nobody watches, least recently used first, with when they became idle.
     idle: LruCache<String, Instant>,
@@ -529,24 +542,18 @@ impl CacheShard {
     fn fetch(&mut self, ids: Vec<String>, ctx: &mut Context<Self>) {
         for id in ids {
             self.user_fetches += 1;
-            let answer = self.session.send(Batched {
-                operation: format!("Get user {id}").into(),
-                key: BatchKey::SubscribedUsers(0),
-                item: BatchItem::User(id.clone()),
-            });
+            let answer = self.session.batched(
+                format!("Get user {id}"),
+                BatchKey::SubscribedUsers(0),
+                BatchItem::User(id.clone()),
+            );
             ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
                 let result = match answer {
-                    Ok(Ok(serde_json::Value::Null)) => Ok(None),
-                    Ok(Ok(v)) => serde_json::from_value::<UserWire>(v)
+                    Ok(serde_json::Value::Null) => Ok(None),
+                    Ok(v) => serde_json::from_value::<UserWire>(v)
                         .map(|w| Some(Arc::new(UserSnapshot::from(w))))
-                        .map_err(|e| {
-                            Error::new(
-                                "Get user",
-                                ErrorKind::Transport(format!("unreadable user: {e}")),
-                            )
-                        }),
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err(stopped()),
+                        .map_err(|e| Error::unreadable("Get user", e)),
+                    Err(e) => Err(e),
                 };
                 act.loaded(&id, result);
             }));
@@ -584,11 +591,9 @@ impl CacheShard {
                 }
                 if entry.snapshot.is_none() {
                     // Nothing known: forget it so the next request tries again.
+                    // (dropping the entry releases the user's topic)
                     self.users.remove(id);
                     self.idle.pop(id);
-                    self.session.do_send(Release(Topic::User {
-                        user: id.to_owned(),
-                    }));
                 } else {
                     // A failed refetch keeps what was known.
                     entry.loaded = true;
@@ -614,10 +619,8 @@ impl CacheShard {
             .get(id)
             .is_some_and(|e| e.watchers.is_empty() && e.waiting.is_empty())
         {
+            // Dropping the entry releases the user's topic.
             self.users.remove(id);
-            self.session.do_send(Release(Topic::User {
-                user: id.to_owned(),
-            }));
         }
     }
 
@@ -632,13 +635,9 @@ impl CacheShard {
         let first = !self.reads.contains_key(&key);
         self.reads.entry(key.clone()).or_default().push(tx);
         if first {
-            let answer = self.session.send(request);
+            let answer = self.session.send_request(request);
             ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
-                let result = match answer {
-                    Ok(Ok(raw)) => Ok(Arc::<RawValue>::from(raw)),
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err(stopped()),
-                };
+                let result = answer.map(Arc::<RawValue>::from);
                 for w in act.reads.remove(&key).unwrap_or_default() {
                     let _ = w.send(result.clone());
                 }
@@ -691,9 +690,9 @@ impl CacheShard {
         let mut followed = true;
         let result = answer.and_then(|raw| {
             let page = serde_json::from_str::<Page<MessageWire>>(raw.get()).map_err(|e| {
-                Error::new(
+                Error::unreadable(
                     format!("Get messages of conversation {}", fetch.conversation),
-                    ErrorKind::Transport(format!("unreadable answer: {e}")),
+                    e,
                 )
             })?;
             let mut latest = page.data.into_iter().next();
@@ -747,10 +746,8 @@ impl CacheShard {
         }
         // A fetch in flight still answers its waiters, but is not kept.
         self.untrust_latest(conversation);
+        // Dropping the entry releases the conversation's message topic.
         self.latest.remove(conversation);
-        self.session.do_send(Release(Topic::Messages {
-            conversation: conversation.to_owned(),
-        }));
     }
 
     /// Applies a message or clearing event to a conversation's latest message.
@@ -909,7 +906,7 @@ impl Handler<GetUsers> for CacheShard {
             if new {
                 // Subscribed first, then fetched: both frames are batched by the session, and
                 // the SUBSCRIBE batch goes first.
-                self.session.do_send(Hold(Topic::User { user: id.clone() }));
+                let topic = self.session.hold(Topic::User { user: id.clone() });
                 self.users.insert(
                     id.clone(),
                     UserEntry {
@@ -918,6 +915,7 @@ impl Handler<GetUsers> for CacheShard {
                         watchers: Vec::new(),
                         waiting: Vec::new(),
                         early: Vec::new(),
+                        _topic: topic,
                     },
                 );
                 to_fetch.push(id.clone());
@@ -993,14 +991,15 @@ impl Handler<GetLatest> for CacheShard {
         if !self.latest.contains_key(&conversation) {
             // Held while kept, so the events that keep it current keep coming. The asker holds
             // the topic already: no frame.
-            self.session.do_send(Hold(Topic::Messages {
+            let topic = self.session.hold(Topic::Messages {
                 conversation: conversation.clone(),
-            }));
+            });
             self.latest.insert(
                 conversation.clone(),
                 LatestEntry {
                     latest: Latest::Unknown,
                     watchers: Vec::new(),
+                    _topic: topic,
                 },
             );
         }
@@ -1076,26 +1075,18 @@ impl Handler<GetMessage> for CacheShard {
                 conversation: key.0.clone(),
                 message: key.1.clone(),
             };
-            let answer = self.session.send(Request {
-                operation: format!("Get message {}", key.1).into(),
-                method: route.method(),
-                path: route.path().encode(),
-                data: serde_json::value::RawValue::from_string("{}".into())
-                    .unwrap_or_else(|_| unreachable!("valid JSON")),
-            });
+            let answer = self.session.request(
+                format!("Get message {}", key.1),
+                &route,
+                &talkjs_protocol::request::Empty,
+            );
             ctx.spawn(answer.into_actor(self).map(move |answer, act, _| {
                 let result = match answer {
-                    Ok(Ok(raw)) => serde_json::from_str::<MessageWire>(raw.get())
+                    Ok(raw) => serde_json::from_str::<MessageWire>(raw.get())
                         .map(Some)
-                        .map_err(|e| {
-                            Error::new(
-                                "Get message",
-                                ErrorKind::Transport(format!("unreadable message: {e}")),
-                            )
-                        }),
-                    Ok(Err(e)) if e.is_absent() => Ok(None),
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err(stopped()),
+                        .map_err(|e| Error::unreadable("Get message", e)),
+                    Err(e) if e.is_absent() => Ok(None),
+                    Err(e) => Err(e),
                 };
                 if let Ok(Some(m)) = &result {
                     act.messages.put(key.clone(), m.clone());
@@ -1211,6 +1202,9 @@ impl Handler<StopShard> for CacheShard {
 
     fn handle(&mut self, _: StopShard, ctx: &mut Context<Self>) {
         ctx.stop();
+        if self.own_thread {
+            Arbiter::current().stop();
+        }
     }
 }
 

@@ -34,6 +34,9 @@ pub enum ErrorKind {
     /// The network failed in a way retrying did not fix (only for HTTP uploads; realtime requests
     /// wait for the next connection instead).
     Transport(String),
+    /// The server answered 200 with data that could not be read as the expected type (a server
+    /// speaking another version of the protocol, or a bug): nothing was applied.
+    Protocol(String),
 }
 
 /// An operation's failure.
@@ -55,6 +58,22 @@ impl Error {
     /// An invalid argument to `operation`.
     pub fn invalid(operation: impl Into<Arc<str>>, reason: impl Into<String>) -> Error {
         Error::new(operation, ErrorKind::InvalidArgument(reason.into()))
+    }
+
+    /// A 200 answer to `operation` whose data could not be decoded.
+    pub fn unreadable(operation: impl Into<Arc<str>>, detail: impl fmt::Display) -> Error {
+        Error::new(
+            operation,
+            ErrorKind::Protocol(format!("unreadable answer: {detail}")),
+        )
+    }
+
+    /// The error of a call whose session actor is gone (it stopped, or its runtime shut down).
+    pub fn session_stopped(operation: impl Into<Arc<str>>) -> Error {
+        Error::new(
+            operation,
+            ErrorKind::SessionTerminated("the session stopped".into()),
+        )
     }
 
     /// The error for a non-200 response to `operation`.
@@ -122,7 +141,7 @@ impl fmt::Display for Error {
             ErrorKind::SessionTerminated(r) => {
                 write!(f, "{op} failed because the session was destroyed: {r}")
             }
-            ErrorKind::Transport(r) => write!(f, "{op} failed: {r}"),
+            ErrorKind::Transport(r) | ErrorKind::Protocol(r) => write!(f, "{op} failed: {r}"),
         }
     }
 }

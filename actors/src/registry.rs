@@ -1,83 +1,112 @@
-//! The registry: one session per (app id, user id), as the official client keeps them.
+//! The registry: one session per (app id, user id, server), as the official client keeps them,
+//! and where sessions are started.
 //!
-//! `get_talk_session` asks the registry, a `SystemService`, for the session of a user; a second
-//! call for the same user gets the same session unless it asks for a new one. A session that
-//! terminates deregisters itself, so the next call for that user starts a fresh one.
+//! A second lookup for the same user gets the same session unless it asks for a new one; a
+//! session that terminated is replaced by a fresh one on the next lookup. The registry is a
+//! process-wide map behind a mutex, held only to look up or insert (never across an await), so
+//! two concurrent lookups for the same user cannot both start a session, whichever threads or
+//! async runtimes they run on.
 //!
-//! Lookups are answered synchronously in the handler, so two concurrent calls for the same user
-//! cannot both start a session.
+//! Starting a session is synchronous: the session and its cache shards get their mailboxes at
+//! once, and the actors themselves start on the session's arbiter (see [`crate::runtime`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use actix::dev::channel;
 use actix::prelude::*;
 
+use crate::cache::Cache;
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::handle::{SessionHandle, SessionInfo};
 use crate::session::{Session, SessionConfig};
+use crate::subscription::Env;
 
-/// Returns the session for the config's (app id, user id), starting one if needed.
-#[derive(Debug, Message)]
-#[rtype(result = "Addr<Session>")]
-pub struct GetSession {
-    /// How to start the session if there is none.
-    pub config: SessionConfig,
-    /// Start a new session even if one exists (it replaces the old one in the registry).
-    pub force_new: bool,
+/// A session's mailbox before its actor starts (actix's default size).
+const MAILBOX: usize = 16;
+
+/// Sessions by app, user and server: the same user on two servers (two emulators in one test
+/// process, say) has two sessions.
+type Key = (String, String, String);
+
+static SESSIONS: Mutex<Option<HashMap<Key, Env>>> = Mutex::new(None);
+
+/// Returns the session for the config's (app id, user id, server), starting one if there is
+/// none, or if `force_new` (the new one replaces the old one in the registry).
+pub fn get_session(config: SessionConfig, force_new: bool) -> Result<Env> {
+    let key = (
+        config.app_id.clone(),
+        config.user_id.clone(),
+        config.urls.realtime.clone(),
+    );
+    let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    let sessions = sessions.get_or_insert_with(HashMap::new);
+    // Forget sessions that ended, so their actors can stop.
+    sessions.retain(|_, env| !env.session.is_terminated());
+    if !force_new && let Some(env) = sessions.get(&key) {
+        return Ok(env.clone());
+    }
+    let env = start(config)?;
+    sessions.insert(key, env.clone());
+    Ok(env)
 }
 
-/// A session terminated: forget it (if it is still the one registered for its user).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Deregister {
-    /// The session's app id.
-    pub app_id: String,
-    /// The session's user id.
-    pub user_id: String,
-    /// The session.
-    pub session: Addr<Session>,
-}
-
-/// Maps users to their live sessions.
-#[derive(Default)]
-pub struct Registry {
-    /// Keyed by app, user and server: the same user on two servers (two emulators in one test
-    /// process, say) has two sessions.
-    sessions: HashMap<(String, String, String), Addr<Session>>,
-}
-
-impl Actor for Registry {
-    type Context = Context<Self>;
-}
-
-impl Supervised for Registry {}
-
-impl SystemService for Registry {}
-
-impl Handler<GetSession> for Registry {
-    type Result = MessageResult<GetSession>;
-
-    fn handle(&mut self, msg: GetSession, _ctx: &mut Context<Self>) -> Self::Result {
-        let key = (
-            msg.config.app_id.clone(),
-            msg.config.user_id.clone(),
-            msg.config.urls.realtime.clone(),
-        );
-        if !msg.force_new
-            && let Some(addr) = self.sessions.get(&key).filter(|a| a.connected())
-        {
-            return MessageResult(addr.clone());
-        }
-        let addr = Session::new(msg.config).start();
-        self.sessions.insert(key, addr.clone());
-        MessageResult(addr)
+/// Terminates every session in the registry with `reason`, and forgets them (a runtime-wide
+/// shutdown, for tests and for programs that stop).
+pub fn terminate_all(reason: &str) {
+    let drained: Vec<Env> = {
+        let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions
+            .as_mut()
+            .map(|s| s.drain().map(|(_, env)| env).collect())
+            .unwrap_or_default()
+    };
+    for env in drained {
+        env.session.terminate(reason.to_owned());
     }
 }
 
-impl Handler<Deregister> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deregister, _ctx: &mut Context<Self>) {
-        // Only if it is still the one registered (a forced-new session may have replaced it).
-        self.sessions.retain(|(app, user, _), addr| {
-            !(*app == msg.app_id && *user == msg.user_id && *addr == msg.session)
-        });
+/// Starts a session and its cache on the current arbiter, or on the runtime's own thread.
+fn start(config: SessionConfig) -> Result<Env> {
+    let arbiter = crate::runtime::arbiter().ok_or_else(|| {
+        Error::new(
+            "Get session",
+            ErrorKind::SessionTerminated("the runtime thread could not be started".into()),
+        )
+    })?;
+    let (tx, rx) = channel::channel(MAILBOX);
+    let addr = Addr::<Session>::new(tx);
+    let ended = Arc::new(AtomicBool::new(false));
+    let user_id: Arc<str> = config.user_id.as_str().into();
+    let session = SessionHandle::new(
+        addr,
+        SessionInfo {
+            app_id: config.app_id.clone(),
+            user_id: user_id.clone(),
+            urls: config.urls.clone(),
+            arbiter: arbiter.clone(),
+            ended: ended.clone(),
+        },
+    );
+    let cache = Cache::start(
+        &config.cache,
+        session.clone(),
+        config.timings.user_unsubscribe_delay,
+    );
+    let sink = Box::new(cache.clone());
+    let started = arbiter.spawn_fn(move || {
+        Context::with_receiver(rx).run(Session::new(config, ended, vec![sink]));
+    });
+    if !started {
+        return Err(Error::new(
+            "Get session",
+            ErrorKind::SessionTerminated("the actix system is shutting down".into()),
+        ));
     }
+    Ok(Env {
+        session,
+        cache,
+        me: user_id,
+    })
 }

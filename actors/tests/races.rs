@@ -5,16 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::prelude::*;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use talkjs_actors::connection::Timings;
-use talkjs_actors::registry::{GetSession, Registry};
-use talkjs_actors::session::{
-    OnError, Request, Session, SessionConfig, SetSessionToken, Terminate, TokenSource,
-};
+use talkjs_actors::Timings;
 use talkjs_actors::token::{TokenFn, TokenReason, TokenRequest};
+use talkjs_actors::{SessionConfig, SessionHandle, TokenSource};
 use talkjs_protocol::endpoints::ApiUrls;
 use talkjs_protocol::frame::Method;
 
@@ -210,7 +206,7 @@ fn session(
     host: &str,
     reasons: Reasons,
     script: impl Fn(usize) -> (u64, &'static str) + Send + Sync + 'static,
-) -> Addr<Session> {
+) -> SessionHandle {
     let n = Arc::new(AtomicUsize::new(0));
     let provider = TokenFn::new(move |r: TokenRequest| {
         reasons.lock().unwrap().push(r.reason);
@@ -220,24 +216,25 @@ fn session(
             Ok::<_, String>(token.to_owned())
         }
     });
-    Session::new(SessionConfig {
+    let config = SessionConfig {
         app_id: "app1".into(),
         user_id: "alice".into(),
         urls: ApiUrls::for_host(host),
         tokens: TokenSource::Provider(Box::new(provider)),
         timings: Timings::default(),
         cache: Default::default(),
-    })
-    .start()
+    };
+    talkjs_actors::get_session(config, true)
+        .expect("a session")
+        .session
 }
 
-fn post(path: &str) -> Request {
-    Request {
-        operation: path.into(),
-        method: Method::Post,
-        path: path.into(),
-        data: serde_json::value::to_raw_value(&json!({})).expect("JSON"),
-    }
+/// `POST path {}` through the session's pipeline.
+fn post(
+    s: &SessionHandle,
+    path: &str,
+) -> impl std::future::Future<Output = talkjs_actors::Result<Box<serde_json::value::RawValue>>> {
+    s.request_at(path, Method::Post, path.into(), &json!({}))
 }
 
 /// Bounds a wait: a regression should fail these tests, not hang them.
@@ -247,13 +244,13 @@ async fn within<F: std::future::Future>(f: F) -> F::Output {
         .expect("answered within 10 s")
 }
 
-fn errors(s: &Addr<Session>) -> Arc<Mutex<Vec<String>>> {
+fn errors(s: &SessionHandle) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    s.do_send(OnError(
+    s.on_error(
         1,
         Box::new(move |e| sink.lock().unwrap().push(e.to_string())),
-    ));
+    );
     seen
 }
 
@@ -263,12 +260,8 @@ async fn two_requests_refused_with_401_are_resent_in_call_order_after_one_reauth
     let s = session(&host, Reasons::default(), |n| {
         (0, if n == 0 { "t1" } else { "t2" })
     });
-    let (a, b) = within(futures_util::future::join(
-        s.send(post("/a")),
-        s.send(post("/b")),
-    ))
-    .await;
-    assert!(a.unwrap().is_ok() && b.unwrap().is_ok());
+    let (a, b) = within(futures_util::future::join(post(&s, "/a"), post(&s, "/b"))).await;
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
     let log = st.log.lock().unwrap().clone();
     let after: Vec<&String> = log.iter().skip_while(|l| *l != "renew:t2").collect();
     assert_eq!(
@@ -292,8 +285,8 @@ async fn a_socket_lost_while_reauthenticating_asks_for_a_new_token_instead_of_dy
         if n == 0 { (0, "t1") } else { (1000, "t2") }
     });
     let errors = errors(&s);
-    let r = tokio::time::timeout(Duration::from_secs(10), s.send(post("/a"))).await;
-    assert!(matches!(r, Ok(Ok(Ok(_)))), "{r:?}");
+    let r = tokio::time::timeout(Duration::from_secs(10), post(&s, "/a")).await;
+    assert!(matches!(r, Ok(Ok(_))), "{r:?}");
     assert!(
         errors.lock().unwrap().is_empty(),
         "{:?}",
@@ -317,14 +310,14 @@ async fn a_token_set_while_dialling_is_the_one_the_socket_sends() {
         (0, if n == 0 { "t1" } else { "t2" })
     });
     let errors = errors(&s);
-    let request = s.send(post("/a"));
+    let request = post(&s, "/a");
     let setter = s.clone();
     actix_rt::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        setter.do_send(SetSessionToken("t2".into()));
+        setter.set_token("t2".into());
     });
     let r = tokio::time::timeout(Duration::from_secs(10), request).await;
-    assert!(matches!(r, Ok(Ok(Ok(_)))), "{r:?}");
+    assert!(matches!(r, Ok(Ok(_))), "{r:?}");
     assert!(errors.lock().unwrap().is_empty());
     assert_eq!(st.log.lock().unwrap()[..2], ["renew:t2", "POST /a as t2"]);
 }
@@ -340,19 +333,17 @@ async fn two_concurrent_lookups_of_one_user_get_one_session() {
         timings: Timings::default(),
         cache: Default::default(),
     };
-    let registry = Registry::from_registry();
-    let (a, b) = within(futures_util::future::join(
-        registry.send(GetSession {
-            config: config(),
-            force_new: false,
-        }),
-        registry.send(GetSession {
-            config: config(),
-            force_new: false,
-        }),
-    ))
-    .await;
-    assert_eq!(a.unwrap(), b.unwrap());
+    // From two threads at once, as two tasks of a multi-threaded program would.
+    let lookups: Vec<_> = (0..2)
+        .map(|_| {
+            let config = config();
+            std::thread::spawn(move || talkjs_actors::get_session(config, false))
+        })
+        .collect();
+    let mut sessions = lookups
+        .into_iter()
+        .map(|t| t.join().unwrap().unwrap().session);
+    assert_eq!(sessions.next(), sessions.next());
 }
 
 #[actix_rt::test]
@@ -360,8 +351,8 @@ async fn a_terminated_session_no_longer_asks_for_tokens() {
     let (host, _st) = server(Script::Plain, vec![], Some(2));
     let reasons = Reasons::default();
     let s = session(&host, reasons.clone(), |_| (0, "t"));
-    within(s.send(post("/a"))).await.unwrap().unwrap();
-    within(s.send(Terminate("bye".into()))).await.unwrap();
+    within(post(&s, "/a")).await.unwrap();
+    s.terminate("bye".into());
     let before = reasons.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
@@ -378,7 +369,7 @@ async fn a_token_said_to_expire_in_0_s_does_not_start_a_refresh_loop() {
     let s = session(&host, Reasons::default(), |n| {
         (0, if n % 2 == 0 { "ta" } else { "tb" })
     });
-    within(s.send(post("/a"))).await.unwrap().unwrap();
+    within(post(&s, "/a")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let renews = st
         .log
@@ -401,7 +392,7 @@ async fn a_token_is_refreshed_before_it_expires_and_the_live_socket_renewed_with
     });
     // Requests every 250 ms keep the socket from closing for idleness meanwhile.
     for _ in 0..26 {
-        within(s.send(post("/a"))).await.unwrap().unwrap();
+        within(post(&s, "/a")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(
@@ -415,38 +406,34 @@ async fn a_token_is_refreshed_before_it_expires_and_the_live_socket_renewed_with
     assert!(log[..at].iter().skip(1).all(|l| l == "POST /a as t1"));
     assert!(log[at + 1..].iter().all(|l| l == "POST /a as t2"));
     assert!(at > 15 && at < log.len() - 2, "renewed mid-stream: {log:?}");
-    let status = within(s.send(talkjs_actors::session::GetStatus))
-        .await
-        .unwrap();
+    let status = within(s.status()).await.unwrap();
     assert_eq!(status.connections_started, 1, "on the same socket");
 }
 
 #[actix_rt::test]
 async fn a_throttled_participant_action_is_retried_alone_and_gives_up_after_ten_500s() {
-    use talkjs_actors::batch::{BatchItem, BatchKey, Batched};
+    use talkjs_actors::batch::{BatchItem, BatchKey};
     use talkjs_protocol::request::{ParticipantAction, ParticipantMethod};
     let (host, st) = server(Script::ThrottleActions, vec![], None);
     let s = session(&host, Reasons::default(), |_| (0, "t"));
-    let action = |id: &str| Batched {
-        operation: format!("Set participant {id}").into(),
-        key: BatchKey::Participants("c".into()),
-        item: BatchItem::Participant(ParticipantAction {
-            id: id.into(),
-            method: ParticipantMethod::Put,
-            params: Default::default(),
-        }),
+    let action = |id: &str| {
+        s.batched(
+            format!("Set participant {id}"),
+            BatchKey::Participants("c".into()),
+            BatchItem::Participant(ParticipantAction {
+                id: id.into(),
+                method: ParticipantMethod::Put,
+                params: Default::default(),
+            }),
+        )
     };
     // Sent in one tick, so they share the first frame.
-    let (a, b, z) = (
-        s.send(action("a")),
-        s.send(action("b")),
-        s.send(action("z")),
-    );
+    let (a, b, z) = (action("a"), action("b"), action("z"));
     let (a, b, z) = within(async { futures_util::join!(a, b, z) }).await;
-    assert_eq!(a.unwrap().unwrap()["status"], 200, "a: 429, 500, then 200");
-    assert_eq!(b.unwrap().unwrap()["status"], 200, "b answered at once");
+    assert_eq!(a.unwrap()["status"], 200, "a: 429, 500, then 200");
+    assert_eq!(b.unwrap()["status"], 200, "b answered at once");
     assert_eq!(
-        z.unwrap().unwrap()["status"],
+        z.unwrap()["status"],
         500,
         "z: ten 500s, then the last one is its answer"
     );
@@ -471,7 +458,7 @@ async fn frames_that_do_not_decode_are_skipped_and_the_socket_and_requests_carry
     let s = session(&host, Reasons::default(), |_| (0, "t1"));
     let errors = errors(&s);
     for path in ["/a", "/b"] {
-        let answer = within(s.send(post(path))).await.unwrap().expect("answered");
+        let answer = within(post(&s, path)).await.expect("answered");
         assert_eq!(answer.get(), json!({ "ok": path }).to_string());
     }
     // Both went over the first socket: the junk neither dropped it nor ended the session.

@@ -27,7 +27,8 @@ use super::hydrate;
 use super::{Apply, Env, Kind, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
-use crate::live::{Found, Lookup, RouteKey};
+use crate::session::handle::TopicGuard;
+use crate::session::routes::{Found, Lookup, RouteKey};
 
 /// A conversation with its last message, kept current by events (what a conversation
 /// subscription and each entry of a conversation list hold).
@@ -38,6 +39,9 @@ pub struct Entry {
     last: Option<Arc<MessageSnapshot>>,
     users: HashMap<String, Arc<UserSnapshot>>,
     pub(crate) built: Arc<ConversationSnapshot>,
+    /// The conversation's message topic, held while a list shows the entry (shared by the
+    /// entry's clones).
+    topic: Option<Arc<TopicGuard>>,
 }
 
 /// A hydrated last message, with the users it shows.
@@ -63,9 +67,16 @@ impl Entry {
             snap,
             last: last.0,
             users: last.1,
+            topic: None,
         };
         e.rebuild();
         e
+    }
+
+    /// The same entry, holding its conversation's message topic while it lives.
+    pub(crate) fn holding(mut self, topic: TopicGuard) -> Entry {
+        self.topic = Some(Arc::new(topic));
+        self
     }
 
     pub(crate) fn id(&self) -> &str {

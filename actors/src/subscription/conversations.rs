@@ -30,7 +30,7 @@ use super::conversation::{Entry, EntryStep, last_message};
 use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
-use crate::live::{Found, Hold, Lookup, RouteKey};
+use crate::session::routes::{Found, Lookup, RouteKey};
 
 /// Conversations in the first window (official client: 20).
 pub const FIRST_WINDOW: usize = 20;
@@ -134,22 +134,23 @@ fn fetch(
     })
 }
 
-/// Holds each conversation's message topic, then fetches its last message.
+/// Holds each conversation's message topic (the entry keeps the guard: the topic is held while
+/// the list shows it), then fetches its last message.
 async fn with_last_messages(
     env: &Env,
     watcher: &Watcher,
     wires: Vec<ConversationWire>,
 ) -> Result<Vec<Entry>, Error> {
-    for w in &wires {
-        env.session.do_send(Hold(Topic::Messages {
-            conversation: w.id.clone(),
-        }));
-    }
+    let guards: Vec<_> = wires
+        .iter()
+        .map(|w| env.session.hold(messages_topic(&w.id)))
+        .collect();
     let lasts = join_all(wires.iter().map(|w| last_message(env, watcher, &w.id))).await;
     wires
         .into_iter()
         .zip(lasts)
-        .map(|(w, last)| Ok(Entry::new(w, last?)))
+        .zip(guards)
+        .map(|((w, last), guard)| Ok(Entry::new(w, last?).holding(guard)))
         .collect()
 }
 
@@ -159,25 +160,20 @@ fn messages_topic(id: &str) -> Topic {
     }
 }
 
-/// Lets go of a conversation the list no longer shows: its message topic, and its entry in the
-/// store of latest messages.
+/// Lets go of a conversation the list no longer shows: its entry in the store of latest
+/// messages. (Its message topic is released when its entry drops.)
 fn let_go(scope: &mut Scope<'_>, id: &str) {
-    scope.release(&messages_topic(id));
     scope.env.cache.unwatch_latest(id, scope.watcher.id);
 }
 
 impl ConversationListKind {
-    /// Takes over the message topics the fetch held, and releases those of conversations that
-    /// left the list.
-    fn adopt(&mut self, entries: &[Entry], scope: &mut Scope<'_>) {
+    /// Lets go of the conversations that are not in the new list.
+    fn let_go_of_others(&mut self, entries: &[Entry], scope: &mut Scope<'_>) {
         let keep: HashSet<&str> = entries.iter().map(Entry::id).collect();
         if let Some(old) = &self.entries {
             for e in old.iter().filter(|e| !keep.contains(e.id())) {
                 let_go(scope, e.id());
             }
-        }
-        for e in entries {
-            scope.adopt(messages_topic(e.id()));
         }
     }
 
@@ -194,8 +190,8 @@ impl ConversationListKind {
                     .entries
                     .as_ref()
                     .is_some_and(|l| l.iter().any(|e| e.id() == entry.id()));
-                scope.adopt(messages_topic(entry.id()));
                 if shown {
+                    // Its extra hold on the topic goes with it.
                     return false;
                 }
                 let Some(list) = &mut k.entries else {
@@ -273,7 +269,7 @@ impl Kind for ConversationListKind {
 
     fn install(&mut self, loaded: Loaded, _: LoadReason, scope: &mut Scope<'_>) -> bool {
         let new = loaded.entries.unwrap_or_default();
-        self.adopt(&new, scope);
+        self.let_go_of_others(&new, scope);
         let before = self.snapshot.clone();
         self.entries = Some(new);
         self.cursor = loaded.cursor;
@@ -354,11 +350,9 @@ impl Kind for ConversationListKind {
                                 continue;
                             };
                             if list.iter().any(|e| e.id() == entry.id()) {
-                                // Shown already: give back the fetch's extra hold.
-                                scope.adopt(messages_topic(entry.id()));
+                                // Shown already: the fetch's extra hold goes with it.
                                 continue;
                             }
-                            scope.adopt(messages_topic(entry.id()));
                             if fits {
                                 list.push(entry);
                                 changed = true;
@@ -464,15 +458,12 @@ impl Kind for ConversationListKind {
         let fetched = fetch(scope.env, scope.watcher, first, want);
         Some(Step::Later(Box::pin(async move {
             let (entries, cursor) = fetched.await?;
-            let apply: Apply<ConversationListKind> = Box::new(move |k, scope| {
-                for e in &entries {
-                    scope.adopt(messages_topic(e.id()));
-                }
+            let apply: Apply<ConversationListKind> = Box::new(move |k, _scope| {
                 let Some(list) = &mut k.entries else {
                     return false;
                 };
                 for e in entries {
-                    // A duplicate's extra hold was balanced by `adopt`.
+                    // A duplicate is dropped, and its extra hold with it.
                     if !list.iter().any(|x| x.id() == e.id()) {
                         list.push(e);
                     }

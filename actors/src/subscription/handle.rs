@@ -9,7 +9,7 @@ use actix::prelude::*;
 use talkjs_protocol::snapshot::SubscriptionState;
 use tokio::sync::{mpsc, watch};
 
-use super::{AddListener, LoadMore, Unsubscribe};
+use super::actor::{AddListener, LoadMore, Unsubscribe};
 use crate::error::{Error, ErrorKind};
 
 /// A new snapshot, as listeners receive it. It is also an actix message, so a bot actor can

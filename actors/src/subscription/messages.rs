@@ -28,7 +28,7 @@ use super::hydrate::{self, Hydrated};
 use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
-use crate::live::{Found, Lookup, RouteKey};
+use crate::session::routes::{Found, Lookup, RouteKey};
 
 /// Messages in the first window (official client: 30).
 pub const FIRST_WINDOW: usize = 30;

@@ -17,7 +17,7 @@ use talkjs_protocol::wire::OnlineWire;
 use super::hydrate;
 use super::{Kind, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::session::routes::RouteKey;
 
 /// See the module docs.
 #[derive(Debug)]

@@ -20,7 +20,7 @@ use talkjs_protocol::wire::ParticipantWire;
 use super::hydrate;
 use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::{Found, Lookup, RouteKey};
+use crate::session::routes::{Found, Lookup, RouteKey};
 
 /// See the module docs.
 #[derive(Debug)]

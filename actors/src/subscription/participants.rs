@@ -31,7 +31,7 @@ use super::paging::{Until, fetch_pages};
 use super::user_list::{self, Entry, HasUserList, Loaded, UserItem, UserList};
 use super::{Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::{Found, Lookup, RouteKey};
+use crate::session::routes::{Found, Lookup, RouteKey};
 
 /// Participants in the first window (official client: 10).
 pub const FIRST_WINDOW: usize = 10;

@@ -27,7 +27,7 @@ use super::paging::{Until, fetch_pages};
 use super::user_list::{self, HasUserList, Loaded, UserItem, UserList};
 use super::{Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::session::routes::RouteKey;
 
 /// Reactions in the first window (the official client asks for 30).
 pub const FIRST_WINDOW: usize = 30;

@@ -21,7 +21,7 @@ use talkjs_protocol::wire::TypingWire;
 
 use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::session::routes::RouteKey;
 
 /// See the module docs.
 #[derive(Debug)]

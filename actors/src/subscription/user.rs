@@ -12,7 +12,7 @@ use talkjs_protocol::snapshot::UserSnapshot;
 
 use super::{Kind, LoadReason, Scope, Step};
 use crate::error::Error;
-use crate::live::RouteKey;
+use crate::session::routes::RouteKey;
 
 /// See the module docs.
 #[derive(Debug)]

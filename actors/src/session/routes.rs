@@ -1,48 +1,26 @@
-//! The session's live side: which wire topics are subscribed and who holds them, and which
-//! subscription actors want which pushed events.
+//! Which subscription actors receive which pushed events (a leaf: no actor lives here).
 //!
-//! - **Topics** ([`Hold`], [`Release`]): a wire `SUBSCRIBE` is sent once per topic however many
-//!   subscriptions hold it (several filtered conversation lists share `/me/conversations`, a
-//!   conversation and its message list share `/me/conversations/{c}/messages`). The last release
-//!   sends `UNSUBSCRIBE` after [`Timings::unsubscribe_delay`](crate::connection::Timings), so a
-//!   subscription that is dropped and re-made at once costs no frames. Users are the exception:
-//!   the user cache lingers them itself (see [`cache`](crate::cache)), so their release is
-//!   immediate. While any topic is held the connection stays open.
-//! - **Routing** ([`Attach`], [`Detach`], [`Routed`]): every pushed event is wrapped in one
-//!   [`Arc`] and handed to the subscription actors attached under its [`RouteKey`]s, so an event
-//!   is decoded once and shared, never copied per subscriber.
-//! - **Reconnects**: when a socket drops while topics are held, the next socket re-sends a
-//!   `SUBSCRIBE` for every topic and then tells every attached actor to [`Routed::Resync`]:
-//!   refetch its state and reconcile it with what it showed. Events that arrive meanwhile queue
-//!   in the actor's mailbox behind the refetch and are applied on top of it; since every event
-//!   is idempotent (diffs carry absolute values, creations are de-duplicated by id) nothing is
-//!   lost or shown twice. An `upstream.restarting` push skips the refetch, as the official client
-//!   does (the server promised no event is lost).
+//! Every pushed event is wrapped in one [`Arc`] and handed to the actors attached under its
+//! [`RouteKey`]s, so an event is decoded once and shared, never copied per subscriber. After a
+//! reconnect every attached actor is told to [`Routed::Resync`]: refetch its state and reconcile
+//! it with what it showed. Events that arrive meanwhile queue in the actor's mailbox behind the
+//! refetch and are applied on top of it; since every event is idempotent (diffs carry absolute
+//! values, creations are de-duplicated by id) nothing is lost or shown twice.
+//!
+//! [`EventSink`]s (the cache) see every event before the subscriptions do, and resync first.
 
 use std::sync::Arc;
 
 use actix::prelude::*;
 use futures_util::future::{LocalBoxFuture, Shared};
 use talkjs_protocol::event::Event;
-use talkjs_protocol::path::Topic;
 use talkjs_protocol::snapshot::{ConversationSnapshot, MessageSnapshot, ParticipantSnapshot};
 
 use crate::error::Error;
 
-/// Hold a wire topic: the first holder's `SUBSCRIBE` goes out, later holders share its answer.
-/// Every `Hold` must be balanced by one [`Release`].
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), Error>")]
-pub struct Hold(pub Topic);
-
-/// Let go of a topic held with [`Hold`].
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Release(pub Topic);
-
 /// Which pushed events an attached actor receives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RouteKey {
+pub(crate) enum RouteKey {
     /// Every event about this conversation (messages, participants, typing, reactions, the
     /// conversation itself).
     Conversation(String),
@@ -55,7 +33,7 @@ pub enum RouteKey {
 
 impl RouteKey {
     /// The keys an event is routed under.
-    pub fn of(event: &Event) -> Vec<RouteKey> {
+    pub(crate) fn of(event: &Event) -> Vec<RouteKey> {
         let user = |u: &str| RouteKey::User(u.to_owned());
         match event {
             Event::UserCreated(e) => vec![user(&e.user_id), RouteKey::AllConversations],
@@ -75,7 +53,7 @@ impl RouteKey {
 /// What the session hands an attached actor.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub enum Routed {
+pub(crate) enum Routed {
     /// A pushed event, shared by every receiver.
     Event(Arc<Event>),
     /// A new socket replaced a lost one: refetch and reconcile.
@@ -87,15 +65,15 @@ pub enum Routed {
 /// Receive the events routed under these keys (and every [`Routed::Resync`]) until [`Detach`].
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Attach {
+pub(crate) struct Attach {
     /// The attaching actor's id, unique in the process (see [`next_id`]).
-    pub id: u64,
+    pub(crate) id: u64,
     /// Which events it wants.
-    pub keys: Vec<RouteKey>,
+    pub(crate) keys: Vec<RouteKey>,
     /// Where they go.
-    pub inbox: Recipient<Routed>,
+    pub(crate) inbox: Recipient<Routed>,
     /// Where [`Find`]s about its keys go: a live subscription answers reads of what it shows.
-    pub finder: Option<Recipient<Find>>,
+    pub(crate) finder: Option<Recipient<Find>>,
 }
 
 /// Something a one-off read asks for, that a live subscription may already show.
@@ -145,18 +123,29 @@ pub enum Found {
 /// conversation, and by each subscription from its current state.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Option<Found>")]
-pub struct Find(pub Lookup);
+pub(crate) struct Find(pub(crate) Lookup);
 
 /// Stop routing to the actor attached under this id.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Detach(pub u64);
+pub(crate) struct Detach(pub(crate) u64);
 
 /// A process-wide unique id for subscriptions and cache watchers.
-pub fn next_id() -> u64 {
+pub(crate) fn next_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Who sees every pushed event before the subscriptions, resyncs before them, and stops with
+/// the session: the cache, which keeps users and messages current for every subscription.
+pub(crate) trait EventSink: Send {
+    /// A pushed event.
+    fn route(&self, event: &Arc<Event>);
+    /// A new socket replaced a lost one: what was kept may be stale.
+    fn resync(&self);
+    /// The session ended.
+    fn stop(&self);
 }
 
 /// The answer to a topic's `SUBSCRIBE`, shared by all its holders.

@@ -1,0 +1,246 @@
+//! The session's auth state: the current token, where the next one comes from (a
+//! [`NeedToken`] recipient: the token actor of a provider, bokens, or any actor of yours), and
+//! its refresh before expiry, on the official client's schedule (docs/protocol.md §2.5).
+//!
+//! A connection asks the session for tokens (`NeedToken`): the cached one for a first socket, a
+//! new one after a refusal. A source that fails ends the session with `AuthFailed`.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{Session, TokenSource};
+use crate::boken::BokenProvider;
+use crate::connection::SetToken;
+use crate::error::{Error, ErrorKind};
+use crate::token::{NeedToken, TokenActor, TokenError, TokenProvider, TokenReason, TokenRequest};
+
+/// Refresh a token this long before it expires, when it lives longer than twice this
+/// (official client: 300 s, else at half its life).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// The shortest wait before a scheduled token refresh.
+pub const MIN_REFRESH_DELAY: Duration = Duration::from_secs(5);
+
+/// When to refresh a token that expires in `life`: [`REFRESH_MARGIN`] before expiry when it lives
+/// longer than twice that, else at half its life (the official client's schedule, §2.5).
+pub fn refresh_delay(life: Duration) -> Duration {
+    let delay = if life > REFRESH_MARGIN * 2 {
+        life - REFRESH_MARGIN
+    } else {
+        life / 2
+    };
+    // A server that says "0 s left" must not start a refresh loop.
+    delay.max(MIN_REFRESH_DELAY)
+}
+
+/// Use this token now (also switches a boken session to tokens for future refreshes).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SetSessionToken(pub(crate) String);
+
+impl std::fmt::Debug for SetSessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens never appear in logs.
+        f.write_str("SetSessionToken([redacted])")
+    }
+}
+
+/// Gets future tokens from this actor instead.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct SetTokenSource(pub(crate) Recipient<NeedToken>);
+
+/// The token to use on HTTP requests (uploads, search): the current one, or a fresh one when
+/// `refresh` is set (after a 401).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<String, Error>")]
+pub(crate) struct HttpToken {
+    /// Ask the source for a new token instead of using the cached one.
+    pub(crate) refresh: bool,
+}
+
+/// Lets a boxed provider be wrapped by [`TokenActor::new`].
+struct BoxedProvider(Box<dyn TokenProvider>);
+
+impl TokenProvider for BoxedProvider {
+    fn fetch_token(&self, request: TokenRequest) -> crate::token::TokenFuture {
+        self.0.fetch_token(request)
+    }
+}
+
+impl Session {
+    /// Starts the token actor of the configured source (on the session's thread).
+    pub(super) fn start_token_source(&mut self) {
+        let source = match self.tokens.take() {
+            Some(TokenSource::Actor(r)) => r,
+            Some(TokenSource::Provider(p)) => TokenActor::new(BoxedProvider(p)).start().recipient(),
+            Some(TokenSource::Boken { signature }) => {
+                TokenActor::new(BokenProvider::new(self.urls.internal.clone(), signature))
+                    .start()
+                    .recipient()
+            }
+            None => return,
+        };
+        self.source = Some(source);
+    }
+
+    fn token_request(&self, reason: TokenReason) -> NeedToken {
+        NeedToken(TokenRequest {
+            app_id: self.app_id.clone(),
+            user_id: self.user_id.clone(),
+            reason,
+        })
+    }
+
+    /// Schedules a token refresh before expiry, as the official client does (§2.5).
+    pub(super) fn schedule_refresh(&mut self, expires_in: u64, ctx: &mut Context<Self>) {
+        if self.terminated.is_some() {
+            return;
+        }
+        if let Some(h) = self.refresh_timer.take() {
+            ctx.cancel_future(h);
+        }
+        let delay = refresh_delay(Duration::from_secs(expires_in));
+        tracing::debug!(parent: &self.span, expires_in, ?delay, "token refresh scheduled");
+        self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.refresh_timer = None;
+            let request = act.token_request(TokenReason::Expiring);
+            let Some(source) = act.source.clone() else {
+                return;
+            };
+            ctx.spawn(
+                async move { source.send(request).await }
+                    .into_actor(act)
+                    .map(|result, act, _| match result {
+                        Ok(Ok(token)) => {
+                            act.token = Some(token.clone());
+                            if let Some(conn) = &act.connection {
+                                conn.do_send(SetToken(token));
+                            }
+                        }
+                        // Not fatal: the session lives until the server expires the token,
+                        // and then the connection asks again.
+                        Ok(Err(e)) => {
+                            tracing::warn!(parent: &act.span, error = %e, "scheduled token refresh failed")
+                        }
+                        Err(_) => {
+                            tracing::warn!(parent: &act.span, "token source gone before a scheduled refresh")
+                        }
+                    }),
+            );
+        }));
+    }
+}
+
+impl Handler<NeedToken> for Session {
+    type Result = ResponseActFuture<Self, Result<String, TokenError>>;
+
+    /// The connection asks for a token: the cached one for a first connection, else a new one.
+    fn handle(&mut self, msg: NeedToken, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.terminated.is_some() {
+            let e = TokenError("the session was terminated".into());
+            return Box::pin(async move { Err(e) }.into_actor(self));
+        }
+        if msg.0.reason == TokenReason::Initial
+            && let Some(token) = self.token.clone()
+        {
+            return Box::pin(async move { Ok(token) }.into_actor(self));
+        }
+        let source = self.source.clone();
+        Box::pin(
+            async move {
+                match source {
+                    Some(source) => source.send(msg).await.ok(),
+                    None => None,
+                }
+            }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                let result =
+                    result.unwrap_or_else(|| Err(TokenError("the token source stopped".into())));
+                match &result {
+                    Ok(token) => act.token = Some(token.clone()),
+                    Err(e) => act.terminate(
+                        Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string())),
+                        ctx,
+                    ),
+                }
+                result
+            }),
+        )
+    }
+}
+
+impl Handler<SetSessionToken> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetSessionToken, _ctx: &mut Context<Self>) {
+        self.token = Some(msg.0.clone());
+        if let Some(conn) = &self.connection
+            && conn.connected()
+        {
+            conn.do_send(SetToken(msg.0));
+        }
+    }
+}
+
+impl Handler<SetTokenSource> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetTokenSource, _ctx: &mut Context<Self>) {
+        self.source = Some(msg.0);
+    }
+}
+
+impl Handler<HttpToken> for Session {
+    type Result = ResponseActFuture<Self, Result<String, Error>>;
+
+    fn handle(&mut self, msg: HttpToken, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(e) = self.terminated_error("Authenticate".into()) {
+            return Box::pin(async move { Err(e) }.into_actor(self));
+        }
+        let reason = match (msg.refresh, &self.token) {
+            (false, Some(token)) => {
+                let token = token.clone();
+                return Box::pin(async move { Ok(token) }.into_actor(self));
+            }
+            (false, None) => TokenReason::Initial,
+            (true, _) => TokenReason::Rejected,
+        };
+        let request = self.token_request(reason);
+        let fetch = <Self as Handler<NeedToken>>::handle(self, request, ctx);
+        Box::pin(fetch.map(move |result, act, _| {
+            let token = result
+                .map_err(|e| Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string())))?;
+            if let Some(conn) = &act.connection
+                && conn.connected()
+                && reason == TokenReason::Rejected
+            {
+                // A new token also renews the live socket, as the official client does.
+                conn.do_send(SetToken(token.clone()));
+            }
+            Ok(token)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_refreshed_before_they_expire() {
+        assert_eq!(
+            refresh_delay(Duration::from_secs(86_400)),
+            Duration::from_secs(86_100)
+        );
+        assert_eq!(
+            refresh_delay(Duration::from_secs(600)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            refresh_delay(Duration::from_secs(40)),
+            Duration::from_secs(20)
+        );
+    }
+}

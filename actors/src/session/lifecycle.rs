@@ -1,0 +1,166 @@
+//! How a session ends, and who hears of it: termination (an unknown app id, a token source that
+//! fails, the server refusing every token, or [`Terminate`]) is delivered once to every
+//! `on_error` listener and to every attached subscription; requests made afterwards fail with
+//! `SessionTerminated` naming the reason.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::{ErrorListener, Session};
+use crate::connection::Shutdown;
+use crate::error::{Error, ErrorKind};
+
+/// How long the app-id check may take.
+const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Registers a listener for the session's termination under an id the caller chose (unique per
+/// process). A listener added after termination is called at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct OnError(pub(crate) u64, pub(crate) ErrorListener);
+
+/// Removes a termination listener.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct RemoveOnError(pub(crate) u64);
+
+/// Ends the session: pending and later requests fail with `SessionTerminated`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Terminate(pub(crate) String);
+
+/// The session's state, for tests and diagnostics.
+#[derive(Debug, Message)]
+#[rtype(result = "SessionStatus")]
+pub(crate) struct GetStatus;
+
+/// A session's state, for tests and diagnostics
+/// ([`SessionHandle::status`](super::SessionHandle::status)).
+#[derive(Debug, Clone)]
+pub struct SessionStatus {
+    /// Whether a connection actor is running.
+    pub connected: bool,
+    /// Connection actors started so far.
+    pub connections_started: u64,
+    /// Why the session ended, if it did.
+    pub terminated: Option<String>,
+    /// Wire topics held (subscribed, or lingering before their `UNSUBSCRIBE`).
+    pub topics: usize,
+    /// Subscription actors receiving events.
+    pub subscriptions: usize,
+}
+
+impl Session {
+    /// Ends the session (once): listeners, subscriptions and the cache hear why, the
+    /// connection closes, and later requests fail.
+    pub(super) fn terminate(&mut self, error: Error, ctx: &mut Context<Self>) {
+        if self.terminated.is_some() {
+            return;
+        }
+        // No refresh for a dead session, and the registry starts a fresh one for this user.
+        if let Some(h) = self.refresh_timer.take() {
+            ctx.cancel_future(h);
+        }
+        self.ended.store(true, Ordering::Release);
+        tracing::info!(parent: &self.span, %error, "session terminated");
+        for (_, listener) in &self.listeners {
+            listener(&error);
+        }
+        self.shut_connection(&error.to_string());
+        for sink in self.sinks.drain(..) {
+            sink.stop();
+        }
+        self.terminated = Some(error);
+        // Subscriptions end with the session's reason.
+        self.routes.terminate(&self.terminated);
+        self.topics.clear();
+    }
+
+    /// Closes the connection, if there is one.
+    pub(super) fn shut_connection(&mut self, why: &str) {
+        if let Some(conn) = self.connection.take() {
+            conn.do_send(Shutdown(why.to_owned()));
+        }
+    }
+
+    /// The error a call gets once the session ended.
+    pub(super) fn terminated_error(&self, operation: Arc<str>) -> Option<Error> {
+        self.terminated.as_ref().map(|e| {
+            let reason = match e.kind() {
+                ErrorKind::SessionTerminated(r) | ErrorKind::AuthFailed(r) => r.clone(),
+                _ => e.to_string(),
+            };
+            Error::new(operation, ErrorKind::SessionTerminated(reason))
+        })
+    }
+
+    /// `GET {internal}/{app}`: a 404 means the app does not exist and ends the session; anything
+    /// else (including a network error) is taken as "exists", as the official client does.
+    pub(super) fn check_app(&self, ctx: &mut Context<Self>) {
+        let url = format!("{}/{}", self.urls.internal, self.app_id);
+        let app = self.app_id.clone();
+        ctx.spawn(
+            async move {
+                let client = crate::http::client(APP_CHECK_TIMEOUT);
+                client.get(url).send().await.map(|r| r.status().as_u16())
+            }
+            .into_actor(self)
+            .map(move |status, act, ctx| {
+                if let Ok(404) = status {
+                    let reason = format!("The app ID {app} does not exist.");
+                    act.terminate(
+                        Error::new("Start session", ErrorKind::SessionTerminated(reason)),
+                        ctx,
+                    );
+                }
+            }),
+        );
+    }
+}
+
+impl Handler<OnError> for Session {
+    type Result = ();
+
+    fn handle(&mut self, OnError(id, listener): OnError, _ctx: &mut Context<Self>) {
+        if let Some(e) = &self.terminated {
+            listener(e);
+        }
+        self.listeners.push((id, listener));
+    }
+}
+
+impl Handler<RemoveOnError> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoveOnError, _ctx: &mut Context<Self>) {
+        self.listeners.retain(|(id, _)| *id != msg.0);
+    }
+}
+
+impl Handler<Terminate> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: Terminate, ctx: &mut Context<Self>) {
+        self.terminate(
+            Error::new("Session", ErrorKind::SessionTerminated(msg.0)),
+            ctx,
+        );
+    }
+}
+
+impl Handler<GetStatus> for Session {
+    type Result = MessageResult<GetStatus>;
+
+    fn handle(&mut self, _: GetStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(SessionStatus {
+            connected: self.connection.as_ref().is_some_and(Addr::connected),
+            connections_started: self.connections_started,
+            terminated: self.terminated.as_ref().map(ToString::to_string),
+            topics: self.topics.len(),
+            subscriptions: self.routes.len(),
+        })
+    }
+}

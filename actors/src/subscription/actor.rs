@@ -1,0 +1,362 @@
+//! [`SubscriptionActor`]: the generic actor behind every subscription (see the module docs of
+//! [`crate::subscription`]), and [`start`], which starts one on its session's thread.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use talkjs_protocol::path::Topic;
+use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
+use tokio::sync::watch;
+
+use super::Env;
+use super::handle::{self, Listener, Subscription, Update};
+use super::kind::{Kind, LoadReason, Scope, Step};
+use crate::cache::{UserUpdated, Watcher};
+use crate::error::Error;
+use crate::session::handle::{Attachment, TopicGuard};
+use crate::session::routes::{Find, Found, Routed};
+
+/// Add a listener.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AddListener<T: Send + 'static>(pub(crate) Listener<T>);
+
+/// Grow a list's window to at least this many items.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), Error>")]
+pub(crate) struct LoadMore(pub(crate) usize);
+
+/// End the subscription.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unsubscribe;
+
+/// The actor behind one subscription. See the module docs.
+pub(crate) struct SubscriptionActor<K: Kind> {
+    kind: K,
+    env: Env,
+    id: u64,
+    watcher: Watcher,
+    state: Arc<watch::Sender<SubscriptionState<K::Snapshot>>>,
+    failure: handle::Failure,
+    listeners: Vec<Listener<K::Snapshot>>,
+    last: Option<(K::Snapshot, bool)>,
+    active: bool,
+    /// The topics whose `SUBSCRIBE` must succeed for the subscription to start.
+    primary: Vec<Topic>,
+    /// Held while the actor lives (dropping them releases the topics).
+    primary_held: Vec<TopicGuard>,
+    /// Routes events here while the actor lives.
+    attachment: Option<Attachment>,
+}
+
+impl<K: Kind> SubscriptionActor<K> {
+    fn scope_parts(&mut self) -> (&mut K, Scope<'_>) {
+        (
+            &mut self.kind,
+            Scope {
+                env: &self.env,
+                watcher: &self.watcher,
+            },
+        )
+    }
+
+    /// Publishes the kind's snapshot if it differs from the last one delivered.
+    fn emit(&mut self) {
+        if self.state.borrow().is_terminal() {
+            return;
+        }
+        let snapshot = self.kind.snapshot();
+        let loaded_all = self.kind.loaded_all();
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(s, l)| *l == loaded_all && *s == snapshot)
+        {
+            return;
+        }
+        self.last = Some((snapshot.clone(), loaded_all));
+        self.active = true;
+        let published = self.state.send_if_modified(|s| {
+            if s.is_terminal() {
+                return false;
+            }
+            *s = SubscriptionState::Active {
+                latest_snapshot: snapshot.clone(),
+                loaded_all,
+            };
+            true
+        });
+        if !published {
+            return;
+        }
+        let update = Update {
+            subscription: self.id,
+            snapshot,
+            loaded_all,
+        };
+        self.listeners.retain_mut(|l| l.deliver(&update));
+    }
+
+    fn fail(&mut self, error: &Error, ctx: &mut Context<Self>) {
+        // The typed error first: a handle that sees the error state finds it.
+        let _ = self.failure.set(error.clone());
+        let message = SubscriptionError::new(error.to_string());
+        self.state.send_if_modified(|s| {
+            if s.is_terminal() {
+                return false;
+            }
+            *s = SubscriptionState::Error { error: message };
+            true
+        });
+        ctx.stop();
+    }
+
+    /// Runs a load while holding the mailbox, then installs it.
+    fn run_load(&mut self, reason: LoadReason, ctx: &mut Context<Self>) {
+        let (kind, mut scope) = self.scope_parts();
+        let load = kind.load(reason, &mut scope);
+        ctx.wait(
+            load.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(loaded) => {
+                        let (kind, mut scope) = act.scope_parts();
+                        kind.install(loaded, reason, &mut scope);
+                        act.emit();
+                    }
+                    Err(e) if reason == LoadReason::Resync => {
+                        // The socket may have dropped again; the next resync retries.
+                        tracing::debug!(error = %e, "refetch after reconnect failed");
+                    }
+                    Err(e) => act.fail(&e, ctx),
+                }),
+        );
+    }
+
+    fn run_step(&mut self, step: Step<K>, ctx: &mut Context<Self>) {
+        match step {
+            Step::Unchanged => {}
+            Step::Changed => self.emit(),
+            Step::Reload => self.run_load(LoadReason::Reload, ctx),
+            Step::Later(work) => {
+                ctx.wait(work.into_actor(self).map(|result, act, ctx| match result {
+                    Ok(apply) => {
+                        let (kind, mut scope) = act.scope_parts();
+                        if apply(kind, &mut scope) {
+                            act.emit();
+                        }
+                    }
+                    Err(e) => {
+                        // A transient failure to hydrate: reload rather than show a gap.
+                        tracing::debug!(error = %e, "event needed a fetch that failed; reloading");
+                        act.run_load(LoadReason::Resync, ctx);
+                    }
+                }));
+            }
+        }
+    }
+}
+
+impl<K: Kind> Actor for SubscriptionActor<K> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Ended before it started (unsubscribed in the task that made it): nothing to send.
+        // The official client still subscribes and fetches here; we spare the server that.
+        if self.state.borrow().is_terminal() {
+            self.primary.clear();
+            ctx.stop();
+            return;
+        }
+        self.attachment = Some(self.env.session.attach(
+            self.id,
+            self.kind.route_keys(),
+            ctx.address().recipient(),
+            Some(ctx.address().recipient()),
+        ));
+        // SUBSCRIBE first, then the load's GETs: the session keeps their order on the wire.
+        let mut holds = Vec::new();
+        for topic in std::mem::take(&mut self.primary) {
+            let (guard, subscribed) = self.env.session.subscribe_topic(topic);
+            self.primary_held.push(guard);
+            holds.push(subscribed);
+        }
+        let (kind, mut scope) = self.scope_parts();
+        let load = kind.load(LoadReason::Initial, &mut scope);
+        let work = async move {
+            let (held, loaded) =
+                futures_util::future::join(futures_util::future::join_all(holds), load).await;
+            for h in held {
+                h?;
+            }
+            loaded
+        };
+        ctx.wait(work.into_actor(self).map(|result, act, ctx| match result {
+            Ok(loaded) => {
+                let (kind, mut scope) = act.scope_parts();
+                kind.install(loaded, LoadReason::Initial, &mut scope);
+                act.emit();
+            }
+            Err(e) => act.fail(&e, ctx),
+        }));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        // Dropping the attachment and the guards detaches and releases.
+        self.attachment = None;
+        self.env.cache.unwatch(self.watcher.id);
+        self.primary_held.clear();
+        self.state.send_if_modified(|s| {
+            if s.is_terminal() {
+                return false;
+            }
+            *s = SubscriptionState::Unsubscribed;
+            true
+        });
+    }
+}
+
+impl<K: Kind> Handler<Routed> for SubscriptionActor<K> {
+    type Result = ();
+
+    fn handle(&mut self, msg: Routed, ctx: &mut Context<Self>) {
+        match msg {
+            Routed::Event(event) => {
+                let (kind, mut scope) = self.scope_parts();
+                let step = kind.on_event(&event, &mut scope);
+                self.run_step(step, ctx);
+            }
+            Routed::Resync => self.run_load(LoadReason::Resync, ctx),
+            Routed::Ended(e) => self.fail(&e, ctx),
+        }
+    }
+}
+
+impl<K: Kind> Handler<Find> for SubscriptionActor<K> {
+    type Result = Option<Found>;
+
+    fn handle(&mut self, Find(lookup): Find, _ctx: &mut Context<Self>) -> Option<Found> {
+        // Only a loaded, live state answers: anything else is read from the server.
+        if !self.active || self.state.borrow().is_terminal() {
+            return None;
+        }
+        self.kind.find(&lookup)
+    }
+}
+
+impl<K: Kind> Handler<UserUpdated> for SubscriptionActor<K> {
+    type Result = ();
+
+    fn handle(&mut self, UserUpdated(user): UserUpdated, _ctx: &mut Context<Self>) {
+        if self.kind.on_user(&user) {
+            self.emit();
+        }
+    }
+}
+
+impl<K: Kind> Handler<AddListener<K::Snapshot>> for SubscriptionActor<K> {
+    type Result = ();
+
+    fn handle(&mut self, AddListener(mut l): AddListener<K::Snapshot>, _ctx: &mut Context<Self>) {
+        // A late listener starts from the current snapshot.
+        if let Some((snapshot, loaded_all)) = &self.last
+            && self.active
+            && !self.state.borrow().is_terminal()
+        {
+            let update = Update {
+                subscription: self.id,
+                snapshot: snapshot.clone(),
+                loaded_all: *loaded_all,
+            };
+            if !l.deliver(&update) {
+                return;
+            }
+        }
+        self.listeners.push(l);
+    }
+}
+
+impl<K: Kind> Handler<LoadMore> for SubscriptionActor<K> {
+    // Atomic: the page holds the mailbox like any other fetch, so events wait for it.
+    type Result = AtomicResponse<Self, Result<(), Error>>;
+
+    fn handle(&mut self, LoadMore(target): LoadMore, _ctx: &mut Context<Self>) -> Self::Result {
+        let (kind, mut scope) = self.scope_parts();
+        AtomicResponse::new(match kind.load_more(target, &mut scope) {
+            None => Box::pin(async { Ok(()) }.into_actor(self)),
+            Some(Step::Later(work)) => Box::pin(work.into_actor(self).map(|result, act, _| {
+                let apply = result?;
+                let (kind, mut scope) = act.scope_parts();
+                if apply(kind, &mut scope) {
+                    act.emit();
+                }
+                Ok(())
+            })),
+            Some(step) => {
+                let changed = matches!(step, Step::Changed);
+                if changed {
+                    self.emit();
+                }
+                Box::pin(async { Ok(()) }.into_actor(self))
+            }
+        })
+    }
+}
+
+impl<K: Kind> Handler<Unsubscribe> for SubscriptionActor<K> {
+    type Result = ();
+
+    fn handle(&mut self, _: Unsubscribe, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// Starts a subscription of this kind in `env`'s session and returns its handle.
+pub(crate) fn start<K: Kind>(kind: K, env: Env) -> Subscription<K::Snapshot>
+where
+    SubscriptionActor<K>: Actor<Context = Context<SubscriptionActor<K>>>,
+{
+    let id = crate::session::routes::next_id();
+    let (tx, _rx) = watch::channel(SubscriptionState::Pending);
+    let state = Arc::new(tx);
+    let primary = kind.topics();
+    let describe = kind.describe();
+    let max_load_more = kind.max_load_more();
+    let default_load_more = kind.default_load_more();
+    let failure: handle::Failure = Arc::default();
+    let arbiter = env.session.arbiter().clone();
+    let (actor_state, actor_failure) = (state.clone(), failure.clone());
+    let addr = crate::runtime::start(&arbiter, move |ctx| {
+        let watcher = Watcher {
+            id,
+            inbox: ctx.address().recipient(),
+        };
+        SubscriptionActor {
+            kind,
+            env,
+            id,
+            watcher,
+            state: actor_state,
+            failure: actor_failure,
+            listeners: Vec::new(),
+            last: None,
+            active: false,
+            primary,
+            primary_held: Vec::new(),
+            attachment: None,
+        }
+    });
+    Subscription::new(
+        id,
+        describe,
+        state,
+        failure,
+        Some(handle::Mailboxes {
+            max_load_more,
+            default_load_more,
+            listen: addr.clone().recipient(),
+            more: addr.clone().recipient(),
+            stop: addr.recipient(),
+        }),
+    )
+}
