@@ -51,10 +51,7 @@ use crate::token::NeedToken;
 pub use auth::SetToken;
 pub use calls::{Call, CallError};
 pub use stop::{SetSubscriptions, Shutdown};
-pub use timings::{
-    CLIENT_SILENCE, IDLE_CLOSE, RECONNECT_BASE, RECONNECT_MAX, SERVER_SILENCE, SERVER_TIMEOUT,
-    Timings, UNSUBSCRIBE_DELAY, USER_UNSUBSCRIBE_DELAY, backoff,
-};
+pub use timings::{Timings, backoff};
 
 use auth::Tokens;
 use calls::Calls;

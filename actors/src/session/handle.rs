@@ -164,7 +164,7 @@ impl SessionHandle {
     ) -> BoxFuture<'static, Result<R>> {
         let operation: Arc<str> = operation.into();
         let answer = self.request(operation.clone(), route, data);
-        Box::pin(async move { decode(&operation, &*answer.await?) })
+        Box::pin(async move { decode(&operation, &answer.await?) })
     }
 
     /// Adds an item to a batch (user `GET`s, participant writes, translations made in the same

@@ -114,6 +114,6 @@ impl Env {
                 let sent = self.session.send_request(request);
                 Box::pin(async move { sent.await.map(Arc::from) })
             };
-        Box::pin(async move { crate::session::handle::decode(&operation, &*answer.await?) })
+        Box::pin(async move { crate::session::handle::decode(&operation, &answer.await?) })
     }
 }
