@@ -3,8 +3,8 @@
 // participants are @talkjs/core sessions in Node, so every check crosses the emulator.
 //
 // Run it alone with `npm run test:browser` (after `cargo build -p talkjs-emulator`); `cargo test`
-// runs it through emulator/tests/browser.rs. Without Chromium this file fails when CI=true (CI must run it; .ci/run installs Debian's
-// chromium) and is skipped with a message otherwise.
+// runs it through emulator/tests/conformance.rs. Without Chromium this file fails when CI=true
+// (CI must run it; .ci/run installs Debian's chromium) and is skipped with a message otherwise.
 
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
@@ -45,16 +45,18 @@ afterEach(async (t) => {
     // An uncaught error in the page is how the UI fails when the emulator answers something it
     // does not expect (e.g. "Could not find app." for an unserved settings route).
     assert.deepEqual(page.errors, [], "no uncaught errors in the page");
+    assert.deepEqual(page.refused, [], "the emulator refused none of the UI's requests");
     await page.context().close();
   }
 });
 
 /// A group conversation of alice, bob and carol (groups show each message's sender name), and
-/// bob's Chatbox on it, rendered (its message field is shown).
-async function bobsChatbox() {
+/// bob's Chatbox on it, rendered (its message field is shown). `on` is the emulator (default: this
+/// file's, which has a secret), `owner` alice's session there, `token` bob's (openChatbox).
+async function bobsChatbox({ on = emu, owner = alice, token } = {}) {
   const id = uid("ui");
-  const conversation = await startConversation(alice, id, ["bob", "carol"]);
-  const page = await openChatbox(browser, site, emu, { userId: "bob", conversationId: id });
+  const conversation = await startConversation(owner, id, ["bob", "carol"]);
+  const page = await openChatbox(browser, site, on, { userId: "bob", conversationId: id, token });
   pages.push(page);
   await shows(page, page.getByRole("textbox", { name: "Message Field" }), "the Chatbox's message field");
   return { id, conversation, page };
@@ -122,4 +124,15 @@ test("the typing indicator shows while another user types, and goes when they se
   await carol.conversation(id).send("done typing");
   await shows(page, message(page, "done typing"), "carol's message");
   await typing.waitFor({ state: "detached", timeout: UI_WAIT_MS });
+});
+
+test("on an emulator without a secret, the Chatbox renders and shows messages with no token", { skip }, async () => {
+  // No token: the client signs in with a boken (docs/protocol.md §12.1), which the app-settings
+  // route accepts as it accepts a JWT.
+  const open = await startEmulator({ secret: null });
+  const owner = await user(session(open, "alice"));
+  await Promise.all(["bob", "carol"].map((id) => user(session(open, id))));
+  const { conversation, page } = await bobsChatbox({ on: open, owner, token: null });
+  await conversation.send("no token needed");
+  await shows(page, message(page, "no token needed"), "alice's message");
 });

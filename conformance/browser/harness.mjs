@@ -9,9 +9,9 @@
 //       bundles page.jsx into browser/.build/ (git-ignored) and serves it on 127.0.0.1:0
 //       -> { url, stop() }
 //   const browser = await launch()   headless Chromium (never a downloaded one)
-//   const page = await openChatbox(browser, site, emu, { userId, conversationId })
-//       a new page showing the Chatbox of `userId` (a valid JWT) on `conversationId`, against
-//       `emu`. Requests that leave loopback (TalkJS's CDN fonts and emoji data) are aborted, so
+//   const page = await openChatbox(browser, site, emu, { userId, conversationId, token })
+//       a new page showing the Chatbox of `userId` on `conversationId`, against `emu`, signed in
+//       with `token` (default: a valid JWT; null: none, for an emulator without a secret). Requests that leave loopback (TalkJS's CDN fonts and emoji data) are aborted, so
 //       the test is the same offline and online. `page.errors` collects uncaught page errors and
 //       `page.refused` the emulator's error answers (status >= 400), for failure messages.
 
@@ -88,7 +88,7 @@ function isLoopback(url) {
   return hostname === "127.0.0.1" || hostname === "localhost" || hostname === "[::1]";
 }
 
-export async function openChatbox(browser, site, emu, { userId, conversationId }) {
+export async function openChatbox(browser, site, emu, { userId, conversationId, token = emu.jwt(userId) }) {
   const context = await browser.newContext({ viewport: VIEWPORT });
   await context.route((url) => !isLoopback(url.href), (route) => route.abort());
   const page = await context.newPage();
@@ -98,7 +98,8 @@ export async function openChatbox(browser, site, emu, { userId, conversationId }
   page.on("response", (r) => {
     if (r.status() >= 400) page.refused.push(`${r.request().method()} ${new URL(r.url()).pathname} -> ${r.status()}`);
   });
-  const query = new URLSearchParams({ appId: emu.appId, userId, host: emu.host, token: emu.jwt(userId), conversationId });
+  const query = new URLSearchParams({ appId: emu.appId, userId, host: emu.host, conversationId });
+  if (token) query.set("token", token);
   await page.goto(`${site.url}?${query}`);
   return page;
 }

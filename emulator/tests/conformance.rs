@@ -40,13 +40,13 @@ fn run(cmd: &mut Command, what: &str) {
 fn npm_script(script: &str, what: &str) {
     let _serial = NPM.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = conformance_dir();
-    let installed = |p: &&str| {
+    let installed = |p: &str| {
         dir.join("node_modules")
             .join(p)
             .join("package.json")
             .exists()
     };
-    if !PACKAGES.iter().all(|p| installed(&p)) {
+    if !PACKAGES.iter().all(|p| installed(p)) {
         run(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
