@@ -9,11 +9,7 @@
 import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { startEmulator, session, user, startConversation, watch, closeAll, uid } from "../lib/emulator.mjs";
-import { missingChromium, startSite, launch, openChatbox } from "./harness.mjs";
-
-/// How long the UI may take to show something. The first render loads a 1 MB bundle and opens a
-/// socket; everything is on loopback, so longer than this is a failure, not slowness.
-const UI_WAIT_MS = 10_000;
+import { UI_WAIT_MS, missingChromium, startSite, launch, openChatbox } from "./harness.mjs";
 
 const missing = missingChromium();
 if (missing && process.env.CI === "true") {
@@ -124,6 +120,22 @@ test("the typing indicator shows while another user types, and goes when they se
   await carol.conversation(id).send("done typing");
   await shows(page, message(page, "done typing"), "carol's message");
   await typing.waitFor({ state: "detached", timeout: UI_WAIT_MS });
+});
+
+test("a file attached with the paperclip is uploaded and reaches the other user", { skip }, async () => {
+  // The emulator's settings turn file sharing on (docs/protocol.md §12.6); this is what it enables.
+  const { id, page } = await bobsChatbox();
+  const alices = watch((cb) => alice.conversation(id).subscribeMessages(cb));
+  const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.getByLabel("Send file").click()]);
+  await chooser.setFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("file from the browser") });
+  await page.locator("button", { hasText: /^Send$/ }).click(); // the preview's Send, not the icon
+  const [received] = await alices.until((list) => list?.length === 1, "bob's file at alice", UI_WAIT_MS);
+  const [block] = received.content;
+  assert.equal(block.type, "file");
+  assert.equal(block.filename, "notes.txt");
+  assert.equal(await (await fetch(block.url)).text(), "file from the browser");
+  await shows(page, message(page, "notes.txt").and(page.locator("[t-sender=currentUser]")), "bob's file as his own");
+  alices.unsubscribe();
 });
 
 test("on an emulator without a secret, the Chatbox renders and shows messages with no token", { skip }, async () => {

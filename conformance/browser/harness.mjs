@@ -26,6 +26,10 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BUILD_DIR = path.join(HERE, ".build");
 /// Where Debian's `chromium` package installs the browser.
 const DEBIAN_CHROMIUM = "/usr/bin/chromium";
+/// How long the UI may take to show something, and a click to find its element. The first render
+/// loads a 1 MB bundle and opens a socket; everything is on loopback, so longer than this is a
+/// failure, not slowness.
+export const UI_WAIT_MS = 10_000;
 /// The page's size: a desktop-sized chatbox, so the UI shows its desktop layout.
 const VIEWPORT = { width: 1000, height: 700 };
 
@@ -90,6 +94,7 @@ function isLoopback(url) {
 
 export async function openChatbox(browser, site, emu, { userId, conversationId, token = emu.jwt(userId) }) {
   const context = await browser.newContext({ viewport: VIEWPORT });
+  context.setDefaultTimeout(UI_WAIT_MS);
   await context.route((url) => !isLoopback(url.href), (route) => route.abort());
   const page = await context.newPage();
   page.errors = [];
