@@ -1,4 +1,5 @@
-//! The HTTP side: app check, bokens, file upload and download, search, and the websocket upgrade.
+//! The HTTP side: app check, app settings, bokens, file upload and download, search, and the
+//! websocket upgrade.
 //!
 //! URLs follow what the official client derives from a local `host` (docs/protocol.md §1.1):
 //! `/api/v0/...` for the internal API and `/public_api/v1/...` for the REST API and realtime.
@@ -16,6 +17,7 @@ use talkjs_protocol::filter::ConversationFilter;
 use talkjs_protocol::path::decode_component;
 use talkjs_protocol::request::{BokenResponse, UploadResponse};
 
+use crate::app_settings::AppSettings;
 use crate::auth;
 use crate::realtime::{self, SharedWorld, lock};
 use crate::store::FileRecord;
@@ -36,9 +38,20 @@ const CLIENT_HEADERS: &str =
 /// How long a browser may cache a preflight answer.
 const PREFLIGHT_MAX_AGE_SECONDS: u32 = 600;
 
+/// The app settings the UI components fetch (`crate::app_settings`). The doubled slash is what they
+/// send: they append `/app` to `/api/v0/{app}/` (docs/protocol.md §12.6).
+const APP_SETTINGS_PATH: &str = "/api/v0/{app}//app";
+/// The same with one slash, for a client that does not double it.
+const APP_SETTINGS_PATH_SINGLE_SLASH: &str = "/api/v0/{app}/app";
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/v0/{app}", web::get().to(app_check)))
+        .service(resource(APP_SETTINGS_PATH, web::get().to(app_settings)))
+        .service(resource(
+            APP_SETTINGS_PATH_SINGLE_SLASH,
+            web::get().to(app_settings),
+        ))
         .service(resource(
             "/api/v0/{app}/bokens/{user}",
             web::get().to(boken),
@@ -163,6 +176,14 @@ async fn app_check(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpRespo
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({})),
         Err(resp) => resp,
     }
+}
+
+/// The app's settings for the bearer token's user; every role gets the same.
+async fn app_settings(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpResponse {
+    if let Err(resp) = check_app(&world, &req, 3).and_then(|()| bearer_user(&world, &req)) {
+        return resp;
+    }
+    HttpResponse::Ok().json(AppSettings::for_app(lock(&world).config()))
 }
 
 #[derive(serde::Deserialize)]

@@ -15,11 +15,13 @@
 //! ```
 //!
 //! Layout: [`world`] holds the state and rules and does no I/O; [`realtime`] serves websockets;
-//! [`http`] serves the rest; [`store`] is the storage trait and its in-memory implementation;
+//! [`http`] serves the rest ([`app_settings`] is what the UI components fetch); [`store`] is the
+//! storage trait and its in-memory implementation;
 //! [`auth`] checks tokens.
 
 #![deny(missing_docs)]
 
+pub mod app_settings;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -1,12 +1,28 @@
 //! The conformance suite: the official `@talkjs/core` client, run by Node, against this crate's
-//! `talkjs-emulator` binary (see `conformance/`). It is part of `cargo test` so that one command
-//! runs every test; this file only installs the Node package when it is missing and runs
-//! `npm test` with the binary cargo just built.
+//! `talkjs-emulator` binary (see `conformance/`), and the browser test: TalkJS's React `Chatbox`
+//! in headless Chromium against the same binary (`conformance/browser/`). They are part of
+//! `cargo test` so that one command runs every test; this file only installs the Node packages
+//! when they are missing and runs the two npm scripts with the binary cargo just built.
 //!
-//! Node 20+ and npm are required; without them this test fails and says so.
+//! Node 20+ and npm are required; without them these tests fail and say so. The browser test also
+//! needs Debian's `chromium`: without it, it fails when `CI=true` and is skipped (with a message)
+//! otherwise.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
+
+/// The packages the two suites load: when one is missing, `npm ci` installs them all.
+const PACKAGES: [&str; 4] = [
+    "@talkjs/core",
+    "@talkjs/react-components",
+    "playwright-core",
+    "esbuild",
+];
+
+/// Held while `npm ci` or a suite runs. The suites share `node_modules` and the machine (2 cores in
+/// CI), so they run one after the other rather than in libtest's parallel threads.
+static NPM: Mutex<()> = Mutex::new(());
 
 fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance")
@@ -19,22 +35,43 @@ fn run(cmd: &mut Command, what: &str) {
     assert!(status.success(), "{what} failed: {status}");
 }
 
-#[test]
-fn the_official_client_works_against_the_emulator() {
+/// Runs `npm run {script}` in `conformance/` against the emulator binary, installing the packages
+/// first if any is missing.
+fn npm_script(script: &str, what: &str) {
+    let _serial = NPM.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = conformance_dir();
-    if !dir.join("node_modules/@talkjs/core/package.json").exists() {
+    let installed = |p: &str| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    };
+    if !PACKAGES.iter().all(|p| installed(p)) {
         run(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(&dir),
-            "npm ci (installing the official client as a test peer)",
+            "npm ci (installing the official packages as test peers)",
         );
     }
     run(
         Command::new("npm")
-            .arg("test")
+            .args(["run", script])
             .current_dir(&dir)
             .env("TALKJS_EMULATOR_BIN", env!("CARGO_BIN_EXE_talkjs-emulator")),
-        "the conformance suite (npm test in conformance/)",
+        what,
+    );
+}
+
+#[test]
+fn the_official_client_works_against_the_emulator() {
+    npm_script("test", "the conformance suite (npm test in conformance/)");
+}
+
+#[test]
+fn the_official_chatbox_works_against_the_emulator_in_chromium() {
+    npm_script(
+        "test:browser",
+        "the browser test (npm run test:browser in conformance/)",
     );
 }
