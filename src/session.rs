@@ -249,7 +249,7 @@ impl TalkSession {
     }
 
     /// Ends the session: the connection closes and every call fails with
-    /// [`ErrorKind::SessionTerminated`]. (A Rust addition; the official client has no equivalent.)
+    /// `ErrorKind::SessionTerminated`. (A Rust addition; the official client has no equivalent.)
     pub fn terminate(&self, reason: impl Into<String>) {
         self.inner.session.terminate(reason.into());
     }
@@ -283,7 +283,7 @@ impl TalkSession {
     }
 
     /// Subscribes to the current user's conversations, most recently active first: the 20 most
-    /// recent, then every change; [`Subscription::load_more`] loads older ones. Pass
+    /// recent, then every change; `Subscription::load_more` loads older ones. Pass
     /// [`ConversationFilter::default()`](talkjs_protocol::filter::ConversationFilter) for all
     /// conversations, or a filter to keep some (several lists with different filters share one
     /// wire subscription).

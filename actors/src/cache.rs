@@ -91,7 +91,7 @@ pub struct UserUpdated(pub Arc<UserSnapshot>);
 /// Who to tell when a user changes.
 #[derive(Debug, Clone)]
 pub struct Watcher {
-    /// The watcher's id ([`crate::session::routes::next_id`]).
+    /// The watcher's id (`crate::session::routes::next_id`).
     pub id: u64,
     /// Where updates go.
     pub inbox: Recipient<UserUpdated>,
@@ -170,7 +170,7 @@ pub struct SharedRead(pub Request);
 #[rtype(result = "CacheStats")]
 pub struct GetStats;
 
-/// See [`GetStats`].
+/// See `GetStats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
     /// Users cached.
@@ -277,7 +277,7 @@ impl Cache {
     }
 
     /// These users' snapshots (missing users are left out), fetched once however many ask;
-    /// with a watcher, it receives [`UserUpdated`] for each of them until [`Cache::unwatch`].
+    /// with a watcher, it receives `UserUpdated` for each of them until [`Cache::unwatch`].
     pub fn users(
         &self,
         ids: impl IntoIterator<Item = String>,

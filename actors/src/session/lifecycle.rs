@@ -38,7 +38,7 @@ pub(crate) struct Terminate(pub(crate) String);
 pub(crate) struct GetStatus;
 
 /// A session's state, for tests and diagnostics
-/// ([`SessionHandle::status`](super::SessionHandle::status)).
+/// (`SessionHandle::status`).
 #[derive(Debug, Clone)]
 pub struct SessionStatus {
     /// Whether a connection actor is running.

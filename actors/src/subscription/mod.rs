@@ -1,6 +1,6 @@
 //! Live subscriptions: one actor per subscription, and the handle that drives it.
 //!
-//! A [`SubscriptionActor`] runs one [`Kind`] of subscription (a user, a message list, ...). The
+//! A `SubscriptionActor` runs one `Kind` of subscription (a user, a message list, ...). The
 //! generic actor owns everything the kinds share:
 //!
 //! - **States**, as the official client has them: pending, active (with the latest snapshot and
@@ -11,13 +11,13 @@
 //!   work that needs the server first (hydrating a new message's sender, loading a page) holds
 //!   the mailbox until it is done (`ctx.wait`), so events never overtake one another; events that
 //!   arrive during a load are applied on top of its result.
-//! - **Wire topics** through the session ([`Hold`]/[`Release`]): `SUBSCRIBE` goes out before the
+//! - **Wire topics** through the session (`Hold`/`Release`): `SUBSCRIBE` goes out before the
 //!   first `GET`, and is released when the actor stops.
 //! - **Users** shown by a snapshot are hydrated and watched through the session's [`Cache`];
-//!   a [`UserUpdated`] re-emits every snapshot that shows that user.
+//!   a `UserUpdated` re-emits every snapshot that shows that user.
 //! - **Delivery** of each new snapshot, once, to every listener: closures, `Stream`s and actix
 //!   `Recipient`s ([`Listener`]). A snapshot equal to the last one delivered is not re-emitted.
-//! - **Reconnects**: on [`Routed::Resync`] the kind reloads and reconciles (see each kind).
+//! - **Reconnects**: on `Routed::Resync` the kind reloads and reconciles (see each kind).
 
 mod actor;
 mod conversation;
