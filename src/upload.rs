@@ -157,7 +157,7 @@ pub(crate) async fn send_authorized(
             Err(e) if !retried => {
                 retried = true;
                 tracing::debug!(error = %e, operation = %op, "HTTP request failed; retrying once");
-                tokio::time::sleep(retry_delay()).await;
+                pause(session, op, retry_delay()).await?;
                 continue;
             }
             Err(e) => return Err(Error::new(op.clone(), ErrorKind::Transport(e))),
@@ -175,7 +175,7 @@ pub(crate) async fn send_authorized(
             500..=599 if !retried => {
                 retried = true;
                 tracing::debug!(status, operation = %op, "HTTP request answered 5xx; retrying once");
-                tokio::time::sleep(retry_delay()).await;
+                pause(session, op, retry_delay()).await?;
             }
             _ => {
                 let bytes = body.unwrap_or_default();
@@ -189,6 +189,14 @@ pub(crate) async fn send_authorized(
             }
         }
     }
+}
+
+/// Waits on the session's thread, so a caller without an async runtime's timer can wait.
+async fn pause(session: &TalkSession, op: &Arc<str>, d: std::time::Duration) -> Result<()> {
+    session
+        .handle()
+        .run_local(op.clone(), move || tokio::time::sleep(d))
+        .await
 }
 
 /// One try of an authorized request: its status and body (or why the body could not be read),

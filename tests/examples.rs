@@ -259,6 +259,21 @@ async fn quickstart_flow_snapshot() {
 }
 
 #[test]
+fn tokio_main_echoes_each_message_once_without_actix_and_exits_0() {
+    let stdout = run_example("tokio_main", &[]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "Alice: ping",
+            "Echo bot: echo: ping",
+            "Alice: still there?",
+            "Echo bot: echo: still there?",
+        ]
+    );
+}
+
+#[test]
 fn bot_actor_answers_each_question_once_and_exits_0() {
     let stdout = run_example("bot_actor", &[]);
     insta::assert_snapshot!("bot_actor_transcript", stdout);
