@@ -20,21 +20,12 @@
 //! - **Reconnects**: on `Routed::Resync` the kind reloads and reconciles (see each kind).
 
 mod actor;
-mod conversation;
-mod conversations;
 pub mod handle;
 mod hydrate;
 mod kind;
-mod messages;
-mod online;
+mod kinds;
 mod paging;
-mod participant;
-mod participants;
-mod reactions;
 mod start;
-mod typing;
-mod user;
-mod user_list;
 
 use std::sync::Arc;
 
@@ -50,17 +41,17 @@ use crate::error::Error;
 use crate::session::Request;
 use crate::session::handle::SessionHandle;
 
-pub(crate) use conversation::ConversationKind;
-pub(crate) use conversations::ConversationListKind;
 pub use handle::{ListItems, Listener, Subscription, SubscriptionStream, Terminated, Update};
 pub(crate) use kind::{Apply, Kind, LoadReason, Scope, Step};
-pub(crate) use messages::MessagesKind;
-pub(crate) use online::OnlineKind;
-pub(crate) use participant::ParticipantKind;
-pub(crate) use participants::ParticipantsKind;
-pub(crate) use reactions::ReactionsKind;
-pub(crate) use typing::TypingKind;
-pub(crate) use user::UserKind;
+pub(crate) use kinds::conversation::ConversationKind;
+pub(crate) use kinds::conversations::ConversationListKind;
+pub(crate) use kinds::messages::MessagesKind;
+pub(crate) use kinds::online::OnlineKind;
+pub(crate) use kinds::participant::ParticipantKind;
+pub(crate) use kinds::participants::ParticipantsKind;
+pub(crate) use kinds::reactions::ReactionsKind;
+pub(crate) use kinds::typing::TypingKind;
+pub(crate) use kinds::user::UserKind;
 
 /// A list snapshot: `None` while the list cannot be seen (not a participant, no such user).
 pub type ListSnapshot<T> = Option<Arc<Vec<Arc<T>>>>;

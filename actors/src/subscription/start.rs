@@ -85,7 +85,7 @@ impl Env {
         &self,
         filter: ConversationFilter,
     ) -> Subscription<ListSnapshot<ConversationSnapshot>> {
-        let kind = ConversationListKind::new(filter, super::conversations::FIRST_WINDOW);
+        let kind = ConversationListKind::new(filter, super::kinds::conversations::FIRST_WINDOW);
         self.subscribe(kind, &[])
     }
 
@@ -94,7 +94,7 @@ impl Env {
         &self,
         conversation: &str,
     ) -> Subscription<ListSnapshot<MessageSnapshot>> {
-        let kind = MessagesKind::new(conversation, super::messages::FIRST_WINDOW);
+        let kind = MessagesKind::new(conversation, super::kinds::messages::FIRST_WINDOW);
         self.subscribe(kind, &[(conversation, "conversation id")])
     }
 

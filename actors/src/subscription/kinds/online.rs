@@ -14,10 +14,10 @@ use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::{UserOnlineSnapshot, UserSnapshot};
 use talkjs_protocol::wire::OnlineWire;
 
-use super::hydrate;
-use super::{Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::session::routes::RouteKey;
+use crate::subscription::hydrate;
+use crate::subscription::{Kind, LoadReason, Scope, Step};
 
 /// See the module docs.
 #[derive(Debug)]

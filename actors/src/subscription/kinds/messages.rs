@@ -23,12 +23,12 @@ use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{MessageWire, Millis, Page};
 
-use super::hydrate::{self, Hydrated};
+use crate::subscription::hydrate::{self, Hydrated};
 
-use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
 use crate::session::routes::{Found, Lookup, RouteKey};
+use crate::subscription::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 
 /// Messages in the first window (official client: 30).
 pub const FIRST_WINDOW: usize = 30;

@@ -17,10 +17,10 @@ use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::{ParticipantSnapshot, UserSnapshot};
 use talkjs_protocol::wire::ParticipantWire;
 
-use super::hydrate;
-use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::session::routes::{Found, Lookup, RouteKey};
+use crate::subscription::hydrate;
+use crate::subscription::{Apply, Kind, LoadReason, Scope, Step};
 
 /// See the module docs.
 #[derive(Debug)]

@@ -27,11 +27,11 @@ use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{ParticipantSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{Millis, ParticipantWire};
 
-use super::paging::{Until, fetch_pages};
 use super::user_list::{self, Entry, HasUserList, Loaded, UserItem, UserList};
-use super::{Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::session::routes::{Found, Lookup, RouteKey};
+use crate::subscription::paging::{Until, fetch_pages};
+use crate::subscription::{Kind, ListSnapshot, LoadReason, Scope, Step};
 
 /// Participants in the first window (official client: 10).
 pub const FIRST_WINDOW: usize = 10;

@@ -23,12 +23,12 @@ use talkjs_protocol::request::Empty;
 use talkjs_protocol::snapshot::{ConversationSnapshot, MessageSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{ConversationWire, MessageWire, Millis};
 
-use super::hydrate;
-use super::{Apply, Env, Kind, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
 use crate::session::handle::TopicGuard;
 use crate::session::routes::{Found, Lookup, RouteKey};
+use crate::subscription::hydrate;
+use crate::subscription::{Apply, Env, Kind, LoadReason, Scope, Step};
 
 /// A conversation with its last message, kept current by events (what a conversation
 /// subscription and each entry of a conversation list hold).

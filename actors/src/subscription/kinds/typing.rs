@@ -19,9 +19,9 @@ use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::snapshot::{TypingSnapshot, UserSnapshot};
 use talkjs_protocol::wire::TypingWire;
 
-use super::{Apply, Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::session::routes::RouteKey;
+use crate::subscription::{Apply, Kind, LoadReason, Scope, Step};
 
 /// See the module docs.
 #[derive(Debug)]

@@ -23,11 +23,11 @@ use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{SingleReactionSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{Millis, ReactionUserWire};
 
-use super::paging::{Until, fetch_pages};
 use super::user_list::{self, HasUserList, Loaded, UserItem, UserList};
-use super::{Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::session::routes::RouteKey;
+use crate::subscription::paging::{Until, fetch_pages};
+use crate::subscription::{Kind, ListSnapshot, LoadReason, Scope, Step};
 
 /// Reactions in the first window (the official client asks for 30).
 pub const FIRST_WINDOW: usize = 30;

@@ -27,10 +27,10 @@ use talkjs_protocol::snapshot::{ConversationSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{ConversationWire, Page};
 
 use super::conversation::{Entry, EntryStep, last_message};
-use super::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 use crate::cache::Watcher;
 use crate::error::Error;
 use crate::session::routes::{Found, Lookup, RouteKey};
+use crate::subscription::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
 
 /// Conversations in the first window (official client: 20).
 pub const FIRST_WINDOW: usize = 20;

@@ -10,9 +10,9 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::snapshot::UserSnapshot;
 
-use super::{Kind, LoadReason, Scope, Step};
 use crate::error::Error;
 use crate::session::routes::RouteKey;
+use crate::subscription::{Kind, LoadReason, Scope, Step};
 
 /// See the module docs.
 #[derive(Debug)]

@@ -15,9 +15,9 @@ use talkjs_protocol::path::Route;
 use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::UserSnapshot;
 
-use super::paging::{Pages, Until, fetch_pages};
-use super::{Apply, Kind, ListSnapshot, Scope, Step};
 use crate::error::Error;
+use crate::subscription::paging::{Pages, Until, fetch_pages};
+use crate::subscription::{Apply, Kind, ListSnapshot, Scope, Step};
 
 /// An item of a list keyed by user (a participant, a reaction).
 pub trait UserItem: Clone + 'static {
