@@ -8,8 +8,11 @@
 //!
 //! Behind the handles is an actix actor system (`talkjs-actors`): a registry of sessions, one
 //! session actor per user, one connection actor per live websocket, a token actor, cache shards,
-//! and one actor per live subscription. Everything must run inside an actix system:
-//! `#[actix_rt::main]`, `#[actix_web::main]`, `#[actix_rt::test]`.
+//! and one actor per live subscription. It runs in any async program: inside an actix system
+//! (`#[actix_rt::main]`, `#[actix_web::main]`) the actors join it; under `#[tokio::main]`, in a
+//! `tokio::spawn`ed task or on a plain thread they run on a thread the runtime starts for them.
+//! Handles are `Send + Sync` and their futures are `Send`, so any task on any thread may use them;
+//! [`shutdown`] ends every session.
 //!
 //! This example runs as it is: it starts the local emulator in process (`talkjs-emulator`; leave
 //! out `.host(..)` to talk to TalkJS itself), subscribes Bob to a conversation and lets Alice
