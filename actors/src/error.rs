@@ -34,6 +34,13 @@ pub enum ErrorKind {
     /// The network failed in a way retrying did not fix (only for HTTP uploads; realtime requests
     /// wait for the next connection instead).
     Transport(String),
+    /// The server could not be reached (or did not authenticate the connection) within
+    /// [`Timings::connect_timeout`](crate::Timings): the reason names the last failure seen.
+    /// Nothing was sent; a later call tries again.
+    Unreachable(String),
+    /// The server did not answer the request within
+    /// [`Timings::request_timeout`](crate::Timings). It may still have applied it.
+    Timeout(String),
     /// The server answered 200 with data that could not be read as the expected type (a server
     /// speaking another version of the protocol, or a bug): nothing was applied.
     Protocol(String),
@@ -142,6 +149,8 @@ impl fmt::Display for Error {
                 write!(f, "{op} failed because the session was destroyed: {r}")
             }
             ErrorKind::Transport(r) | ErrorKind::Protocol(r) => write!(f, "{op} failed: {r}"),
+            ErrorKind::Unreachable(r) => write!(f, "{op} failed: {r}"),
+            ErrorKind::Timeout(r) => write!(f, "{op} failed: {r}"),
         }
     }
 }

@@ -32,6 +32,10 @@ enum Script {
     /// JSON that is not a frame, a response to a request never made, a `PUBLISH` whose event
     /// does not decode and one of an unknown type, and a binary frame.
     Garbage,
+    /// Upgrades the socket and never answers the renew.
+    SilentRenew,
+    /// Answers everything except requests to `/never`.
+    IgnoreNever,
 }
 
 struct Server {
@@ -70,6 +74,12 @@ async fn socket(
             let reply = |status: u16, data: Value| json!([seq, status, data]).to_string();
             if path == "/ping" {
                 let _ = session.text(reply(200, json!({}))).await;
+                continue;
+            }
+            if path == "/session/renew" && st.script == Script::SilentRenew {
+                continue;
+            }
+            if path == "/never" && st.script == Script::IgnoreNever {
                 continue;
             }
             if path == "/session/renew" {
@@ -169,6 +179,15 @@ fn server(
     accepted: Vec<&'static str>,
     expires_in: Option<i64>,
 ) -> (String, Arc<Server>) {
+    server_on("127.0.0.1:0", script, accepted, expires_in)
+}
+
+fn server_on(
+    addr: &str,
+    script: Script,
+    accepted: Vec<&'static str>,
+    expires_in: Option<i64>,
+) -> (String, Arc<Server>) {
     let st = Arc::new(Server {
         script,
         log: Mutex::default(),
@@ -192,7 +211,7 @@ fn server(
     })
     .workers(1)
     .disable_signals()
-    .bind("127.0.0.1:0")
+    .bind(addr)
     .expect("bind");
     let port = srv.addrs()[0].port();
     actix_rt::spawn(srv.run());
@@ -471,4 +490,105 @@ async fn frames_that_do_not_decode_are_skipped_and_the_socket_and_requests_carry
         "{:?}",
         errors.lock().unwrap()
     );
+}
+
+/// A session with a fixed-token provider and short connect and request timeouts.
+fn impatient_session(host: &str) -> SessionHandle {
+    let config = SessionConfig {
+        app_id: "app1".into(),
+        user_id: "alice".into(),
+        urls: ApiUrls::for_host(host),
+        tokens: TokenSource::Provider(Box::new(TokenFn::new(|_r: TokenRequest| async {
+            Ok::<_, String>("t".to_owned())
+        }))),
+        timings: Timings {
+            connect_timeout: Duration::from_millis(600),
+            request_timeout: Duration::from_millis(600),
+            ..Timings::default()
+        },
+        cache: Default::default(),
+    };
+    talkjs_actors::get_session(config, true)
+        .expect("a session")
+        .session
+}
+
+/// Bounds a failure: it must come within `limit`, well before a hang would be noticed.
+async fn fails_within<T: std::fmt::Debug>(
+    limit: Duration,
+    f: impl std::future::Future<Output = talkjs_actors::Result<T>>,
+) -> talkjs_actors::Error {
+    tokio::time::timeout(limit, f)
+        .await
+        .expect("failed in time instead of hanging")
+        .expect_err("fails")
+}
+
+#[actix_rt::test]
+async fn a_closed_port_fails_calls_as_unreachable_and_a_later_call_succeeds_once_the_server_is_up()
+{
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let host = format!("127.0.0.1:{port}");
+    let s = impatient_session(&host);
+    let e = fails_within(Duration::from_secs(5), post(&s, "/a")).await;
+    assert!(
+        matches!(e.kind(), talkjs_actors::ErrorKind::Unreachable(r) if r.contains("could not connect")),
+        "{e}"
+    );
+    let (_, st) = server_on(&host, Script::Plain, vec![], Some(86_400));
+    within(post(&s, "/b")).await.expect("the server is back");
+    assert_eq!(
+        st.log.lock().unwrap().last().map(String::as_str),
+        Some("POST /b as t")
+    );
+}
+
+#[actix_rt::test]
+async fn a_server_that_accepts_tcp_but_never_upgrades_fails_calls_as_unreachable() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    actix_rt::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket); // never answered, never closed
+        }
+    });
+    let s = impatient_session(&host);
+    let e = fails_within(Duration::from_secs(5), post(&s, "/a")).await;
+    assert!(
+        matches!(e.kind(), talkjs_actors::ErrorKind::Unreachable(_)),
+        "{e}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_server_that_never_answers_the_renew_fails_calls_as_unreachable() {
+    let (host, st) = server(Script::SilentRenew, vec![], None);
+    let s = impatient_session(&host);
+    let e = fails_within(Duration::from_secs(5), post(&s, "/a")).await;
+    assert!(
+        matches!(e.kind(), talkjs_actors::ErrorKind::Unreachable(r) if r.contains("did not authenticate")),
+        "{e}"
+    );
+    assert!(
+        st.log.lock().unwrap().is_empty(),
+        "nothing but the renew was sent"
+    );
+}
+
+#[actix_rt::test]
+async fn a_request_the_server_never_answers_times_out_and_the_next_one_is_answered() {
+    let (host, _st) = server(Script::IgnoreNever, vec![], Some(86_400));
+    let s = impatient_session(&host);
+    let e = fails_within(Duration::from_secs(5), post(&s, "/never")).await;
+    assert!(
+        matches!(e.kind(), talkjs_actors::ErrorKind::Timeout(_)),
+        "{e}"
+    );
+    within(post(&s, "/a"))
+        .await
+        .expect("the socket still works");
 }

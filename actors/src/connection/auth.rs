@@ -186,6 +186,7 @@ impl Connection {
                 };
                 let was_ready = std::mem::replace(&mut socket.auth, Auth::Ready(sent)).is_ready();
                 self.attempt = 0;
+                self.outage.over(&self.span);
                 self.notify(Notice::Authenticated { expires_in });
                 if !was_ready {
                     self.notify(Notice::Lifecycle(Lifecycle::Connected));

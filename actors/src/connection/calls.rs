@@ -6,6 +6,7 @@
 //! each request carries the socket's next seq, and the answer is routed back by it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::value::RawValue;
@@ -47,6 +48,9 @@ pub(super) struct Pending {
     order: u64,
     pub(super) call: Call,
     reply: Option<oneshot::Sender<Result<Response, CallError>>>,
+    /// Queued: since when it waits for an authenticated socket (arrival, or the loss of the
+    /// socket it was in flight on). In flight: when it was sent.
+    since: Instant,
 }
 
 impl Pending {
@@ -95,11 +99,42 @@ impl Calls {
         self.queue.insert(at, pending);
     }
 
-    /// The socket is gone: everything in flight goes back in the queue, in call order.
+    /// The socket is gone: everything in flight goes back in the queue, in call order, and
+    /// waits for a socket from now.
     pub(super) fn requeue_in_flight(&mut self) {
-        for (_, p) in std::mem::take(&mut self.in_flight) {
+        let now = Instant::now();
+        for (_, mut p) in std::mem::take(&mut self.in_flight) {
+            p.since = now;
             self.requeue(p);
         }
+    }
+
+    /// Takes the calls in flight that were sent `limit` or longer ago.
+    pub(super) fn expire_in_flight(&mut self, limit: Duration, now: Instant) -> Vec<Pending> {
+        let late: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, p)| now.duration_since(p.since) >= limit)
+            .map(|(seq, _)| *seq)
+            .collect();
+        late.iter()
+            .filter_map(|seq| self.in_flight.remove(seq))
+            .collect()
+    }
+
+    /// Takes the queued calls that have waited `limit` or longer.
+    pub(super) fn expire(&mut self, limit: Duration, now: Instant) -> Vec<Pending> {
+        let mut expired = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for p in self.queue.drain(..) {
+            if now.duration_since(p.since) >= limit {
+                expired.push(p);
+            } else {
+                kept.push_back(p);
+            }
+        }
+        self.queue = kept;
+        expired
     }
 
     /// Takes every unanswered call: the queue, then those in flight.
@@ -141,6 +176,7 @@ impl Connection {
         let span = &self.span;
         tracing::trace!(parent: span, seq, method = %call.method, path = %call.path, "request sent");
         socket.write(Frame::Request(req), span);
+        pending.since = Instant::now();
         self.calls.in_flight.insert(seq, pending);
     }
 
@@ -203,6 +239,7 @@ impl Handler<Call> for Connection {
                 order,
                 call,
                 reply: Some(tx),
+                since: Instant::now(),
             },
             ctx,
         );

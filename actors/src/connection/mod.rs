@@ -36,6 +36,7 @@
 mod auth;
 mod calls;
 mod heartbeat;
+mod outage;
 mod socket;
 mod stop;
 mod timings;
@@ -115,6 +116,7 @@ pub enum Notice {
 
 /// The lifecycle of the connection, observable by plugins.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Lifecycle {
     /// Dialling the server.
     Connecting,
@@ -134,6 +136,13 @@ pub enum Lifecycle {
         attempt: u32,
         /// How long until the next attempt.
         delay: Duration,
+    },
+    /// No authenticated socket for [`Timings::connect_timeout`]: the calls that waited so long
+    /// failed with `ErrorKind::Unreachable`. Sent once per outage; `Connected` follows when the
+    /// server is back (the connection keeps redialling while subscriptions need it).
+    Unreachable {
+        /// The last failure seen (`could not connect: ...`, `the server did not answer ...`).
+        reason: String,
     },
     /// The connection stopped for good (idle, or the session ended).
     Terminated {
@@ -184,6 +193,9 @@ pub struct Connection {
     attempt: u32,
     /// The idle close, once scheduled.
     idle_timer: Option<SpawnHandle>,
+    /// The outage since the last authenticated socket: why it failed last, and whether
+    /// `Lifecycle::Unreachable` was reported.
+    outage: outage::Outage,
 }
 
 impl Connection {
@@ -207,6 +219,7 @@ impl Connection {
             subscriptions: 0,
             attempt: 0,
             idle_timer: None,
+            outage: outage::Outage::default(),
         }
     }
 
@@ -229,7 +242,10 @@ impl Actor for Connection {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // A full mailbox makes `Addr::send` wait and could reorder requests; keep it roomy.
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(self.config.timings.tick(), |act, ctx| act.heartbeat(ctx));
+        ctx.run_interval(self.config.timings.tick(), |act, ctx| {
+            act.heartbeat(ctx);
+            act.give_up_waiting(ctx);
+        });
     }
 }
 

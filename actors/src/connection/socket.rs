@@ -202,6 +202,7 @@ impl Connection {
             return;
         }
         tracing::debug!(parent: &self.span, %reason, "socket lost");
+        self.outage.failed(&reason);
         self.generation += 1;
         // Its renews, authentication and pings go with it.
         if let Link::Open(mut socket) = std::mem::replace(&mut self.link, Link::Backoff) {

@@ -28,6 +28,13 @@ pub const UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(10);
 /// Default for [`Timings::user_unsubscribe_delay`]: the official client keeps a user it showed
 /// subscribed for about 30 s after the last use.
 pub const USER_UNSUBSCRIBE_DELAY: Duration = Duration::from_secs(30);
+/// Give up on reaching the server after this long without an authenticated socket: calls that
+/// waited so long fail with `ErrorKind::Unreachable` (the connection keeps redialling while
+/// subscriptions need it). The official client waits forever; 10 s is ours.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Give up on one request the server has not answered after this long
+/// (`ErrorKind::Timeout`). The official client waits forever; 30 s is ours.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest interval between checks of the heartbeat timers.
 const HEARTBEAT_TICK: Duration = Duration::from_millis(500);
 /// Shortest interval between checks of the heartbeat timers, however short the timings: a
@@ -63,6 +70,12 @@ pub struct Timings {
     /// The same for users: how long the user cache keeps a user nobody shows any more (still
     /// subscribed, so a later read of them costs no frames) before `UNSUBSCRIBE /users/{id}`.
     pub user_unsubscribe_delay: Duration,
+    /// How long a call may wait for an authenticated socket (dialling, TLS, the websocket
+    /// upgrade and the renew, with any redials) before it fails with
+    /// `ErrorKind::Unreachable`. Later calls try again.
+    pub connect_timeout: Duration,
+    /// How long a sent request may go unanswered before it fails with `ErrorKind::Timeout`.
+    pub request_timeout: Duration,
 }
 
 impl Default for Timings {
@@ -76,6 +89,8 @@ impl Default for Timings {
             reconnect_max: RECONNECT_MAX,
             unsubscribe_delay: UNSUBSCRIBE_DELAY,
             user_unsubscribe_delay: USER_UNSUBSCRIBE_DELAY,
+            connect_timeout: CONNECT_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -83,7 +98,11 @@ impl Default for Timings {
 impl Timings {
     /// How often to check the heartbeat timers: often enough for the shortest of them.
     pub(super) fn tick(&self) -> Duration {
-        (self.server_silence.min(self.server_timeout) / TICKS_PER_TIMING)
+        (self
+            .server_silence
+            .min(self.server_timeout)
+            .min(self.connect_timeout)
+            / TICKS_PER_TIMING)
             .clamp(MIN_HEARTBEAT_TICK, HEARTBEAT_TICK)
     }
 }
