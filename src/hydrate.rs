@@ -65,7 +65,7 @@ pub(crate) async fn message(
     };
     let referenced = async {
         let Some(id) = &wire.referenced_message_id else {
-            return Ok(None);
+            return Ok::<_, crate::Error>(None);
         };
         let Some(r) = fetch_message(session, conversation, id).await? else {
             return Ok(None);

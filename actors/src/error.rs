@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use talkjs_protocol::ErrorBody;
+use talkjs_protocol::error::ErrorCode;
 
 /// Why an operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +45,29 @@ pub enum ErrorKind {
     /// The server answered 200 with data that could not be read as the expected type (a server
     /// speaking another version of the protocol, or a bug): nothing was applied.
     Protocol(String),
+    /// The caller ended it first: a subscription unsubscribed before its first snapshot (a
+    /// [`Terminated::Unsubscribed`](crate::subscription::Terminated) turned into an error).
+    Cancelled(String),
 }
 
-/// An operation's failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An operation's failure: what failed ([`Error::operation`]), why ([`Error::kind`], to
+/// match on), the server's code when it gave one ([`Error::code`]), and the underlying cause
+/// ([`std::error::Error::source`]: the server's error body, or the decoding error).
+#[derive(Debug, Clone)]
 pub struct Error {
     operation: Arc<str>,
     kind: ErrorKind,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl PartialEq for Error {
+    /// Equal when the operation and the kind are (the cause is detail).
+    fn eq(&self, other: &Error) -> bool {
+        self.operation == other.operation && self.kind == other.kind
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// A failure of `operation` (e.g. `Send message to conversation c1`).
@@ -59,6 +75,24 @@ impl Error {
         Error {
             operation: operation.into(),
             kind,
+            cause: None,
+        }
+    }
+
+    /// The same error with `cause` as its [`source`](std::error::Error::source).
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    /// The server's error code, typed (`None` when the server gave none: the failure was
+    /// local, or on the network).
+    pub fn code(&self) -> Option<ErrorCode> {
+        match &self.kind {
+            ErrorKind::NotFound(b) | ErrorKind::Forbidden(b) | ErrorKind::Server { body: b, .. } => {
+                Some(b.code())
+            }
+            _ => None,
         }
     }
 
@@ -68,11 +102,15 @@ impl Error {
     }
 
     /// A 200 answer to `operation` whose data could not be decoded.
-    pub fn unreadable(operation: impl Into<Arc<str>>, detail: impl fmt::Display) -> Error {
+    pub fn unreadable(
+        operation: impl Into<Arc<str>>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
         Error::new(
             operation,
-            ErrorKind::Protocol(format!("unreadable answer: {detail}")),
+            ErrorKind::Protocol(format!("unreadable answer: {cause}")),
         )
+        .with_source(cause)
     }
 
     /// The error of a call whose session actor is gone (it stopped, or its runtime shut down).
@@ -129,7 +167,7 @@ impl Error {
     pub fn with_operation(self, operation: impl Into<Arc<str>>) -> Error {
         Error {
             operation: operation.into(),
-            kind: self.kind,
+            ..self
         }
     }
 }
@@ -151,11 +189,24 @@ impl fmt::Display for Error {
             ErrorKind::Transport(r) | ErrorKind::Protocol(r) => write!(f, "{op} failed: {r}"),
             ErrorKind::Unreachable(r) => write!(f, "{op} failed: {r}"),
             ErrorKind::Timeout(r) => write!(f, "{op} failed: {r}"),
+            ErrorKind::Cancelled(r) => write!(f, "{op} was cancelled: {r}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if let Some(cause) = &self.cause {
+            return Some(cause.as_ref());
+        }
+        match &self.kind {
+            ErrorKind::NotFound(b) | ErrorKind::Forbidden(b) | ErrorKind::Server { body: b, .. } => {
+                Some(b)
+            }
+            _ => None,
+        }
+    }
+}
 
 /// A result of the runtime.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

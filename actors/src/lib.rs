@@ -33,6 +33,7 @@ pub mod token;
 pub use cache::{Cache, CacheConfig, CacheStats, Watcher};
 pub use connection::{Lifecycle, Timings};
 pub use error::{Error, ErrorKind, Result};
+pub use talkjs_protocol::error::ErrorCode;
 pub use http::client as http_client;
 pub use registry::{get_session, terminate_all};
 pub use runtime::THREAD_NAME;

@@ -88,7 +88,28 @@ impl std::fmt::Display for Terminated {
     }
 }
 
-impl std::error::Error for Terminated {}
+impl std::error::Error for Terminated {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Terminated::Error(e) => Some(e),
+            Terminated::Unsubscribed => None,
+        }
+    }
+}
+
+impl From<Terminated> for Error {
+    /// The subscription's error, or [`ErrorKind::Cancelled`] if it was unsubscribed, so that `?`
+    /// works on [`Subscription::connected`] in a function returning `talkjs::Result`.
+    fn from(t: Terminated) -> Error {
+        match t {
+            Terminated::Error(e) => e,
+            Terminated::Unsubscribed => Error::new(
+                "Subscribe",
+                ErrorKind::Cancelled("the subscription was unsubscribed".into()),
+            ),
+        }
+    }
+}
 
 struct Inner<T: Send + 'static> {
     id: u64,
