@@ -52,7 +52,7 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::UserSnapshot;
-use talkjs_protocol::wire::{MessageDiff, MessageWire, Page, ReactionSummaryWire, UserWire};
+use talkjs_protocol::wire::{MessageWire, Page, UserWire};
 use tokio::sync::oneshot;
 
 use crate::batch::{BatchItem, BatchKey};
@@ -798,7 +798,7 @@ fn apply_latest_event(latest: &mut Option<MessageWire>, event: &Event) -> bool {
             true
         }
         Event::MessageEdited(e) => match latest {
-            Some(l) if l.id == e.message_id => apply_message_diff(l, &e.diff),
+            Some(l) if l.id == e.message_id => l.apply(&e.diff),
             _ => true,
         },
         Event::MessageDeleted(e) => {
@@ -813,62 +813,6 @@ fn apply_latest_event(latest: &mut Option<MessageWire>, event: &Event) -> bool {
         }
         _ => true,
     }
-}
-
-/// Applies a `message.edited` diff to a wire message; false when the outcome is not known
-/// exactly (an emoji the message did not have, without its count or first-added time).
-fn apply_message_diff(m: &mut MessageWire, diff: &MessageDiff) -> bool {
-    if let Some(content) = &diff.content {
-        m.content.clone_from(content);
-    }
-    match &diff.custom {
-        None => {}
-        Some(None) => m.custom.clear(),
-        Some(Some(p)) => talkjs_protocol::wire::apply_custom_patch(&mut m.custom, p),
-    }
-    if let Some(t) = diff.edited_at {
-        m.edited_at = t;
-    }
-    match &diff.reactions {
-        None => {}
-        Some(None) => m.reactions.clear(),
-        Some(Some(per_emoji)) => {
-            for (emoji, d) in per_emoji {
-                let Some(d) = d else {
-                    m.reactions.remove(emoji);
-                    continue;
-                };
-                match m.reactions.get_mut(emoji) {
-                    Some(r) => {
-                        if let Some(c) = d.count {
-                            r.count = c;
-                        }
-                        if let Some(c) = d.current_user_reacted {
-                            r.current_user_reacted = c;
-                        }
-                        if let Some(t) = d.created_at {
-                            r.created_at = t;
-                        }
-                    }
-                    None => {
-                        let (Some(count), Some(created_at)) = (d.count, d.created_at) else {
-                            return false;
-                        };
-                        m.reactions.insert(
-                            emoji.clone(),
-                            ReactionSummaryWire {
-                                count,
-                                current_user_reacted: d.current_user_reacted.unwrap_or(false),
-                                created_at,
-                            },
-                        );
-                    }
-                }
-            }
-            m.reactions.retain(|_, r| r.count > 0);
-        }
-    }
-    true
 }
 
 /// Applies a user event to a loaded entry; true if the snapshot changed.
