@@ -15,7 +15,7 @@
 //!   emoji without a first-added time is appended at the end, and the list is re-sorted only when
 //!   a diff can move a first-added time. That order is not a function of a wire map, so the
 //!   snapshot keeps its own reaction rules; the fields both shapes share (content, custom data,
-//!   edit time) go through [`MessageDiff::apply_fields`], and where both can follow a diff
+//!   edit time) go through one helper (`MessageDiff::apply_fields`), and where both can follow a diff
 //!   they agree (the unit tests below check it).
 
 use std::collections::BTreeMap;

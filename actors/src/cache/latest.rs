@@ -19,13 +19,13 @@ use crate::session::handle::TopicGuard;
 
 /// A conversation's newest message (`None`: it has none), from the store of latest messages when
 /// it is known there, else fetched once however many ask (see the module docs). The watcher keeps
-/// the entry current until [`UnwatchLatest`] or [`Unwatch`].
+/// the entry current until [`UnwatchLatest`] or [`Unwatch`](super::Unwatch).
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Option<MessageWire>, Error>")]
 pub struct GetLatest {
     /// The conversation.
     pub conversation: String,
-    /// The asking subscription's watcher id ([`Watcher::id`]).
+    /// The asking subscription's watcher id ([`Watcher::id`](super::Watcher::id)).
     pub watcher: u64,
 }
 

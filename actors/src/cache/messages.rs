@@ -29,7 +29,7 @@ pub struct GetMessage {
 /// official client's shared stores do (two lists deciding about the same conversation change
 /// send one `GET` of it). Answers are not kept: a read is only current while something
 /// subscribes to what it read. (Latest messages, which the cache does keep current, are
-/// [`GetLatest`]; their fetches share in-flight reads too.)
+/// [`GetLatest`](super::GetLatest); their fetches share in-flight reads too.)
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Arc<RawValue>, Error>")]
 pub struct SharedRead(pub Request);

@@ -38,6 +38,10 @@
 //! shard (the default) runs on the session's thread; N > 1 shards each get a thread of their own
 //! ([`CacheConfig::shards`]), so a very busy session hydrates in parallel. The LRUs start empty
 //! and grow to their bounds, so an idle session costs little.
+//!
+//! Here: the [`Cache`] handle and what callers see. The shard actor is in `shard.rs`, each cache's
+//! state and handlers in `users.rs`, `messages.rs` (messages by id and shared reads) and
+//! `latest.rs`, and the one "one fetch per key, many waiters" map they all use in `inflight.rs`.
 
 mod inflight;
 mod latest;
@@ -157,7 +161,6 @@ fn shard_of(key: &str, n: usize) -> usize {
 }
 
 impl Cache {
-    /// Starts the shards of a session.
     /// Starts the shards of a session, on the session's thread (one shard) or each on a thread
     /// of its own (several); their mailboxes are ready at once.
     pub(crate) fn start(config: &CacheConfig, session: SessionHandle, linger: Duration) -> Cache {
