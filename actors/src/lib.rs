@@ -30,7 +30,7 @@ mod session;
 pub mod subscription;
 pub mod token;
 
-pub use cache::{Cache, CacheConfig, CacheStats, Watcher};
+pub use cache::{Cache, CacheConfig, CacheStats};
 pub use connection::{Lifecycle, Timings};
 pub use error::{Error, ErrorKind, Result};
 pub use talkjs_protocol::error::ErrorCode;

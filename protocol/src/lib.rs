@@ -10,6 +10,7 @@
 //! - [`wire`]: the JSON objects the server returns (users, conversations, messages, ...).
 //! - [`content`]: message content blocks and the rich-text node tree.
 //! - [`markup`]: TalkJS markup strings to content, as the official client parses them.
+//! - [`message_diff`]: applying a `message.edited` diff, to a wire message or a snapshot.
 //! - [`plaintext`]: content to the plaintext the official client shows.
 //! - [`snapshot`], [`params`], [`filter`], [`request`]: the public snapshot and parameter types of
 //!   `talkSession.d.ts`, conversation filters, and the typed bodies of each route.
@@ -25,6 +26,7 @@ pub mod event;
 pub mod filter;
 pub mod frame;
 pub mod markup;
+pub mod message_diff;
 pub mod params;
 pub mod path;
 pub mod plaintext;

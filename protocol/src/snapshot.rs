@@ -44,12 +44,13 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::content::ContentBlock;
+use crate::message_diff::patch_custom;
 /// The enums snapshots carry, here beside them (they are defined with the wire models).
 pub use crate::wire::{Access, MessageType, Notify, Origin};
 use crate::wire::{
-    ConversationDiff, ConversationWire, Custom, CustomPatch, MessageDiff, MessageWire, Millis,
-    OnlineWire, ParticipantDiff, ParticipantWire, Patch, ReactionSummaryDiff, ReactionSummaryWire,
-    ReactionUserWire, TypingDiff, TypingWire, UserDiff, UserWire, apply_custom_patch,
+    ConversationDiff, ConversationWire, Custom, MessageDiff, MessageWire, Millis, OnlineWire,
+    ParticipantDiff, ParticipantWire, Patch, ReactionSummaryDiff, ReactionSummaryWire,
+    ReactionUserWire, TypingDiff, TypingWire, UserDiff, UserWire,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -472,16 +473,16 @@ impl MessageSnapshot {
     ///   first-added time, then emoji) only when the diff could change a first-added time: when it
     ///   removes an emoji or carries a `createdAt`.
     ///
+    /// The content, custom data and edit time follow the same rules as [`MessageWire::apply`];
+    /// the reaction summary cannot (see [`crate::message_diff`] for why).
+    ///
     /// One deliberate difference from the official client: it re-appends an emoji whose count a
     /// diff sets to 0 (with count 0), and appends new emoji that come without a count; here both
     /// are left out, so a summary never shows a zero count.
     pub fn apply(&mut self, diff: &MessageDiff) {
-        if let Some(content) = &diff.content {
-            self.content.clone_from(content);
+        if diff.apply_fields(&mut self.content, &mut self.custom, &mut self.edited_at) {
             self.plaintext = crate::plaintext::plaintext(&self.content);
         }
-        patch_custom(&mut self.custom, &diff.custom);
-        patch(&mut self.edited_at, &diff.edited_at);
         apply_reactions(
             &mut self.reactions,
             &mut self.reaction_times,
@@ -945,15 +946,6 @@ fn set<T: Copy>(field: &mut T, value: Option<T>) {
 fn patch<T: Clone>(field: &mut Option<T>, value: &Patch<T>) {
     if let Some(v) = value {
         field.clone_from(v);
-    }
-}
-
-/// Applies a custom-data diff: absent leaves it, `null` empties it, a map merges key by key.
-fn patch_custom(custom: &mut Custom, value: &Patch<CustomPatch>) {
-    match value {
-        None => {}
-        Some(None) => custom.clear(),
-        Some(Some(p)) => apply_custom_patch(custom, p),
     }
 }
 

@@ -1,0 +1,379 @@
+//! The session's cache: users and messages, split over N shard actors.
+//!
+//! Every subscription of a session hydrates the users it shows (senders, participants, typing
+//! and reacting users) and the messages replies point to through this cache, so:
+//!
+//! - **one fetch per user**, however many subscriptions ask at once: concurrent requests for a
+//!   user wait on the same `GET /users` (which the session batches, up to 1000 ids per frame);
+//! - **one live copy per user**: a cached user is subscribed on the wire (`SUBSCRIBE /users`,
+//!   batched the same way), `user.edited` is applied once, and the new
+//!   `Arc<UserSnapshot>` is handed to every subscription *watching* that user
+//!   ([`UserUpdated`]), which re-emits whatever shows them: a renamed sender updates every
+//!   message list at once, all pointing to the same snapshot;
+//! - **bounded**: a user no subscription watches stays cached (and subscribed) for
+//!   [`Timings::user_unsubscribe_delay`](crate::connection::Timings) so that repeated one-off
+//!   reads are answered without a request, as the official client answers them from its stores;
+//!   at most [`CacheConfig::users`] such idle users are kept (least recently used go first), and
+//!   an evicted user is unsubscribed. Watched users are never evicted: they are on screen.
+//! - Messages fetched by id (the targets of replies outside a window) are kept in an LRU of
+//!   [`CacheConfig::messages`] entries; an edit or deletion evicts the entry.
+//! - Conversations fetched by id are shared by concurrent askers (several filtered lists
+//!   deciding about the same change), but not kept: a conversation is only current while
+//!   something subscribes to it, and the subscriptions that do keep their own copy.
+//! - **Latest messages** ([`Cache::latest_message`]): the newest message of each conversation a
+//!   subscription shows (a conversation subscription, an entry of a conversation list), fetched
+//!   once (`GET /me/conversations/{c}/messages {limit: 1}`) and then kept current from the
+//!   conversation's events, as the official client's message store is: `message.created` of a
+//!   newer message replaces it, `message.edited` of it patches it, `message.deleted` of it falls
+//!   back to the event's `newLastMessage`, `conversation.cleared` empties it. So a list that
+//!   comes to show a conversation another subscription already shows sends no request for its
+//!   last message. An entry lives while a subscription watches it, and holds the
+//!   conversation's message topic meanwhile (no frame: the watchers hold it too), so the events
+//!   that keep it current keep arriving; the last watcher's leave drops it at once (the topic
+//!   then lingers in the session as usual). It is only trusted since the last reconnect and
+//!   while the current user's side of the conversation stands (`side.deleted`/`side.created`):
+//!   after either, the next asker fetches again. Entries are bounded by what subscriptions show.
+//!
+//! A user is in exactly one shard (chosen by hashing the id), so shards never coordinate. One
+//! shard (the default) runs on the session's thread; N > 1 shards each get a thread of their own
+//! ([`CacheConfig::shards`]), so a very busy session hydrates in parallel. The LRUs start empty
+//! and grow to their bounds, so an idle session costs little.
+//!
+//! Here: the [`Cache`] handle and what callers see. The shard actor is in `shard.rs`, each cache's
+//! state and handlers in `users.rs`, `messages.rs` (messages by id and shared reads) and
+//! `latest.rs`, and the one "one fetch per key, many waiters" map they all use in `inflight.rs`.
+
+mod inflight;
+mod latest;
+mod messages;
+mod shard;
+mod users;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use serde_json::value::RawValue;
+use talkjs_protocol::event::Event;
+use talkjs_protocol::path::Route;
+use talkjs_protocol::snapshot::UserSnapshot;
+use talkjs_protocol::wire::MessageWire;
+
+pub use latest::{GetLatest, UnwatchLatest};
+pub use messages::{GetMessage, SharedRead};
+pub use shard::GetStats;
+use shard::{CacheShard, StopShard};
+pub use users::{GetUsers, Unwatch, UnwatchUser};
+
+use crate::error::{Error, ErrorKind};
+use crate::session::Request;
+use crate::session::handle::SessionHandle;
+use crate::session::routes::{EventSink, Routed};
+
+/// Sizes of a session's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Shard actors (at least 1). One shard runs on the session's thread; with more, each
+    /// runs on a thread of its own, for sessions that hydrate a lot at once.
+    pub shards: usize,
+    /// Users kept while no subscription shows them, over all shards.
+    pub users: usize,
+    /// Messages kept, over all shards.
+    pub messages: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> CacheConfig {
+        CacheConfig {
+            shards: 1,
+            users: 1000,
+            messages: 1000,
+        }
+    }
+}
+
+/// A user changed: the new snapshot, for every subscription watching them.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct UserUpdated(pub Arc<UserSnapshot>);
+
+/// Who to tell when a user changes.
+#[derive(Debug, Clone)]
+pub struct Watcher {
+    /// The watcher's id (`crate::session::routes::next_id`).
+    pub id: u64,
+    /// Where updates go.
+    pub inbox: Recipient<UserUpdated>,
+}
+
+/// See `GetStats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Users cached.
+    pub users: usize,
+    /// Of those, users no subscription watches.
+    pub idle_users: usize,
+    /// Messages cached.
+    pub messages: usize,
+    /// User fetches sent.
+    pub user_fetches: u64,
+    /// Conversations whose latest message is watched (known, being fetched, or to be fetched
+    /// again by the next asker).
+    pub latest_messages: usize,
+    /// Latest-message fetches sent.
+    pub latest_fetches: u64,
+}
+
+/// A handle to a session's cache shards.
+#[derive(Clone)]
+pub struct Cache {
+    shards: Arc<[Addr<CacheShard>]>,
+}
+
+/// A shard's mailbox before it starts (actix's default size).
+const SHARD_MAILBOX: usize = 16;
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}
+
+/// The shard key of a conversation's latest message: the path of its `GET`, so the fetch and any
+/// identical [`SharedRead`] meet in the same shard.
+fn latest_key(conversation: &str) -> String {
+    Route::ListMessages {
+        conversation: conversation.to_owned(),
+    }
+    .path()
+    .encode()
+}
+
+fn shard_of(key: &str, n: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+impl Cache {
+    /// Starts the shards of a session, on the session's thread (one shard) or each on a thread
+    /// of its own (several); their mailboxes are ready at once.
+    pub(crate) fn start(config: &CacheConfig, session: SessionHandle, linger: Duration) -> Cache {
+        let n = config.shards.max(1);
+        let own_threads = n > 1;
+        let mut shards = Vec::with_capacity(n);
+        let mut starting = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = actix::dev::channel::channel(SHARD_MAILBOX);
+            shards.push(Addr::new(tx));
+            let shard = CacheShard::new(config, n, session.clone(), linger, own_threads);
+            starting.push((rx, shard));
+        }
+        session.arbiter().spawn_fn(move || {
+            for (rx, shard) in starting {
+                if !own_threads {
+                    Context::with_receiver(rx).run(shard);
+                    continue;
+                }
+                // Several shards each get a thread of their own, so a busy session hydrates in
+                // parallel; a shard stops its thread when it stops.
+                Arbiter::new().spawn_fn(move || {
+                    Context::with_receiver(rx).run(shard);
+                });
+            }
+        });
+        Cache {
+            shards: shards.into(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Addr<CacheShard> {
+        &self.shards[shard_of(key, self.shards.len())]
+    }
+
+    /// These users' snapshots (missing users are left out), fetched once however many ask;
+    /// with a watcher, it receives `UserUpdated` for each of them until [`Cache::unwatch`].
+    pub fn users(
+        &self,
+        ids: impl IntoIterator<Item = String>,
+        watcher: Option<Watcher>,
+    ) -> impl Future<Output = Result<HashMap<String, Arc<UserSnapshot>>, Error>> + 'static {
+        let mut per_shard: Vec<Vec<String>> = vec![Vec::new(); self.shards.len()];
+        for id in ids {
+            per_shard[shard_of(&id, self.shards.len())].push(id);
+        }
+        let asks: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(i, ids)| {
+                self.shards[i].send(GetUsers {
+                    ids,
+                    watcher: watcher.clone(),
+                })
+            })
+            .collect();
+        async move {
+            let mut out = HashMap::new();
+            for answer in join_all(asks).await {
+                let found = answer.map_err(|_| stopped())??;
+                out.extend(found);
+            }
+            Ok(out)
+        }
+    }
+
+    /// One user's snapshot (`None`: no such user), from the cache when it holds them.
+    pub fn user(
+        &self,
+        id: String,
+    ) -> impl Future<Output = Result<Option<Arc<UserSnapshot>>, Error>> + 'static {
+        let key = id.clone();
+        let found = self.users([id], None);
+        async move { Ok(found.await?.remove(&key)) }
+    }
+
+    /// Stops updates to this watcher.
+    pub fn unwatch(&self, watcher: u64) {
+        for s in self.shards.iter() {
+            s.do_send(Unwatch(watcher));
+        }
+    }
+
+    /// Stops updates about one user to this watcher (a list no longer shows them), so an idle
+    /// user can be evicted.
+    pub fn unwatch_user(&self, user: &str, watcher: u64) {
+        self.shard(user).do_send(UnwatchUser {
+            user: user.to_owned(),
+            watcher,
+        });
+    }
+
+    /// One message by id (`None`: it does not exist or is not visible), fetched once however
+    /// many ask.
+    pub fn message(
+        &self,
+        conversation: String,
+        message: String,
+    ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
+        let ask = self
+            .shard(&format!("{conversation}\u{0}{message}"))
+            .send(GetMessage {
+                conversation,
+                message,
+            });
+        async move { ask.await.map_err(|_| stopped())? }
+    }
+
+    /// A conversation's newest message (`None`: it has none), kept by the cache while `watcher`
+    /// (or another subscription) shows it: fetched once however many ask, then kept current by
+    /// the conversation's events, so a later asker needs no request. The asker must hold the
+    /// conversation's message topic already (its `SUBSCRIBE` goes before the `GET`).
+    pub fn latest_message(
+        &self,
+        conversation: String,
+        watcher: u64,
+    ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
+        let ask = self.shard(&latest_key(&conversation)).send(GetLatest {
+            conversation,
+            watcher,
+        });
+        async move { ask.await.map_err(|_| stopped())? }
+    }
+
+    /// Stops keeping a conversation's latest message for this watcher (a list no longer shows
+    /// the conversation); the last watcher's leave drops it.
+    pub fn unwatch_latest(&self, conversation: &str, watcher: u64) {
+        self.shard(&latest_key(conversation))
+            .do_send(UnwatchLatest {
+                conversation: conversation.to_owned(),
+                watcher,
+            });
+    }
+
+    /// The statistics of all shards, summed.
+    pub async fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for s in join_all(self.shards.iter().map(|s| s.send(GetStats))).await {
+            let s = s.unwrap_or_default();
+            total.users += s.users;
+            total.idle_users += s.idle_users;
+            total.messages += s.messages;
+            total.user_fetches += s.user_fetches;
+            total.latest_messages += s.latest_messages;
+            total.latest_fetches += s.latest_fetches;
+        }
+        total
+    }
+
+    /// Sends a `GET`, or joins an identical one in flight (see [`SharedRead`]).
+    pub(crate) fn shared_read(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Arc<RawValue>, Error>> + 'static {
+        let ask = self.shard(&request.path).send(SharedRead(request));
+        async move { ask.await.map_err(|_| stopped())? }
+    }
+}
+
+impl EventSink for Cache {
+    fn route(&self, event: &Arc<Event>) {
+        // The shards that keep something the event changes: a user, a message by id, a latest
+        // message. Each gets it once, and handles all of it.
+        let keys = match &**event {
+            Event::UserCreated(e) => vec![e.user_id.clone()],
+            Event::UserEdited(e) => vec![e.user_id.clone()],
+            Event::MessageEdited(e) => vec![
+                format!("{}\u{0}{}", e.conversation_id, e.message_id),
+                latest_key(&e.conversation_id),
+            ],
+            Event::MessageDeleted(e) => vec![
+                format!("{}\u{0}{}", e.conversation_id, e.message_id),
+                latest_key(&e.conversation_id),
+            ],
+            Event::MessageCreated(_)
+            | Event::ConversationCleared(_)
+            | Event::SideCreated(_)
+            | Event::SideDeleted(_) => match event.conversation_id() {
+                Some(c) => vec![latest_key(c)],
+                None => return,
+            },
+            _ => return,
+        };
+        let n = self.shards.len();
+        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, n)).collect();
+        shards.dedup();
+        for i in shards {
+            self.shards[i].do_send(Routed::Event(event.clone()));
+        }
+    }
+
+    fn resync(&self) {
+        for s in self.shards.iter() {
+            s.do_send(Routed::Resync);
+        }
+    }
+
+    fn stop(&self) {
+        for s in self.shards.iter() {
+            s.do_send(StopShard);
+        }
+    }
+}
+
+fn stopped() -> Error {
+    Error::session_stopped("Cache")
+}
+
+/// The error of a fetch refused because too many are in flight (see [`inflight::MAX_IN_FLIGHT`]).
+fn full() -> Error {
+    Error::new(
+        "Cache",
+        ErrorKind::Transport("too many fetches in flight in the session's cache".to_owned()),
+    )
+}
