@@ -25,6 +25,8 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod realtime;
+pub mod rest;
+pub mod state_file;
 pub mod store;
 pub mod world;
 
@@ -117,12 +119,16 @@ impl Emulator {
         let store = self.store.unwrap_or_else(|| Box::new(MemoryStore::new()));
         let world: SharedWorld = Arc::new(Mutex::new(World::new(self.config, store)));
         let data = web::Data::new(world.clone());
-        let server =
-            HttpServer::new(move || App::new().app_data(data.clone()).configure(http::routes))
-                .workers(WORKERS)
-                .disable_signals()
-                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-                .bind(addr)?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .configure(rest::routes)
+                .configure(http::routes)
+        })
+        .workers(WORKERS)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .bind(addr)?;
         let local = server.addrs().first().copied().ok_or_else(|| {
             io::Error::new(io::ErrorKind::AddrNotAvailable, "bound to no address")
         })?;
