@@ -121,7 +121,8 @@ pub struct MessageRecord {
     pub id: String,
     /// Conversation it is in.
     pub conversation_id: String,
-    /// User or system message.
+    /// User or system message (`type` in JSON, as in TalkJS's message shape).
+    #[serde(rename = "type")]
     pub kind: MessageType,
     /// Sender (none for system messages).
     #[serde(default)]

@@ -169,7 +169,7 @@ impl World {
 
     /// Makes [`World::new_id`] continue after the largest id it could have made that is already
     /// in the store (after a restart over `--data`, or an import), so new ids never collide.
-    pub(crate) fn resume_ids(&mut self) {
+    pub fn resume_ids(&mut self) {
         let generated = |id: &str| {
             let (prefix, n) = id.rsplit_once('_')?;
             let ours = !prefix.is_empty() && prefix.bytes().all(|b| b.is_ascii_lowercase());
