@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access_log;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -168,11 +169,13 @@ impl Emulator {
         let seed = web::Data::new(rest::Seed(seed_for_handle.clone()));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(access_log::log_request))
                 .app_data(data.clone())
                 .app_data(seed.clone())
                 .configure(rest::routes)
                 .configure(http::routes)
         })
+        .on_connect(access_log::log_connection)
         .workers(WORKERS)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
