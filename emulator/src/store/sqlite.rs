@@ -316,3 +316,98 @@ impl Store for SqliteStore {
         self.memory.all_keys()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use talkjs_protocol::content::{ContentBlock, TextBlock, TextNode};
+    use talkjs_protocol::wire::{Access, MessageType, Notify, Origin};
+
+    use super::*;
+    use crate::store::{ParticipantRecord, ReactionRecord};
+
+    /// Every kind of record written, the store dropped, and a new one over the same directory
+    /// reads back equal records: reactions, read state, files and keys included.
+    #[test]
+    fn everything_written_is_read_back_by_a_new_store() {
+        let dir = std::env::temp_dir().join(format!("talkjs-sqlite-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let conversation = ConversationRecord {
+            id: "c1".into(),
+            subject: Some("S".into()),
+            photo_url: None,
+            welcome_messages: vec!["hi".into()],
+            custom: BTreeMap::from([("k".into(), "v".into())]),
+            created_at: 5,
+            participants: BTreeMap::from([(
+                "alice".into(),
+                ParticipantRecord {
+                    user_id: "alice".into(),
+                    access: Access::Read,
+                    notify: Notify::MentionsOnly,
+                    joined_at: 6,
+                    read_until: 7,
+                    marked_unread: true,
+                },
+            )]),
+        };
+        let message = MessageRecord {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            kind: MessageType::UserMessage,
+            sender_id: Some("alice".into()),
+            custom: BTreeMap::new(),
+            created_at: 8,
+            edited_at: Some(9),
+            referenced_message_id: None,
+            origin: Origin::Rest,
+            content: vec![ContentBlock::Text(TextBlock {
+                children: vec![TextNode::text("hello")],
+            })],
+            reactions: BTreeMap::from([(
+                "👍".into(),
+                ReactionRecord {
+                    first_at: 10,
+                    users: vec![("alice".into(), 10)],
+                },
+            )]),
+        };
+        let file = FileRecord {
+            token: "file_000001".into(),
+            filename: "a.bin".into(),
+            content_type: "application/octet-stream".into(),
+            bytes: vec![0, 1, 2, 255],
+            subtype: None,
+            width: Some(1),
+            height: None,
+            duration: Some(1.5),
+        };
+        {
+            let mut s = SqliteStore::open(&dir).expect("open");
+            s.put_conversation(conversation.clone());
+            s.put_message(message.clone());
+            s.put_message(MessageRecord {
+                id: "m2".into(),
+                ..message.clone()
+            });
+            s.remove_message("c1", "m2");
+            s.remember_key("c1", "alice", "k1", "m1");
+            s.put_file(file.clone());
+        }
+        let s = SqliteStore::open(&dir).expect("reopen");
+        assert_eq!(s.conversation("c1"), Some(&conversation));
+        assert_eq!(s.messages("c1", None, 10), vec![&message]);
+        assert_eq!(s.sent_with_key("c1", "alice", "k1").as_deref(), Some("m1"));
+        assert_eq!(s.file("file_000001"), Some(&file));
+        assert_eq!(s.conversations_of("alice"), ["c1"]);
+        drop(s);
+        let mut s = SqliteStore::open(&dir).expect("reopen");
+        s.remove_conversation("c1");
+        drop(s);
+        let s = SqliteStore::open(&dir).expect("reopen");
+        assert!(s.conversation("c1").is_none() && s.message("c1", "m1").is_none());
+        assert!(s.sent_with_key("c1", "alice", "k1").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
