@@ -3,8 +3,14 @@
 // them, live, as it would with TalkJS (docs/protocol.md §12.6).
 
 import { test, before, after } from "node:test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import assert from "node:assert/strict";
 import { startEmulator, session, watch, closeAll, uid, SECRET } from "../lib/emulator.mjs";
+
+/// The official client reconnects 5-15 s after a close (docs/protocol.md §3.8), with margin.
+const RECONNECT_MS = 20_000;
 
 let emu;
 
@@ -71,4 +77,44 @@ test("a REST edit, delete and removal of the participant reach the official clie
   await rest("DELETE", `/conversations/${id}/participants/dave`);
   await convs.until((l) => Array.isArray(l) && !l.some((c) => c.id === id), "dave no longer in it");
   convs.unsubscribe();
+});
+
+test("a REST delete of a conversation takes it out of the list", async () => {
+  const [gone, kept] = [uid("gone"), uid("kept")];
+  await rest("PUT", "/users/erin", { name: "Erin" });
+  for (const id of [gone, kept]) {
+    await rest("PUT", `/conversations/${id}`, { participants: ["erin"] });
+  }
+  const erin = session(emu, "erin");
+  const convs = watch((cb) => erin.subscribeConversations(cb));
+  const has = (l, id) => Array.isArray(l) && l.some((c) => c.id === id);
+  await convs.until((l) => has(l, gone) && has(l, kept), "both conversations");
+  await rest("DELETE", `/conversations/${gone}`);
+  await convs.until((l) => !has(l, gone) && has(l, kept), "the deleted one gone");
+  convs.unsubscribe();
+});
+
+test("a reset goes back to the seed; the client reconnects, refetches and sees the seeded state", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "talkjs-seed-"));
+  const seed = path.join(dir, "seed.json");
+  fs.writeFileSync(seed, JSON.stringify({
+    users: [{ id: "frank", name: "Frank" }],
+    conversations: [{ id: "seeded", subject: "Seeded", participants: { frank: {} } }],
+  }));
+  const seeded = await startEmulator({ args: ["--no-user-sync", "--no-conversation-sync", "--seed", seed] });
+  const call = (method, p, body) =>
+    fetch(`${seeded.url}${p}`, {
+      method,
+      headers: { Authorization: `Bearer ${SECRET}`, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  assert.equal((await call("PUT", `/v1/${seeded.appId}/conversations/extra`, { participants: ["frank"] })).status, 200);
+  const frank = session(seeded, "frank");
+  const convs = watch((cb) => frank.subscribeConversations(cb));
+  const ids = (l) => (Array.isArray(l) ? l.map((c) => c.id).sort().join(",") : null);
+  await convs.until((l) => ids(l) === "extra,seeded", "the seeded and the added conversation");
+  assert.equal((await call("POST", `/emulator/v1/apps/${seeded.appId}/reset`)).status, 200);
+  await convs.until((l) => ids(l) === "seeded", "only the seeded conversation after the reset", RECONNECT_MS);
+  convs.unsubscribe();
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -20,25 +20,26 @@ pub const CLOSE_RESET: u16 = 1012;
 
 impl World {
     /// Deletes a conversation with its messages and participations, as TalkJS's REST API
-    /// `DELETE /conversations/{c}` does. Each participant gets `participant.deleted` and
-    /// `side.deleted`, as if they had all left.
+    /// `DELETE /conversations/{c}` does. Each participant gets `side.deleted` and a
+    /// `participant.deleted` about themselves: one event per participant, not one per pair, so
+    /// deleting a large conversation costs what it has participants. Another participant's
+    /// list of participants learns nothing more, as the conversation is gone for them too.
     pub fn delete_conversation(&mut self, conversation: &str) -> ApiResult<()> {
         let Some(conv) = self.store.remove_conversation(conversation) else {
             return Err(ApiError::conversation_not_found(conversation));
         };
         self.typing.remove(conversation);
-        let users: Vec<&str> = conv.participants.keys().map(String::as_str).collect();
-        for user in &users {
+        for user in conv.participants.keys() {
             self.publish_to_users(
-                users.iter().copied(),
+                [user.as_str()],
                 &Event::ParticipantDeleted(ParticipantDeleted {
                     conversation_id: conversation.to_owned(),
-                    user_id: (*user).to_owned(),
+                    user_id: user.clone(),
                 }),
             );
         }
         self.publish_to_users(
-            users.iter().copied(),
+            conv.participants.keys().map(String::as_str),
             &Event::SideDeleted(ConversationOnly {
                 conversation_id: conversation.to_owned(),
             }),
