@@ -230,7 +230,19 @@ async fn export_on_exit_writes_the_state_and_the_log_has_requests_but_no_secret(
         "the previous export",
         "written on exit only"
     );
+    let token = user_token("alice");
+    realtime_renew(&emu.url, "alice", &token).await;
     let log = emu.terminate();
+    assert!(
+        log.contains("realtime request")
+            && log.contains("/session/renew")
+            && log.contains("user=alice"),
+        "a debug line per realtime request:\n{log}"
+    );
+    assert!(
+        !log.contains(&token),
+        "the token leaked into the log:\n{log}"
+    );
     let state = talkjs_emulator::state_file::StateFile::read(&file).expect("a valid export");
     assert_eq!(state.users.len(), 1);
     assert!(
@@ -253,4 +265,39 @@ async fn reimport(file: &Path, _dir: &Path) {
     let emu = spawn(&["--import", file.to_str().unwrap()], "warn");
     assert_eq!(emu.ok("GET", "/users/alice", None).await["name"], "Alice");
     emu.kill_9();
+}
+
+/// A user JWT signed with the secret.
+fn user_token(user: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"tokenType": "user", "iss": APP, "sub": user}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Opens a realtime socket as `user` and authenticates it with `token`.
+async fn realtime_renew(url: &str, user: &str, token: &str) {
+    use futures_util::{SinkExt, StreamExt};
+    let ws_url = format!(
+        "{}/public_api/v1/{APP}/realtime/{user}",
+        url.replacen("http", "ws", 1)
+    );
+    let (_, mut conn) = awc::Client::new()
+        .ws(ws_url)
+        .connect()
+        .await
+        .expect("websocket");
+    let frame = json!([0, "POST", "/session/renew", {"token": token}, {}]).to_string();
+    conn.send(awc::ws::Message::Text(frame.into()))
+        .await
+        .unwrap();
+    match conn.next().await {
+        Some(Ok(awc::ws::Frame::Text(t))) => {
+            let resp: Value = serde_json::from_slice(&t).unwrap();
+            assert_eq!(resp[1], 200, "{resp}");
+        }
+        other => panic!("expected the renew's answer, got {other:?}"),
+    }
 }
