@@ -168,7 +168,7 @@ impl World {
         }
     }
 
-    /// Makes [`World::new_id`] continue after the largest id it could have made that is already
+    /// Makes generated ids (`msg_000123`, ...) continue after the largest one that is already
     /// in the store (after a restart over `--data`, or an import), so new ids never collide.
     pub fn resume_ids(&mut self) {
         let generated = |id: &str| {
