@@ -100,6 +100,9 @@ async fn serve(world: web::Data<SharedWorld>, req: HttpRequest, body: web::Bytes
         // ["v1", app, rest...]
         let app = path.get(1).cloned().unwrap_or_default();
         path.drain(..2.min(path.len()));
+        // Who is asking comes first: nothing about the request is looked at for a stranger.
+        admit(&lock(&world), &req, &app)?;
+        // The body is parsed outside the world's lock, which is held only for the call itself.
         let query = web::Query::<BTreeMap<String, String>>::from_query(req.query_string())
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?
             .into_inner();
@@ -111,15 +114,13 @@ async fn serve(world: web::Data<SharedWorld>, req: HttpRequest, body: web::Bytes
                     .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?,
             )
         };
-        let mut w = lock(&world);
-        admit(&w, &req, &app)?;
         let call = Call {
             method: req.method().as_str().to_owned(),
             path,
             query,
             body,
         };
-        dispatch(&mut w, call, true)
+        dispatch(&mut lock(&world), call, true)
     })();
     match answer {
         Ok(body) => HttpResponse::Ok().json(body),
