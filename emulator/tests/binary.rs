@@ -7,6 +7,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
+mod common;
+use common::texts;
+
 const BIN: &str = env!("CARGO_BIN_EXE_talkjs-emulator");
 const APP: &str = "app1";
 const SECRET: &str = "sk_binary_secret_never_logged";
@@ -49,20 +52,8 @@ fn spawn(args: &[&str], log: &str) -> Running {
 
 impl Running {
     async fn rest(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-        let req = awc::Client::new()
-            .request(method, format!("{}/v1/{APP}{path}", self.url))
-            .insert_header(("Authorization", format!("Bearer {SECRET}")));
-        let mut resp = match body {
-            Some(b) => req.send_json(&b).await,
-            None => req.send().await,
-        }
-        .expect("answered");
-        let bytes = resp.body().await.unwrap();
-        (
-            resp.status().as_u16(),
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let path = format!("/v1/{APP}{path}");
+        common::call(&self.url, Some(SECRET), method, &path, body).await
     }
 
     async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -98,15 +89,6 @@ impl Running {
             .unwrap();
         err
     }
-}
-
-fn texts(page: &Value) -> Vec<String> {
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]

@@ -7,6 +7,9 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use talkjs_emulator::{Emulator, RunningEmulator};
 
+mod common;
+use common::texts;
+
 const APP: &str = "app1";
 const SECRET: &str = "sk_test_emulator";
 
@@ -30,20 +33,7 @@ async fn call_as(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let url = format!("{}{path}", emu.url());
-    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = awc::Client::new().request(method, url);
-    if let Some(t) = token {
-        req = req.insert_header(("Authorization", format!("Bearer {t}")));
-    }
-    let mut resp = match body {
-        Some(b) => req.send_json(&b).await,
-        None => req.send().await,
-    }
-    .expect("request answered");
-    let bytes = resp.body().await.expect("body");
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (resp.status().as_u16(), json)
+    common::call(&emu.url(), token, method, path, body).await
 }
 
 /// A REST call under `/v1/app1` with the secret key.
@@ -89,15 +79,6 @@ async fn alice_and_bob(emu: &RunningEmulator) {
         Some(json!({"participants": ["alice", "bob"], "subject": "Hi"})),
     )
     .await;
-}
-
-fn texts(page: &Value) -> Vec<&str> {
-    page["data"]
-        .as_array()
-        .expect("a data array")
-        .iter()
-        .map(|m| m["text"].as_str().expect("text"))
-        .collect()
 }
 
 #[actix_rt::test]

@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 use talkjs_emulator::state_file::StateFile;
 use talkjs_emulator::{Emulator, RunningEmulator};
 
+mod common;
+use common::texts;
+
 const APP: &str = "app1";
 const SECRET: &str = "sk_state";
 
@@ -27,36 +30,13 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = awc::Client::new().request(method, format!("{}{path}", emu.url()));
-    if let Some(t) = token {
-        req = req.insert_header(("Authorization", format!("Bearer {t}")));
-    }
-    let mut resp = match body {
-        Some(b) => req.send_json(&b).await,
-        None => req.send().await,
-    }
-    .expect("answered");
-    let bytes = resp.body().await.unwrap();
-    (
-        resp.status().as_u16(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    common::call(&emu.url(), token, method, path, body).await
 }
 
 async fn rest(emu: &RunningEmulator, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, body) = call(emu, Some(SECRET), method, &format!("/v1/{APP}{path}"), body).await;
     assert_eq!(status, 200, "{method} {path}: {body}");
     body
-}
-
-fn texts(page: &Value) -> Vec<String> {
-    page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn temp_dir(name: &str) -> PathBuf {
