@@ -89,9 +89,9 @@ impl Error {
     /// local, or on the network).
     pub fn code(&self) -> Option<ErrorCode> {
         match &self.kind {
-            ErrorKind::NotFound(b) | ErrorKind::Forbidden(b) | ErrorKind::Server { body: b, .. } => {
-                Some(b.code())
-            }
+            ErrorKind::NotFound(b)
+            | ErrorKind::Forbidden(b)
+            | ErrorKind::Server { body: b, .. } => Some(b.code()),
             _ => None,
         }
     }
@@ -200,9 +200,9 @@ impl std::error::Error for Error {
             return Some(cause.as_ref());
         }
         match &self.kind {
-            ErrorKind::NotFound(b) | ErrorKind::Forbidden(b) | ErrorKind::Server { body: b, .. } => {
-                Some(b)
-            }
+            ErrorKind::NotFound(b)
+            | ErrorKind::Forbidden(b)
+            | ErrorKind::Server { body: b, .. } => Some(b),
             _ => None,
         }
     }

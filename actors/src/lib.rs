@@ -33,7 +33,6 @@ pub mod token;
 pub use cache::{Cache, CacheConfig, CacheStats};
 pub use connection::{Lifecycle, Timings};
 pub use error::{Error, ErrorKind, Result};
-pub use talkjs_protocol::error::ErrorCode;
 pub use http::client as http_client;
 pub use registry::{get_session, terminate_all};
 pub use runtime::THREAD_NAME;
@@ -45,6 +44,7 @@ pub use session::{
     auth::{MIN_REFRESH_DELAY, REFRESH_MARGIN, refresh_delay},
     policy::{MAX_500_TRIES, THROTTLE_FACTOR, THROTTLE_MAX, THROTTLE_START, Throttle, retry_delay},
 };
+pub use talkjs_protocol::error::ErrorCode;
 
 /// A fresh idempotency key for a send (the time now plus random characters, in the official
 /// client's format).

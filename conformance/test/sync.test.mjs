@@ -1,8 +1,8 @@
 // Apps that disable client-side synchronisation: what the .d.ts says must then reject
 // (UserRef.set / createIfNotExists, ConversationRef.set / createIfNotExists, ParticipantRef.*).
 //
-// The emulator binary has no server-side API to create users or conversations, so with sync off
-// nothing can exist beforehand: only the "not yet there" cases are reachable from here.
+// Here nothing exists beforehand, so these are the "not yet there" cases; with sync off, data is
+// created over the REST API (test/rest.test.mjs).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

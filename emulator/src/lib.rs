@@ -15,23 +15,28 @@
 //! ```
 //!
 //! Layout: [`world`] holds the state and rules and does no I/O; [`realtime`] serves websockets;
-//! [`http`] serves the rest ([`app_settings`] is what the UI components fetch); [`store`] is the
-//! storage trait and its in-memory implementation;
-//! [`auth`] checks tokens.
+//! [`http`] serves the client's HTTP endpoints ([`app_settings`] is what the UI components
+//! fetch); [`rest`] is TalkJS's REST API v1 and the reset endpoint; [`store`] is the storage
+//! trait with its in-memory and SQLite implementations; [`state_file`] reads and writes the whole
+//! state as JSON (import, export, seed); [`auth`] checks tokens.
 
 #![deny(missing_docs)]
 
+pub mod access_log;
 pub mod app_settings;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod http;
 pub mod realtime;
+pub mod rest;
+pub mod state_file;
 pub mod store;
 pub mod world;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,7 +45,8 @@ use actix_web::{App, HttpServer, web};
 
 pub use config::Config;
 use realtime::{SharedWorld, lock};
-use store::{MemoryStore, Store};
+use state_file::StateFile;
+use store::{MemoryStore, SqliteStore, Store};
 pub use world::AdminError;
 use world::World;
 
@@ -61,6 +67,9 @@ const CLOSE_RESTARTING: u16 = CLOSE_GOING_AWAY;
 pub struct Emulator {
     config: Config,
     store: Option<Box<dyn Store>>,
+    data_dir: Option<PathBuf>,
+    seed: Option<StateFile>,
+    import: Option<StateFile>,
 }
 
 impl Emulator {
@@ -73,7 +82,7 @@ impl Emulator {
     pub fn with_config(config: Config) -> Emulator {
         Emulator {
             config,
-            store: None,
+            ..Emulator::default()
         }
     }
 
@@ -113,18 +122,65 @@ impl Emulator {
         self
     }
 
+    /// Keeps the state in an SQLite database in `dir` (created if needed): every acknowledged
+    /// write survives the process being killed, and a restart over the same directory brings
+    /// everything back. Takes precedence over [`Emulator::store`].
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Emulator {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// A fixture loaded at start when the store is empty (always in memory; with
+    /// [`Emulator::data_dir`], only the first time), and restored by every reset
+    /// ([`RunningEmulator::reset`], `POST /emulator/v1/apps/{appId}/reset`).
+    pub fn seed(mut self, state: StateFile) -> Emulator {
+        self.seed = Some(state);
+        self
+    }
+
+    /// Replaces whatever the store holds with this state at start (`--import`).
+    pub fn import(mut self, state: StateFile) -> Emulator {
+        self.import = Some(state);
+        self
+    }
+
     /// Binds `addr` (port 0 picks a free port) and starts serving in the background of the current
     /// actix/tokio runtime.
     pub async fn start(self, addr: &str) -> io::Result<RunningEmulator> {
-        let store = self.store.unwrap_or_else(|| Box::new(MemoryStore::new()));
-        let world: SharedWorld = Arc::new(Mutex::new(World::new(self.config, store)));
+        let store: Box<dyn Store> = match (&self.data_dir, self.store) {
+            (Some(dir), _) => Box::new(SqliteStore::open(dir).map_err(io::Error::other)?),
+            (None, Some(store)) => store,
+            (None, None) => Box::new(MemoryStore::new()),
+        };
+        let mut world = World::new(self.config, store);
+        let empty =
+            world.store().all_users().is_empty() && world.store().all_conversations().is_empty();
+        match (&self.import, &self.seed) {
+            (Some(state), _) => world.import_state(state),
+            (None, Some(seed)) if empty => world.import_state(seed),
+            _ => {
+                world.resume_ids();
+                Ok(())
+            }
+        }
+        .map_err(io::Error::other)?;
+        let world: SharedWorld = Arc::new(Mutex::new(world));
         let data = web::Data::new(world.clone());
-        let server =
-            HttpServer::new(move || App::new().app_data(data.clone()).configure(http::routes))
-                .workers(WORKERS)
-                .disable_signals()
-                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-                .bind(addr)?;
+        let seed_for_handle = self.seed.map(Arc::new);
+        let seed = web::Data::new(rest::Seed(seed_for_handle.clone()));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(access_log::log_request))
+                .app_data(data.clone())
+                .app_data(seed.clone())
+                .configure(rest::routes)
+                .configure(http::routes)
+        })
+        .on_connect(access_log::log_connection)
+        .workers(WORKERS)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .bind(addr)?;
         let local = server.addrs().first().copied().ok_or_else(|| {
             io::Error::new(io::ErrorKind::AddrNotAvailable, "bound to no address")
         })?;
@@ -138,6 +194,7 @@ impl Emulator {
             handle,
             world,
             task,
+            seed: seed_for_handle,
         })
     }
 }
@@ -149,6 +206,7 @@ pub struct RunningEmulator {
     handle: ServerHandle,
     world: SharedWorld,
     task: actix_rt::task::JoinHandle<io::Result<()>>,
+    seed: Option<Arc<StateFile>>,
 }
 
 impl RunningEmulator {
@@ -217,6 +275,18 @@ impl RunningEmulator {
         // Under the same lock: every socket's queue holds the announcement before the close.
         w.close_all(CLOSE_RESTARTING, "emulator restarting");
         told
+    }
+
+    /// Wipes the state, back to the seed if one was given, and closes every socket so that
+    /// clients reconnect to the new state; what `POST /emulator/v1/apps/{appId}/reset` does.
+    pub fn reset(&self) -> Result<(), state_file::StateFileError> {
+        let seed = self.seed.clone();
+        lock(&self.world).reset(seed.as_deref())
+    }
+
+    /// The whole state as a document (what `--export` writes).
+    pub fn export_state(&self) -> StateFile {
+        lock(&self.world).export_state()
     }
 
     /// Closes every socket (code 1001) and stops the server, waiting briefly for connections.

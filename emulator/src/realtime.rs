@@ -221,13 +221,24 @@ fn handle(world: &SharedWorld, socket: &mut Socket, req: Request) -> Response {
     let seq = req.seq;
     let span = tracing::debug_span!("request", seq, method = %req.method, path = %req.path, user = %socket.user_id);
     let _enter = span.enter();
-    match serve(world, socket, &req) {
-        Ok(resp) => resp,
+    let started = std::time::Instant::now();
+    let (resp, status) = match serve(world, socket, &req) {
+        Ok(resp) => (resp, 200),
         Err(e) => {
             tracing::debug!(status = e.status, code = %e.body.error_code, "request refused");
-            Response::error(seq, e.status, &e.body)
+            (Response::error(seq, e.status, &e.body), e.status)
         }
-    }
+    };
+    // One line per realtime request; never its data (a renew carries the token).
+    tracing::debug!(
+        user = %socket.user_id,
+        method = %req.method,
+        path = %req.path,
+        status,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "realtime request"
+    );
+    resp
 }
 
 fn ok<T: serde::Serialize>(seq: u64, data: &T) -> ApiResult<Response> {

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use talkjs_protocol::wire::Millis;
 
-use super::{ConversationRecord, FileRecord, MessageCursor, MessageRecord, Store, UserRecord};
+use super::{
+    ConversationRecord, FileRecord, KeyRecord, MessageCursor, MessageRecord, Store, UserRecord,
+};
 
 /// Everything in memory; lost when the emulator stops.
 #[derive(Debug, Default)]
@@ -165,5 +167,46 @@ impl Store for MemoryStore {
 
     fn put_file(&mut self, file: FileRecord) {
         self.files.insert(file.token.clone(), file);
+    }
+
+    fn remove_conversation(&mut self, id: &str) -> Option<ConversationRecord> {
+        let old = self.conversations.remove(id)?;
+        for user in old.participants.keys() {
+            if let Some(set) = self.memberships.get_mut(user) {
+                set.remove(id);
+            }
+        }
+        self.messages.remove(id);
+        self.timeline.remove(id);
+        self.keys.retain(|(c, _, _), _| c != id);
+        Some(old)
+    }
+
+    fn clear(&mut self) {
+        *self = MemoryStore::default();
+    }
+
+    fn all_users(&self) -> Vec<&UserRecord> {
+        self.users.values().collect()
+    }
+
+    fn all_conversations(&self) -> Vec<&ConversationRecord> {
+        self.conversations.values().collect()
+    }
+
+    fn all_files(&self) -> Vec<&FileRecord> {
+        self.files.values().collect()
+    }
+
+    fn all_keys(&self) -> Vec<KeyRecord> {
+        self.keys
+            .iter()
+            .map(|((c, s, k), m)| KeyRecord {
+                conversation_id: c.clone(),
+                sender_id: s.clone(),
+                key: k.clone(),
+                message_id: m.clone(),
+            })
+            .collect()
     }
 }

@@ -100,6 +100,12 @@ impl World {
     /// `PUT /conversations/{c}`: create it, or change its attributes.
     pub fn set_conversation(&mut self, id: &str, p: SetConversationParams) -> ApiResult<()> {
         self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT)?;
+        self.upsert_conversation(id, p);
+        Ok(())
+    }
+
+    /// Creates the conversation or changes its attributes, whatever the sync setting.
+    pub(crate) fn upsert_conversation(&mut self, id: &str, p: SetConversationParams) {
         let Some(old) = self.store.conversation(id).cloned() else {
             let conv = ConversationRecord {
                 id: id.to_owned(),
@@ -117,7 +123,7 @@ impl World {
                 participants: BTreeMap::new(),
             };
             self.store.put_conversation(conv);
-            return Ok(());
+            return;
         };
         let mut conv = old.clone();
         let mut diff = ConversationDiff::default();
@@ -167,7 +173,6 @@ impl World {
             let users = self.participant_ids(id);
             self.publish_to_users(users.iter().map(String::as_str), &event);
         }
-        Ok(())
     }
 
     /// One action of `POST /conversations/{c}/participants`: add, set or edit `user`'s participation.
@@ -179,6 +184,17 @@ impl World {
         p: SetParticipantParams,
     ) -> ApiResult<()> {
         self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT)?;
+        self.apply_participant_write(conversation, user, kind, p)
+    }
+
+    /// [`World::write_participant`] whatever the sync setting (the REST API's participant writes).
+    pub(crate) fn apply_participant_write(
+        &mut self,
+        conversation: &str,
+        user: &str,
+        kind: ParticipantWrite,
+        p: SetParticipantParams,
+    ) -> ApiResult<()> {
         if user.is_empty() {
             return Err(ApiError::bad_request("participant id must not be empty"));
         }
@@ -296,6 +312,15 @@ impl World {
     /// `DELETE /conversations/{c}/participants/{u}`: remove a participant; 404 if not one.
     pub fn remove_participant(&mut self, conversation: &str, user: &str) -> ApiResult<()> {
         self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT)?;
+        self.apply_remove_participant(conversation, user)
+    }
+
+    /// [`World::remove_participant`] whatever the sync setting.
+    pub(crate) fn apply_remove_participant(
+        &mut self,
+        conversation: &str,
+        user: &str,
+    ) -> ApiResult<()> {
         let mut conv = self.conversation_record(conversation)?.clone();
         if conv.participants.remove(user).is_none() {
             return Err(ApiError::not_found(

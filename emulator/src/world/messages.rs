@@ -49,7 +49,11 @@ pub const TOO_MANY_REACTIONS: &str = "TOO_MANY_REACTIONS";
 type ReactionCursor = (Millis, String);
 
 impl World {
-    fn message_in<'a>(&'a self, conversation: &str, message: &str) -> ApiResult<&'a MessageRecord> {
+    pub(crate) fn message_in<'a>(
+        &'a self,
+        conversation: &str,
+        message: &str,
+    ) -> ApiResult<&'a MessageRecord> {
         self.store.message(conversation, message).ok_or_else(|| {
             ApiError::not_found(
                 codes::MESSAGE_NOT_FOUND,
@@ -183,17 +187,31 @@ impl World {
             content,
             reactions: BTreeMap::new(),
         };
+        self.store
+            .remember_key(conversation, sender, key, &record.id);
+        Ok(self.insert_message(record))
+    }
+
+    /// Stores a validated new message and tells everyone: the sender (if any) has read it and
+    /// stops typing, participants get `message.created` and their new activity fields.
+    pub(crate) fn insert_message(&mut self, record: MessageRecord) -> MessageWire {
+        let conversation = record.conversation_id.clone();
+        let conversation = conversation.as_str();
         let created_at = record.created_at;
         let id = record.id.clone();
-        self.store.remember_key(conversation, sender, key, &id);
-        // A sender has read their own message.
-        self.update_participant(conversation, sender, |p| {
-            p.read_until = p.read_until.max(created_at);
-            p.marked_unread = false;
-        });
-        let reply = message_wire(&record, sender);
+        let sender = record.sender_id.clone();
+        if let Some(sender) = &sender {
+            // A sender has read their own message.
+            self.update_participant(conversation, sender, |p| {
+                p.read_until = p.read_until.max(created_at);
+                p.marked_unread = false;
+            });
+        }
+        let reply = message_wire(&record, sender.as_deref().unwrap_or_default());
         self.store.put_message(record);
-        self.stop_typing(conversation, sender);
+        if let Some(sender) = &sender {
+            self.stop_typing(conversation, sender);
+        }
         let participants = self.participants_of(conversation);
         // A new message has no reactions yet, so every participant sees the same object.
         self.publish_to_users(
@@ -205,7 +223,7 @@ impl World {
             }),
         );
         self.publish_side_activity(conversation, participants.iter().map(String::as_str));
-        Ok(reply)
+        reply
     }
 
     fn participants_of(&self, conversation: &str) -> Vec<String> {
@@ -224,13 +242,25 @@ impl World {
         e: EditMessageRequest,
     ) -> ApiResult<()> {
         self.member(conversation, user)?;
-        let mut m = self.message_in(conversation, message)?.clone();
+        let m = self.message_in(conversation, message)?;
         if m.sender_id.as_deref() != Some(user) {
             return Err(ApiError::forbidden(
                 NOT_MESSAGE_SENDER,
                 "only the sender can edit a message",
             ));
         }
+        self.apply_edit(conversation, message, e)
+    }
+
+    /// Edits a message whoever sent it (the REST API's edit); the conversation and message must
+    /// exist.
+    pub(crate) fn apply_edit(
+        &mut self,
+        conversation: &str,
+        message: &str,
+        e: EditMessageRequest,
+    ) -> ApiResult<()> {
+        let mut m = self.message_in(conversation, message)?.clone();
         let content = e.content.map(|c| self.store_content(c)).transpose()?;
         let mut diff = MessageDiff::default();
         if let Some(content) = content {
@@ -280,6 +310,12 @@ impl World {
                 "only the sender can delete a message",
             ));
         }
+        self.apply_delete(conversation, message)
+    }
+
+    /// Deletes a message whoever sent it (the REST API's delete); 404 if it does not exist.
+    pub(crate) fn apply_delete(&mut self, conversation: &str, message: &str) -> ApiResult<()> {
+        self.message_in(conversation, message)?;
         self.store.remove_message(conversation, message);
         let replies: Vec<MessageRecord> = self
             .store

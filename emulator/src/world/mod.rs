@@ -11,6 +11,7 @@
 //! Who receives what follows the official client's dispatch rules (docs/protocol.md §5.3): an event
 //! goes once to each socket that holds a subscription whose store consumes it.
 
+pub mod admin;
 pub mod content_rules;
 pub mod conversations;
 mod cursor;
@@ -34,7 +35,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::Store;
 
-pub use typing::TYPING_TIMEOUT;
+pub use typing::{READ_ONLY_ACCESS, TYPING_TIMEOUT};
 
 /// Identifies one websocket connection.
 pub type ConnId = u64;

@@ -69,15 +69,28 @@ impl World {
     /// `PUT /users/{u}`: create the user, or apply the patch to it.
     pub fn set_user(&mut self, id: &str, p: SetUserParams) -> ApiResult<()> {
         self.check_user_sync()?;
+        self.upsert_user(id, p)
+    }
+
+    /// Whether [`World::upsert_user`] would accept this patch, without applying it.
+    pub(crate) fn check_user_patch(&self, id: &str, p: &SetUserParams) -> ApiResult<()> {
         if matches!(&p.name, Some(n) if n.trim().is_empty()) {
             return Err(ApiError::bad_request("a user needs a non-empty name"));
         }
+        if self.store.user(id).is_none() && p.name.is_none() {
+            return Err(ApiError::bad_request(format!(
+                "user {id} does not exist; creating it needs a name"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates the user or merges the patch into it, whatever the sync setting: `PUT /users/{u}`
+    /// of the client API once allowed, and of the REST API.
+    pub(crate) fn upsert_user(&mut self, id: &str, p: SetUserParams) -> ApiResult<()> {
+        self.check_user_patch(id, &p)?;
         let Some(old) = self.store.user(id).cloned() else {
-            let name = p.name.clone().ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "user {id} does not exist; creating it needs a name"
-                ))
-            })?;
+            let name = p.name.clone().unwrap_or_default();
             let mut user = UserRecord {
                 id: id.to_owned(),
                 name,
