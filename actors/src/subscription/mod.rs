@@ -21,7 +21,7 @@
 
 mod actor;
 pub mod handle;
-mod hydrate;
+pub mod hydrate;
 mod kind;
 mod kinds;
 mod paging;
