@@ -135,6 +135,19 @@ async fn flow(host: String, tag: &'static str) -> Result<TalkSession, String> {
     {
         return Err(format!("unexpected message {live:?}"));
     }
+    // A search runs its HTTP request and hydration on the session's thread, so it works in
+    // every setting too.
+    let found = within(
+        "searching",
+        bob.search_messages().set_query("everywhere", None),
+    )
+    .await?
+    .map_err(|e| e.to_string())?;
+    if found.results.len() != 1 || found.results[0].message.id != live.id {
+        return Err(format!(
+            "expected the message as the one result, got {found:?}"
+        ));
+    }
     messages.unsubscribe();
     if !matches!(messages.state(), SubscriptionState::Unsubscribed) {
         return Err("still subscribed after unsubscribe".into());

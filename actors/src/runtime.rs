@@ -66,8 +66,13 @@ where
 }
 
 /// Runs `work` on `arbiter`'s thread (where `!Send` futures such as awc's requests can run) and
-/// returns its output; `None` if the arbiter stopped before it finished.
-pub(crate) async fn run<F, Fut, T>(arbiter: &ArbiterHandle, work: F) -> Option<T>
+/// returns a future of its output; `None` if the arbiter stopped before it finished. The work
+/// starts now, not when the future is first polled, and runs to its end even if the future is
+/// dropped.
+pub(crate) fn run<F, Fut, T>(
+    arbiter: &ArbiterHandle,
+    work: F,
+) -> impl Future<Output = Option<T>> + Send + 'static
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = T> + 'static,
@@ -79,8 +84,10 @@ where
             let _ = tx.send(work().await);
         });
     });
-    if !spawned {
-        return None;
+    async move {
+        if !spawned {
+            return None;
+        }
+        rx.await.ok()
     }
-    rx.await.ok()
 }

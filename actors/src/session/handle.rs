@@ -299,7 +299,9 @@ impl SessionHandle {
     }
 
     /// Runs `work` on the session's thread, where futures that are not `Send` (awc's HTTP
-    /// client) can run, and returns its output; an error if the session's runtime stopped.
+    /// client) can run, and returns its output; an error if the session's runtime stopped. The
+    /// work starts now (not when the future is first polled) and runs to its end even if the
+    /// future is dropped.
     pub fn run_local<F, Fut, T>(
         &self,
         operation: impl Into<Arc<str>>,
@@ -311,12 +313,8 @@ impl SessionHandle {
         T: Send + 'static,
     {
         let operation: Arc<str> = operation.into();
-        let arbiter = self.info.arbiter.clone();
-        Box::pin(async move {
-            crate::runtime::run(&arbiter, work)
-                .await
-                .ok_or_else(|| Error::session_stopped(operation))
-        })
+        let ran = crate::runtime::run(&self.info.arbiter, work);
+        Box::pin(async move { ran.await.ok_or_else(|| Error::session_stopped(operation)) })
     }
 }
 

@@ -1,16 +1,12 @@
 //! [`SubscriptionActor`]: the generic actor behind every subscription (see the module docs of
 //! [`crate::subscription`]), and [`start`], which starts one on its session's thread.
-
-use std::sync::Arc;
-
 use actix::prelude::*;
 use talkjs_protocol::path::Topic;
-use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
-use tokio::sync::watch;
 
 use super::Env;
-use super::handle::{self, Listener, Subscription, Update};
+use super::handle::{self, Listener, Subscription};
 use super::kind::{Kind, LoadReason, Scope, Step};
+use super::published::Published;
 use crate::cache::{UserUpdated, Watcher};
 use crate::error::Error;
 use crate::session::handle::{Attachment, TopicGuard};
@@ -37,11 +33,8 @@ pub(crate) struct SubscriptionActor<K: Kind> {
     env: Env,
     id: u64,
     watcher: Watcher,
-    state: Arc<watch::Sender<SubscriptionState<K::Snapshot>>>,
-    failure: handle::Failure,
-    listeners: Vec<Listener<K::Snapshot>>,
-    last: Option<(K::Snapshot, bool)>,
-    active: bool,
+    /// The state, the typed failure and the listeners.
+    published: Published<K::Snapshot>,
     /// The topics whose `SUBSCRIBE` must succeed for the subscription to start.
     primary: Vec<Topic>,
     /// Held while the actor lives (dropping them releases the topics).
@@ -63,52 +56,13 @@ impl<K: Kind> SubscriptionActor<K> {
 
     /// Publishes the kind's snapshot if it differs from the last one delivered.
     fn emit(&mut self) {
-        if self.state.borrow().is_terminal() {
-            return;
-        }
         let snapshot = self.kind.snapshot();
         let loaded_all = self.kind.loaded_all();
-        if self
-            .last
-            .as_ref()
-            .is_some_and(|(s, l)| *l == loaded_all && *s == snapshot)
-        {
-            return;
-        }
-        self.last = Some((snapshot.clone(), loaded_all));
-        self.active = true;
-        let published = self.state.send_if_modified(|s| {
-            if s.is_terminal() {
-                return false;
-            }
-            *s = SubscriptionState::Active {
-                latest_snapshot: snapshot.clone(),
-                loaded_all,
-            };
-            true
-        });
-        if !published {
-            return;
-        }
-        let update = Update {
-            subscription: self.id,
-            snapshot,
-            loaded_all,
-        };
-        self.listeners.retain_mut(|l| l.deliver(&update));
+        self.published.publish(snapshot, loaded_all);
     }
 
     fn fail(&mut self, error: &Error, ctx: &mut Context<Self>) {
-        // The typed error first: a handle that sees the error state finds it.
-        let _ = self.failure.set(error.clone());
-        let message = SubscriptionError::new(error.to_string());
-        self.state.send_if_modified(|s| {
-            if s.is_terminal() {
-                return false;
-            }
-            *s = SubscriptionState::Error { error: message };
-            true
-        });
+        self.published.fail(error);
         ctx.stop();
     }
 
@@ -163,7 +117,7 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Ended before it started (unsubscribed in the task that made it): nothing to send.
         // The official client still subscribes and fetches here; we spare the server that.
-        if self.state.borrow().is_terminal() {
+        if self.published.is_terminal() {
             self.primary.clear();
             ctx.stop();
             return;
@@ -206,13 +160,7 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
         self.attachment = None;
         self.env.cache.unwatch(self.watcher.id);
         self.primary_held.clear();
-        self.state.send_if_modified(|s| {
-            if s.is_terminal() {
-                return false;
-            }
-            *s = SubscriptionState::Unsubscribed;
-            true
-        });
+        self.published.end();
     }
 }
 
@@ -237,7 +185,7 @@ impl<K: Kind> Handler<Find> for SubscriptionActor<K> {
 
     fn handle(&mut self, Find(lookup): Find, _ctx: &mut Context<Self>) -> Option<Found> {
         // Only a loaded, live state answers: anything else is read from the server.
-        if !self.active || self.state.borrow().is_terminal() {
+        if !self.published.has_published() || self.published.is_terminal() {
             return None;
         }
         self.kind.find(&lookup)
@@ -257,22 +205,9 @@ impl<K: Kind> Handler<UserUpdated> for SubscriptionActor<K> {
 impl<K: Kind> Handler<AddListener<K::Snapshot>> for SubscriptionActor<K> {
     type Result = ();
 
-    fn handle(&mut self, AddListener(mut l): AddListener<K::Snapshot>, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, AddListener(l): AddListener<K::Snapshot>, _ctx: &mut Context<Self>) {
         // A late listener starts from the current snapshot.
-        if let Some((snapshot, loaded_all)) = &self.last
-            && self.active
-            && !self.state.borrow().is_terminal()
-        {
-            let update = Update {
-                subscription: self.id,
-                snapshot: snapshot.clone(),
-                loaded_all: *loaded_all,
-            };
-            if !l.deliver(&update) {
-                return;
-            }
-        }
-        self.listeners.push(l);
+        self.published.add_listener(l);
     }
 }
 
@@ -316,16 +251,14 @@ pub(crate) fn start<K: Kind>(kind: K, env: Env) -> Subscription<K::Snapshot>
 where
     SubscriptionActor<K>: Actor<Context = Context<SubscriptionActor<K>>>,
 {
-    let id = crate::session::routes::next_id();
-    let (tx, _rx) = watch::channel(SubscriptionState::Pending);
-    let state = Arc::new(tx);
+    let published = Published::new();
+    let id = published.id();
+    let (state, failure) = (published.state().clone(), published.failure().clone());
     let primary = kind.topics();
     let describe = kind.describe();
     let max_load_more = kind.max_load_more();
     let default_load_more = kind.default_load_more();
-    let failure: handle::Failure = Arc::default();
     let arbiter = env.session.arbiter().clone();
-    let (actor_state, actor_failure) = (state.clone(), failure.clone());
     let addr = crate::runtime::start(&arbiter, move |ctx| {
         let watcher = Watcher {
             id,
@@ -336,11 +269,7 @@ where
             env,
             id,
             watcher,
-            state: actor_state,
-            failure: actor_failure,
-            listeners: Vec::new(),
-            last: None,
-            active: false,
+            published,
             primary,
             primary_held: Vec::new(),
             attachment: None,

@@ -21,10 +21,11 @@
 
 mod actor;
 pub mod handle;
-mod hydrate;
+pub mod hydrate;
 mod kind;
 mod kinds;
 mod paging;
+mod published;
 mod start;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub(crate) use kinds::participants::ParticipantsKind;
 pub(crate) use kinds::reactions::ReactionsKind;
 pub(crate) use kinds::typing::TypingKind;
 pub(crate) use kinds::user::UserKind;
+pub use published::Published;
 
 /// A list snapshot: `None` while the list cannot be seen (not a participant, no such user).
 pub type ListSnapshot<T> = Option<Arc<Vec<Arc<T>>>>;

@@ -193,7 +193,7 @@ impl Entry {
         }
         let work = hydrate::messages(
             scope.env.clone(),
-            scope.watcher.clone(),
+            hydrate::Fetch::Watched(scope.watcher.clone()),
             self.wire.id.clone(),
             vec![wire],
             HashMap::new(),
@@ -239,7 +239,14 @@ pub(crate) fn last_message(
             Err(e) if e.is_absent() => return Ok((None, HashMap::new())),
             Err(e) => return Err(e),
         };
-        let h = hydrate::messages(env, watcher, conversation, vec![wire], HashMap::new()).await?;
+        let h = hydrate::messages(
+            env,
+            hydrate::Fetch::Watched(watcher),
+            conversation,
+            vec![wire],
+            HashMap::new(),
+        )
+        .await?;
         Ok((h.messages.into_iter().next(), h.users))
     })
 }

@@ -109,7 +109,7 @@ impl MessagesKind {
         let local = self.local_refs(&wires);
         Box::pin(hydrate::messages(
             scope.env.clone(),
-            scope.watcher.clone(),
+            hydrate::Fetch::Watched(scope.watcher.clone()),
             self.conversation.clone(),
             wires,
             local,
@@ -193,7 +193,7 @@ impl PageChain {
         };
         let this = hydrate::messages(
             self.env.clone(),
-            self.watcher.clone(),
+            hydrate::Fetch::Watched(self.watcher.clone()),
             self.conversation.clone(),
             page.data,
             HashMap::new(),
