@@ -80,7 +80,7 @@ pub use search::{
     SearchStatus,
 };
 pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_session};
-pub use talkjs_actors::{Error, ErrorKind, Result};
+pub use talkjs_actors::{Error, ErrorCode, ErrorKind, Result};
 pub use user::UserRef;
 
 pub use talkjs_actors::plugin;

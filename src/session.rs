@@ -67,8 +67,8 @@ pub struct SessionBuilder {
 
 impl SessionBuilder {
     /// Connect to this host instead of TalkJS, e.g. `127.0.0.1:8787` for a local emulator.
-    pub fn host(mut self, host: &str) -> SessionBuilder {
-        self.urls = ApiUrls::for_host(host);
+    pub fn host(mut self, host: impl AsRef<str>) -> SessionBuilder {
+        self.urls = ApiUrls::for_host(host.as_ref());
         self
     }
 
@@ -137,7 +137,8 @@ impl IntoFuture for SessionBuilder {
             timings: self.timings,
             cache: self.cache,
         };
-        let env = talkjs_actors::get_session(config, self.force_new);
+        let env = check_ids(&config.app_id, &config.user_id)
+            .and_then(|()| talkjs_actors::get_session(config, self.force_new));
         Box::pin(async move {
             Ok(TalkSession {
                 inner: Arc::new(env?),
@@ -390,4 +391,27 @@ pub(crate) fn require_id(operation: &Arc<str>, what: &str, id: &str) -> Result<(
     } else {
         Ok(())
     }
+}
+
+/// The longest app or user id accepted (TalkJS ids are short; this bounds what goes into URLs).
+const MAX_ID_LEN: usize = 4096;
+
+/// Refuses an empty, over-long or control-character app or user id before anything is sent.
+fn check_ids(app_id: &str, user_id: &str) -> Result<()> {
+    for (id, what) in [(app_id, "app id"), (user_id, "user id")] {
+        let problem = if id.is_empty() {
+            "must not be empty"
+        } else if id.len() > MAX_ID_LEN {
+            "is too long"
+        } else if id.chars().any(char::is_control) {
+            "must not contain control characters"
+        } else {
+            continue;
+        };
+        return Err(Error::invalid(
+            "Get session",
+            format!("the {what} {problem}"),
+        ));
+    }
+    Ok(())
 }

@@ -65,15 +65,18 @@ impl TokenProvider for BokenProvider {
                                 })?;
                             return Ok(body.boken);
                         }
-                        401 => {
-                            return Err(TokenError(
-                                "check that you provided a valid signature".into(),
-                            ));
-                        }
-                        404 => {
-                            return Err(TokenError(
-                                "check that you specified the correct app id".into(),
-                            ));
+                        status @ (401 | 403 | 404) => {
+                            let body = resp.body().await.unwrap_or_default();
+                            let said = String::from_utf8_lossy(&body);
+                            let hint = match status {
+                                404 => "the app id is not known to the server",
+                                _ => {
+                                    "the app requires a signed token (JWT), or the signature is not valid"
+                                }
+                            };
+                            return Err(TokenError(format!(
+                                "the server refused a boken with status {status} {said}: {hint}"
+                            )));
                         }
                         429 | 502 => {
                             tracing::debug!("boken request throttled or upstream down; retrying")

@@ -28,6 +28,9 @@ pub struct GetStats;
 #[rtype(result = "()")]
 pub(super) struct StopShard;
 
+/// How long a stopping shard lets its fetches in flight deliver their answers.
+const STOP_GRACE: Duration = Duration::from_millis(500);
+
 /// One shard of a session's cache. See the [cache docs](super).
 pub(crate) struct CacheShard {
     pub(super) session: SessionHandle,
@@ -180,9 +183,15 @@ impl Handler<StopShard> for CacheShard {
     type Result = ();
 
     fn handle(&mut self, _: StopShard, ctx: &mut Context<Self>) {
-        ctx.stop();
-        if self.own_thread {
-            Arbiter::current().stop();
-        }
+        // Not at once: fetches in flight are being answered with the session's end (the true
+        // cause, such as the server's refusal of the token), and their waiters should get it
+        // rather than a bare "stopped".
+        let own_thread = self.own_thread;
+        ctx.run_later(STOP_GRACE, move |_, ctx| {
+            ctx.stop();
+            if own_thread {
+                Arbiter::current().stop();
+            }
+        });
     }
 }

@@ -30,6 +30,8 @@ pub(super) struct Tokens {
     pub(super) current: Option<String>,
     /// The token the server most recently refused; cleared when a renew succeeds.
     pub(super) refused: Option<String>,
+    /// What the server said when it refused it (`401 INVALID_TOKEN, reasons: ...`).
+    pub(super) refusal: Option<String>,
     /// A fetch from the token provider is running.
     fetching: bool,
 }
@@ -130,7 +132,9 @@ impl Connection {
                             );
                         }
                         Ok(Ok(token)) => token,
-                        Ok(Err(e)) => return act.fatal(e.to_string(), ctx),
+                        Ok(Err(e)) => {
+                            return act.fatal(e.to_string(), ctx);
+                        }
                         Err(_) => return act.fatal("the token source is gone".into(), ctx),
                     };
                     act.tokens.current = Some(token.clone());
@@ -181,6 +185,7 @@ impl Connection {
                     .ok()
                     .and_then(|r| r.expires_in_seconds);
                 self.tokens.refused = None;
+                self.tokens.refusal = None;
                 let Link::Open(socket) = &mut self.link else {
                     return;
                 };
@@ -199,6 +204,7 @@ impl Connection {
                     self.tokens.current = None;
                 }
                 self.tokens.refused = Some(sent);
+                self.tokens.refusal = Some(format!("{} {}", resp.status, resp.error_body()));
                 match self.tokens.current.clone() {
                     Some(newer) => self.send_renew(newer, ctx),
                     None => self.fetch_token(TokenReason::Rejected, ctx),

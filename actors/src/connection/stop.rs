@@ -22,8 +22,11 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub(super) enum Stop {
     /// Nothing needed it any more; the session starts a new connection for the next request.
     Idle(String),
-    /// The session ended, or authentication failed for good.
+    /// The session ended.
     Ended(String),
+    /// Authentication failed for good: calls fail with this error (`AuthFailed`, naming the
+    /// server's refusal when there was one).
+    Failed(Error),
 }
 
 /// Stop: fail everything pending with this reason and close the socket.
@@ -49,6 +52,9 @@ impl Connection {
                 operation.clone(),
                 ErrorKind::SessionTerminated(reason.clone()),
             ))),
+            Link::Closing(Stop::Failed(error)) => Some(CallError::Failed(
+                error.clone().with_operation(operation.clone()),
+            )),
             Link::Closing(Stop::Idle(_)) => Some(CallError::Closed),
             _ => None,
         }
@@ -56,9 +62,14 @@ impl Connection {
 
     /// Authentication cannot recover: tell the session, and end.
     pub(super) fn fatal(&mut self, reason: String, ctx: &mut Context<Self>) {
-        let error = Error::new("Authenticate", ErrorKind::AuthFailed(reason.clone()));
-        self.notify(Notice::Fatal(error));
-        self.terminate(Stop::Ended(reason), ctx);
+        // What the server said when it refused the last token, if it did: the true cause.
+        let reason = match &self.tokens.refusal {
+            Some(refusal) => format!("the server refused the token ({refusal}); {reason}"),
+            None => reason,
+        };
+        let error = Error::new("Authenticate", ErrorKind::AuthFailed(reason));
+        self.notify(Notice::Fatal(error.clone()));
+        self.terminate(Stop::Failed(error), ctx);
     }
 
     /// Nothing needs the connection: stop; pending calls are told to retry on a new one.
@@ -73,6 +84,7 @@ impl Connection {
         }
         let reason = match &stop {
             Stop::Idle(reason) | Stop::Ended(reason) => reason.clone(),
+            Stop::Failed(error) => error.to_string(),
         };
         let previous = std::mem::replace(&mut self.link, Link::Closing(stop));
         for mut p in self.calls.drain() {

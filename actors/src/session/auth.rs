@@ -155,15 +155,13 @@ impl Handler<NeedToken> for Session {
                 }
             }
             .into_actor(self)
-            .map(|result, act, ctx| {
+            .map(|result, act, _| {
                 let result =
                     result.unwrap_or_else(|| Err(TokenError("the token source stopped".into())));
-                match &result {
-                    Ok(token) => act.token = Some(token.clone()),
-                    Err(e) => act.terminate(
-                        Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string())),
-                        ctx,
-                    ),
+                // A failure is the asker's to report: the connection adds what the server said
+                // when it refused the last token, and ends the session with the whole story.
+                if let Ok(token) = &result {
+                    act.token = Some(token.clone());
                 }
                 result
             }),
@@ -209,9 +207,15 @@ impl Handler<HttpToken> for Session {
         };
         let request = self.token_request(reason);
         let fetch = <Self as Handler<NeedToken>>::handle(self, request, ctx);
-        Box::pin(fetch.map(move |result, act, _| {
-            let token = result
-                .map_err(|e| Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string())))?;
+        Box::pin(fetch.map(move |result, act, ctx| {
+            let token = match result {
+                Ok(token) => token,
+                Err(e) => {
+                    let error = Error::new("Authenticate", ErrorKind::AuthFailed(e.to_string()));
+                    act.terminate(error.clone(), ctx);
+                    return Err(error);
+                }
+            };
             if let Some(conn) = &act.connection
                 && conn.connected()
                 && reason == TokenReason::Rejected

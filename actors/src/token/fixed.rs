@@ -12,7 +12,7 @@ use super::{TokenError, TokenFuture, TokenProvider, TokenReason, TokenRequest};
 
 /// Why a [`FixedToken`] refuses every request after the first.
 const CANNOT_REFRESH: &str =
-    "a fixed token cannot be refreshed; give the session a provider that can";
+    "it was given a fixed token, which cannot be refreshed (give the session a provider that can)";
 
 /// A provider that holds one token and gives it out for the session's first connection only.
 ///
