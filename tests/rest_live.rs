@@ -45,7 +45,7 @@ async fn bob_sees_a_message_a_backend_sent_over_rest() {
 
     let token = user_token("bob");
     let bob = talkjs::get_talk_session(APP, "bob")
-        .host(&emu.host())
+        .host(emu.host())
         .token(token)
         .timings(timings())
         .force_create_new()

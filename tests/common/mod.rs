@@ -35,7 +35,7 @@ pub fn timings() -> talkjs::Timings {
 /// A fresh session of `user` (named after their id), their user created.
 pub async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
     let s = talkjs::get_talk_session(APP, user)
-        .host(&emu.host())
+        .host(emu.host())
         .timings(timings())
         .force_create_new()
         .await
