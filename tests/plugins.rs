@@ -34,7 +34,7 @@ async fn observed_session() -> (RunningEmulator, TalkSession, Arc<Mutex<Vec<Life
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorder = Recorder(seen.clone()).start();
     let s = talkjs::get_talk_session("app1", "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .await
         .unwrap();
     s.observe(Some(recorder.recipient()), None);
@@ -130,7 +130,7 @@ async fn a_plugin_actor_sees_every_pushed_event_of_a_live_subscription() {
         .await
         .unwrap();
     let s = talkjs::get_talk_session("app1", "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .force_create_new()
         .await
         .unwrap();

@@ -28,7 +28,7 @@ async fn emulator() -> RunningEmulator {
 
 async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
     talkjs::get_talk_session(APP, user)
-        .host(&emu.host())
+        .host(emu.host())
         .force_create_new()
         .await
         .expect("session")
@@ -72,7 +72,7 @@ async fn provided_session(
     provider: impl talkjs::token::TokenProvider,
 ) -> TalkSession {
     let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .token_provider(provider)
         .await
         .unwrap();
@@ -115,16 +115,16 @@ async fn a_session_connects_only_when_first_used() {
 async fn the_same_user_gets_the_same_session_unless_asked_for_a_new_one() {
     let emu = emulator().await;
     let a = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .await
         .unwrap();
     let b = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .await
         .unwrap();
     assert_eq!(a, b);
     let c = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .force_create_new()
         .await
         .unwrap();
@@ -565,7 +565,7 @@ async fn a_failing_token_provider_ends_the_session_and_on_error_fires_once() {
         .unwrap();
     let provider = TokenFn::new(|_req: TokenRequest| async { Err::<String, _>("backend down") });
     let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .token_provider(provider)
         .await
         .unwrap();
@@ -593,7 +593,7 @@ async fn a_failing_token_provider_ends_the_session_and_on_error_fires_once() {
 async fn an_unknown_app_id_terminates_the_session() {
     let emu = emulator().await;
     let s = talkjs::get_talk_session("no-such-app", "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .await
         .unwrap();
     let fired = Arc::new(Mutex::new(None));
@@ -626,7 +626,7 @@ async fn set_token_renews_the_live_socket_without_dropping_requests() {
         .unwrap();
     let signer = jwt_provider("s3cret");
     let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .token(signer.sign(APP, "alice").unwrap())
         .await
         .unwrap();
@@ -704,7 +704,7 @@ async fn requests_racing_an_idle_close_are_sent_on_a_new_connection_not_failed()
         ..talkjs::Timings::default()
     };
     let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .timings(timings)
         .force_create_new()
         .await
@@ -736,16 +736,16 @@ async fn requests_racing_an_idle_close_are_sent_on_a_new_connection_not_failed()
 async fn the_same_user_on_two_servers_gets_two_sessions() {
     let (one, two) = (emulator().await, emulator().await);
     let a = talkjs::get_talk_session(APP, "alice")
-        .host(&one.host())
+        .host(one.host())
         .await
         .unwrap();
     let b = talkjs::get_talk_session(APP, "alice")
-        .host(&two.host())
+        .host(two.host())
         .await
         .unwrap();
     assert_ne!(a, b, "one session per server");
     let again = talkjs::get_talk_session(APP, "alice")
-        .host(&one.host())
+        .host(one.host())
         .await
         .unwrap();
     assert_eq!(a, again);

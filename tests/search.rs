@@ -685,7 +685,7 @@ async fn a_refused_token_is_replaced_and_the_search_sent_again() {
         }
     });
     let s = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .token_provider(provider)
         .force_create_new()
         .await
@@ -712,7 +712,7 @@ async fn results_the_user_cannot_read_are_left_out() {
         .unwrap();
     conversation(&alice, "mine", CreateConversationParams::new(), &[]).await;
     let bob = talkjs::get_talk_session(APP, "bob")
-        .host(&emu.host())
+        .host(emu.host())
         .force_create_new()
         .await
         .unwrap();

@@ -486,7 +486,7 @@ async fn a_cache_on_several_threads_and_a_small_bound_still_serve_every_subscrip
     }
     conversation(&alice, "c1", &["bob", "carol", "dave"]).await;
     let busy = talkjs::get_talk_session(APP, "bob")
-        .host(&emu.host())
+        .host(emu.host())
         .timings(timings())
         .cache(talkjs::CacheConfig {
             shards: 3,
@@ -498,7 +498,7 @@ async fn a_cache_on_several_threads_and_a_small_bound_still_serve_every_subscrip
         .unwrap();
     for who in ["alice", "carol", "dave"] {
         let s = talkjs::get_talk_session(APP, who)
-            .host(&emu.host())
+            .host(emu.host())
             .force_create_new()
             .await
             .unwrap();

@@ -177,7 +177,7 @@ async fn spans_nest_session_connection_request_and_no_token_is_ever_logged() {
         })
     };
     let alice = talkjs::get_talk_session(APP, "alice")
-        .host(&emu.host())
+        .host(emu.host())
         .token_provider(provider)
         .force_create_new()
         .await

@@ -113,7 +113,7 @@ impl Parity {
         let fixture = Fixture::load(&dir, self.scenario);
         let replay = Arc::new(ReplayServer::start(&fixture, self.http).expect("replay server"));
         let builder = talkjs::get_talk_session(APP, self.user)
-            .host(&replay.host())
+            .host(replay.host())
             .force_create_new();
         let session = (self.setup)(builder).await.expect("session");
         let out = calls(session.clone(), replay.clone()).await;
