@@ -24,6 +24,9 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod http;
+mod login;
+pub mod outbox;
+pub mod pending;
 pub mod realtime;
 pub mod store;
 pub mod world;
@@ -37,6 +40,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
 pub use config::Config;
+use pending::PendingSockets;
 use realtime::{SharedWorld, lock};
 use store::{MemoryStore, Store};
 pub use world::AdminError;
@@ -105,6 +109,12 @@ impl Emulator {
         self
     }
 
+    /// Sets the per-client bounds (login deadline, queue caps, ...).
+    pub fn limits(mut self, limits: config::Limits) -> Emulator {
+        self.config.limits = limits;
+        self
+    }
+
     /// Uses another store than the in-memory one.
     pub fn store(mut self, store: Box<dyn Store>) -> Emulator {
         self.store = Some(store);
@@ -116,13 +126,20 @@ impl Emulator {
     pub async fn start(self, addr: &str) -> io::Result<RunningEmulator> {
         let store = self.store.unwrap_or_else(|| Box::new(MemoryStore::new()));
         let world: SharedWorld = Arc::new(Mutex::new(World::new(self.config, store)));
+        let pending = web::Data::from(PendingSockets::new(
+            lock(&world).config().limits.max_pending_per_address,
+        ));
         let data = web::Data::new(world.clone());
-        let server =
-            HttpServer::new(move || App::new().app_data(data.clone()).configure(http::routes))
-                .workers(WORKERS)
-                .disable_signals()
-                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-                .bind(addr)?;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(pending.clone())
+                .configure(http::routes)
+        })
+        .workers(WORKERS)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .bind(addr)?;
         let local = server.addrs().first().copied().ok_or_else(|| {
             io::Error::new(io::ErrorKind::AddrNotAvailable, "bound to no address")
         })?;

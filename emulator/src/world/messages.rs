@@ -36,6 +36,10 @@ pub const MAX_EMOJI_BYTES: usize = 64;
 /// `MessageRef.reactions` says "Custom emoji can be up to 50 characters long".
 pub const MAX_CUSTOM_EMOJI_CHARS: usize = 50;
 
+/// Longest accepted idempotency key, in bytes. The official client's keys are 20 characters
+/// (`IdempotencyKey::generate`); room for a UUID or two, and no 900 KB key kept forever.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
 /// Error code: the message is not the current user's to change.
 pub const NOT_MESSAGE_SENDER: &str = "NOT_MESSAGE_SENDER";
 /// Error code: a file token that no upload returned.
@@ -151,6 +155,12 @@ impl World {
             ));
         }
         let key = m.idempotency_key.as_str();
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+            // An empty key would make every later send a repeat of the first.
+            return Err(ApiError::bad_request(format!(
+                "idempotencyKey must have 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+            )));
+        }
         if let Some(id) = self.store.sent_with_key(conversation, sender, key)
             && let Some(existing) = self.store.message(conversation, &id)
         {
