@@ -16,12 +16,12 @@ use talkjs_protocol::filter::ConversationFilter;
 use talkjs_protocol::path::decode_component;
 use talkjs_protocol::request::{BokenResponse, UploadResponse};
 
-use crate::auth;
 use crate::pending::PendingSockets;
 use crate::realtime::{self, SharedWorld, lock};
 use crate::store::FileRecord;
 use crate::world::search::SearchQuery;
 use crate::world::{ApiError, World};
+use crate::{auth, download};
 
 /// Error code when the app id in a URL is not the emulator's.
 pub const APP_NOT_FOUND: &str = "APP_NOT_FOUND";
@@ -247,9 +247,10 @@ async fn upload(
     if let Err(resp) = check_app(&world, &req, 3) {
         return resp;
     }
-    if let Err(resp) = bearer_user(&world, &req) {
-        return resp;
-    }
+    let uploader = match bearer_user(&world, &req) {
+        Ok(user) => user,
+        Err(resp) => return resp,
+    };
     let limit = lock(&world).config().max_upload_bytes;
     let mut file: Option<(String, String, Vec<u8>)> = None;
     let mut fields: std::collections::HashMap<String, String> = Default::default();
@@ -354,6 +355,7 @@ async fn upload(
     };
     let token = lock(&world).add_file(FileRecord {
         token: String::new(),
+        uploader,
         filename,
         content_type,
         bytes,
@@ -362,6 +364,10 @@ async fn upload(
         height,
         duration,
     });
+    let token = match token {
+        Ok(token) => token,
+        Err(e) => return api_error(e),
+    };
     HttpResponse::Ok().json(UploadResponse {
         file_token: talkjs_protocol::content::FileToken(token),
     })
@@ -377,9 +383,7 @@ async fn download(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpRespon
     };
     let w = lock(&world);
     match w.store().file(&token) {
-        Some(f) => HttpResponse::Ok()
-            .content_type(f.content_type.clone())
-            .body(f.bytes.clone()),
+        Some(f) => download::serve(f),
         None => error(404, codes::NOT_FOUND, "no such file"),
     }
 }

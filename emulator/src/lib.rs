@@ -23,6 +23,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+mod download;
 pub mod http;
 mod login;
 pub mod outbox;

@@ -118,6 +118,8 @@ pub struct MessageRecord {
 pub struct FileRecord {
     /// The token that names it.
     pub token: String,
+    /// The user who uploaded it: the only one who may attach it to a message.
+    pub uploader: String,
     /// The name given at upload.
     pub filename: String,
     /// MIME type of the uploaded part.

@@ -42,8 +42,6 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 
 /// Error code: the message is not the current user's to change.
 pub const NOT_MESSAGE_SENDER: &str = "NOT_MESSAGE_SENDER";
-/// Error code: a file token that no upload returned.
-pub const INVALID_FILE_TOKEN: &str = "INVALID_FILE_TOKEN";
 /// Error code: a reply to a message that is not in the conversation.
 pub const REFERENCED_MESSAGE_NOT_FOUND: &str = "REFERENCED_MESSAGE_NOT_FOUND";
 /// Error code: the message already has the most distinct reactions allowed.
@@ -65,7 +63,11 @@ impl World {
     /// Turns sent blocks into stored blocks: file tokens become full file blocks, text keeps its
     /// nodes (stored with camelCase types) once they pass [`content_rules`], locations are
     /// range-checked.
-    fn store_content(&self, blocks: Vec<SendContentBlock>) -> ApiResult<Vec<ContentBlock>> {
+    fn store_content(
+        &self,
+        sender: &str,
+        blocks: Vec<SendContentBlock>,
+    ) -> ApiResult<Vec<ContentBlock>> {
         if blocks.len() != 1 {
             return Err(ApiError::bad_request(format!(
                 "a message holds exactly one content block, got {}",
@@ -92,16 +94,9 @@ impl World {
                         ))
                     }
                 }
-                SendContentBlock::File(f) => {
-                    let file = self.store.file(f.file_token.as_str()).ok_or_else(|| {
-                        ApiError::new(
-                            400,
-                            INVALID_FILE_TOKEN,
-                            format!("no uploaded file has token {}", f.file_token),
-                        )
-                    })?;
-                    Ok(ContentBlock::File(self.file_block(file)))
-                }
+                SendContentBlock::File(f) => Ok(ContentBlock::File(
+                    self.own_file_block(sender, f.file_token.as_str())?,
+                )),
             })
             .collect()
     }
@@ -129,14 +124,6 @@ impl World {
     /// The download URL of an uploaded file, as file blocks show it.
     pub fn file_block_url(&self, token: &str) -> Option<String> {
         self.store.file(token).map(|f| self.file_block(f).url)
-    }
-
-    /// Registers an uploaded file and returns its token.
-    pub fn add_file(&mut self, mut file: FileRecord) -> String {
-        let token = self.new_id("file");
-        file.token = token.clone();
-        self.store.put_file(file);
-        token
     }
 
     /// `POST /conversations/{c}/messages`. A repeat with the same idempotency key returns the
@@ -175,7 +162,7 @@ impl World {
                 format!("message {r} is not in conversation {conversation}"),
             ));
         }
-        let content = self.store_content(m.content)?;
+        let content = self.store_content(sender, m.content)?;
         if matches!(content.as_slice(), [ContentBlock::Text(t)] if !has_visible_text(&t.children)) {
             return Err(ApiError::bad_request("a message needs some content"));
         }
@@ -241,7 +228,7 @@ impl World {
                 "only the sender can edit a message",
             ));
         }
-        let content = e.content.map(|c| self.store_content(c)).transpose()?;
+        let content = e.content.map(|c| self.store_content(user, c)).transpose()?;
         let mut diff = MessageDiff::default();
         if let Some(content) = content {
             m.content = content.clone();

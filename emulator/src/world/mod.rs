@@ -14,6 +14,7 @@
 pub mod content_rules;
 pub mod conversations;
 mod cursor;
+pub mod files;
 mod messages;
 pub mod search;
 mod typing;

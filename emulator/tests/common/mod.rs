@@ -203,14 +203,22 @@ pub async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> boo
 }
 
 impl Client {
-    /// Reads (without acknowledging) until the server closes the socket or the stream ends;
-    /// returns the close reason, if one came. Panics if neither happens within `within`.
+    /// Reads (without acknowledging, but remembering pushed events) until the server closes the
+    /// socket or the stream ends; returns the close reason, if one came. Panics if neither
+    /// happens within `within`.
     pub async fn drain_until_closed(&mut self, within: Duration) -> Option<ws::CloseReason> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.conn.next()).await {
                 Ok(Some(Ok(ws::Frame::Close(reason)))) => return reason,
                 Ok(None | Some(Err(_))) => return None,
+                Ok(Some(Ok(ws::Frame::Text(t)))) => {
+                    let f: Value = serde_json::from_slice(&t).expect("JSON frame");
+                    if f[1] == "PUBLISH" {
+                        let events = f.as_array().expect("an array");
+                        self.events.extend(events[2..].iter().cloned());
+                    }
+                }
                 Ok(Some(Ok(_))) => continue,
                 Err(_) => panic!("the socket was not closed within {within:?}"),
             }
