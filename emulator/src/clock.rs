@@ -1,37 +1,39 @@
-//! Time, in Unix milliseconds, strictly increasing.
+//! Time, in Unix milliseconds: the wall clock, never going backwards.
 //!
-//! Message order, list order and cursors all sort by timestamp; two events in the same
-//! millisecond would tie. The clock therefore never returns the same value twice.
+//! Timestamps are the wall-clock time of the action; several actions may share a millisecond.
+//! Where order needs distinct times (messages within one conversation, which pages and cursors
+//! sort by time), the world makes just those unique ([`Clock::after`]), so no request can push
+//! everyone's time forward: 300,000 typing requests once stamped the next message 295 s in the
+//! future, when every call consumed a distinct millisecond.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use talkjs_protocol::wire::Millis;
 
-/// A strictly increasing millisecond clock.
+/// A millisecond clock that never goes backwards (the system clock may, when it is corrected).
 #[derive(Debug, Default)]
 pub struct Clock {
     last: AtomicI64,
 }
 
 impl Clock {
-    /// The current time, later than every earlier answer.
+    /// The current time, never earlier than an earlier answer.
     pub fn now(&self) -> Millis {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as Millis)
             .unwrap_or(0);
-        let mut prev = self.last.load(Ordering::Relaxed);
-        loop {
-            let next = wall.max(prev + 1);
-            match self
-                .last
-                .compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return next,
-                Err(p) => prev = p,
-            }
-        }
+        self.last.fetch_max(wall, Ordering::Relaxed).max(wall)
+    }
+
+    /// The current time, but later than `previous` when that is not already past: the time of a
+    /// new item in a sequence that must be strictly increasing (messages of a conversation). It
+    /// runs ahead of the wall clock only by as many items as that one sequence got in the same
+    /// milliseconds.
+    pub fn after(&self, previous: Option<Millis>) -> Millis {
+        let now = self.now();
+        previous.map_or(now, |p| now.max(p + 1))
     }
 
     /// The wall-clock time in whole seconds (for token expiry).
@@ -48,13 +50,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn never_repeats() {
+    fn follows_the_wall_clock_and_never_goes_back() {
         let c = Clock::default();
-        let mut last = 0;
-        for _ in 0..10_000 {
+        let first = c.now();
+        let mut last = first;
+        for _ in 0..100_000 {
             let t = c.now();
-            assert!(t > last);
+            assert!(t >= last);
             last = t;
         }
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as Millis;
+        assert!(last <= wall, "100,000 calls did not push the clock ahead");
+    }
+
+    #[test]
+    fn after_is_strictly_later_than_the_previous_item() {
+        let c = Clock::default();
+        let now = c.now();
+        assert!(c.after(Some(now + 5)) == now + 6);
+        assert!(c.after(Some(0)) >= now);
+        assert!(c.after(None) >= now);
     }
 }

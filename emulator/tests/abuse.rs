@@ -288,3 +288,86 @@ async fn idempotency_keys_must_be_present_and_short() {
     assert_eq!(body["data"].as_array().map(Vec::len), Some(0), "{body}");
     emu.stop().await;
 }
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[actix_rt::test]
+async fn typing_does_not_push_time_forward() {
+    let emu = emulator().await;
+    let mut alice = login(&emu, "alice").await;
+    alice_and_bob_in_c1(&mut alice).await;
+    // Pipelined: far more requests than milliseconds pass while they are served.
+    const TYPING: u64 = 5_000;
+    let first = alice.seq;
+    for i in 0..TYPING {
+        let frame = json!([first + i, "POST", "/me/conversations/c1/typing", {}, {}]);
+        alice.send_text(frame.to_string()).await;
+    }
+    alice.seq += TYPING;
+    for i in 0..TYPING {
+        assert_eq!(alice.response(first + i).await.0, 200);
+    }
+    let (status, sent) = send_text(&mut alice, "c1", "now", "KEY_0000000000000001").await;
+    assert_eq!(status, 200, "{sent}");
+    let (_, m) = alice
+        .request(
+            "GET",
+            &format!(
+                "/me/conversations/c1/messages/{}",
+                sent["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    let stamped = m["createdAt"].as_i64().expect("createdAt");
+    let now = wall_ms();
+    assert!(
+        stamped <= now,
+        "the message is stamped {} ms in the future",
+        stamped - now
+    );
+    emu.stop().await;
+}
+
+#[actix_rt::test]
+async fn messages_of_one_conversation_get_distinct_increasing_times() {
+    let emu = emulator().await;
+    let mut alice = login(&emu, "alice").await;
+    alice_and_bob_in_c1(&mut alice).await;
+    let first = alice.seq;
+    const SENDS: u64 = 50;
+    for i in 0..SENDS {
+        let data = json!({"content": [{"type": "text", "children": ["m"]}], "idempotencyKey": format!("KEY_{i:016}")});
+        let frame = json!([first + i, "POST", "/conversations/c1/messages", data, {}]);
+        alice.send_text(frame.to_string()).await;
+    }
+    alice.seq += SENDS;
+    for i in 0..SENDS {
+        assert_eq!(alice.response(first + i).await.0, 200);
+    }
+    let (status, page) = alice
+        .request(
+            "GET",
+            "/me/conversations/c1/messages",
+            json!({"limit": 100}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let times: Vec<i64> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["createdAt"].as_i64().unwrap())
+        .collect();
+    assert_eq!(times.len(), SENDS as usize);
+    assert!(
+        times.windows(2).all(|w| w[0] > w[1]),
+        "newest first, all distinct: {times:?}"
+    );
+    emu.stop().await;
+}

@@ -173,7 +173,10 @@ impl World {
             kind: MessageType::UserMessage,
             sender_id: Some(sender.to_owned()),
             custom: m.custom.unwrap_or_default(),
-            created_at: self.clock.now(),
+            // Unique within the conversation, which pages and cursors order by time.
+            created_at: self
+                .clock
+                .after(self.store.last_message(conversation).map(|m| m.created_at)),
             edited_at: None,
             referenced_message_id: m.referenced_message_id,
             origin: Origin::Rest,
