@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+mod batch;
 pub mod clock;
 pub mod config;
 mod download;

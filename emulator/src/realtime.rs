@@ -21,20 +21,20 @@ use serde_json::value::RawValue;
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::{Frame, Method, Request, Response};
-use talkjs_protocol::params::SetParticipantParams;
 use talkjs_protocol::path::{Route, RouteError, Topic};
-use talkjs_protocol::request::{ActionResult, ParticipantActionsResponse, ParticipantMethod};
+use talkjs_protocol::request::ParticipantActionsResponse;
 use talkjs_protocol::request::{
     RenewResponse, RequestBody, SendMessageResponse, TranslateResponse, Translation,
 };
+use tracing::Instrument;
 
 use crate::auth::{self, AuthError};
+use crate::batch;
 use crate::config::Limits;
 pub use crate::login::EXPIRY_WARNING;
 use crate::login::{self, Due, Login};
 use crate::outbox::{self, Overflow, QueueLimits};
 use crate::pending::PendingSlot;
-use crate::world::conversations::ParticipantWrite;
 use crate::world::{ApiError, ApiResult, ConnId, Outbound, TYPING_TIMEOUT, World};
 
 /// Error code of the answer to a request whose method the protocol does not have (status 405).
@@ -116,7 +116,7 @@ pub(crate) async fn run(
                 let reply = match msg {
                     Some(Ok(AggregatedMessage::Text(text))) => match Frame::parse(&text) {
                         Ok(Frame::Request(req)) => {
-                            Frame::Response(handle(&world, &mut socket, &limits, req)).to_text()
+                            Frame::Response(handle(&world, &mut socket, &limits, req).await).to_text()
                         }
                         Ok(Frame::Ack(_)) => continue,
                         Ok(Frame::Response(_) | Frame::Publish(_)) => {
@@ -241,24 +241,32 @@ fn answer_unknown_method(world: &SharedWorld, socket: &Socket, req: UnknownMetho
 }
 
 /// Answers one request.
-fn handle(world: &SharedWorld, socket: &mut Socket, limits: &Limits, req: Request) -> Response {
+async fn handle(
+    world: &SharedWorld,
+    socket: &mut Socket,
+    limits: &Limits,
+    req: Request,
+) -> Response {
     let seq = req.seq;
     let span = tracing::debug_span!("request", seq, method = %req.method, path = %req.path, user = %socket.user_id);
-    let _enter = span.enter();
-    match serve(world, socket, limits, &req) {
-        Ok(resp) => resp,
-        Err(e) => {
-            tracing::debug!(status = e.status, code = %e.body.error_code, "request refused");
-            Response::error(seq, e.status, &e.body)
+    async {
+        match serve(world, socket, limits, &req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::debug!(status = e.status, code = %e.body.error_code, "request refused");
+                Response::error(seq, e.status, &e.body)
+            }
         }
     }
+    .instrument(span)
+    .await
 }
 
 fn ok<T: serde::Serialize>(seq: u64, data: &T) -> ApiResult<Response> {
     Response::ok(seq, data).map_err(|e| ApiError::new(500, codes::INTERNAL_ERROR, e.to_string()))
 }
 
-fn serve(
+async fn serve(
     world: &SharedWorld,
     socket: &mut Socket,
     limits: &Limits,
@@ -285,11 +293,19 @@ fn serve(
     if let RequestBody::Renew(renew) = &body {
         return renew_session(world, socket, limits, seq, &renew.token);
     }
-    let mut w = lock(world);
+    let now = lock(world).clock.unix_seconds();
     socket
         .login
-        .may_serve(w.clock.unix_seconds())
+        .may_serve(now)
         .map_err(ApiError::unauthorized)?;
+    if let (Route::ParticipantActions { conversation }, RequestBody::ParticipantActions(r)) =
+        (&route, &body)
+    {
+        // Applied in slices, each under its own hold of the lock (see batch.rs).
+        let responses = batch::participant_actions(world, conversation, r.actions.clone()).await;
+        return ok(seq, &ParticipantActionsResponse { responses });
+    }
+    let mut w = lock(world);
     let me = socket.user_id.clone();
     let conn = socket.conn;
     use Route as R;
@@ -315,28 +331,6 @@ fn serve(
         (R::SetConversation { conversation }, RequestBody::SetConversation(p)) => w
             .set_conversation(&conversation, p)
             .map(|()| Response::ok_empty(seq)),
-        (R::ParticipantActions { conversation }, RequestBody::ParticipantActions(r)) => {
-            let responses = r
-                .actions
-                .into_iter()
-                .map(|a| {
-                    let kind = match a.method {
-                        ParticipantMethod::Post => ParticipantWrite::Create,
-                        ParticipantMethod::Put => ParticipantWrite::Set,
-                        ParticipantMethod::Patch => ParticipantWrite::Edit,
-                    };
-                    let params = SetParticipantParams {
-                        access: a.params.access,
-                        notify: a.params.notify,
-                    };
-                    match w.write_participant(&conversation, &a.id, kind, params) {
-                        Ok(()) => ActionResult::ok(),
-                        Err(e) => ActionResult::error(e.status, e.body),
-                    }
-                })
-                .collect();
-            ok(seq, &ParticipantActionsResponse { responses })
-        }
         (R::DeleteParticipant { conversation, user }, _) => w
             .remove_participant(&conversation, &user)
             .map(|()| Response::ok_empty(seq)),

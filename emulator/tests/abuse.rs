@@ -371,3 +371,49 @@ async fn messages_of_one_conversation_get_distinct_increasing_times() {
     );
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_large_participant_batch_means_what_it_means_applied_at_once() {
+    let emu = emulator().await;
+    let mut alice = login(&emu, "alice").await;
+    alice_and_bob_in_c1(&mut alice).await;
+    const USERS: usize = 300;
+    for i in 0..USERS {
+        let (status, _) = alice
+            .request("POST", &format!("/users/p{i:03}"), json!({"name": "P"}))
+            .await;
+        assert_eq!(status, 200);
+    }
+    // Every user joins; then (later in the batch, in another slice) the first is joined again
+    // (409) and edited (it exists by then), and a stranger is edited (404).
+    let mut actions: Vec<Value> = (0..USERS)
+        .map(|i| json!({"id": format!("p{i:03}"), "method": "POST", "params": {}}))
+        .collect();
+    actions.push(json!({"id": "p000", "method": "POST", "params": {}}));
+    actions.push(json!({"id": "p000", "method": "PATCH", "params": {"access": "Read"}}));
+    actions.push(json!({"id": "nobody", "method": "PATCH", "params": {}}));
+    let (status, body) = alice
+        .request(
+            "POST",
+            "/conversations/c1/participants",
+            json!({"actions": actions}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let statuses: Vec<u64> = body["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), USERS + 3);
+    assert!(statuses[..USERS].iter().all(|s| *s == 200));
+    assert_eq!(statuses[USERS..], [409, 200, 404]);
+    let (status, p) = alice
+        .request("GET", "/me/conversations/c1/participants/p000", json!({}))
+        .await;
+    assert_eq!((status, p["access"].as_str()), (200, Some("Read")), "{p}");
+    let count = emu.inspect(|w| w.store().conversation("c1").unwrap().participants.len());
+    assert_eq!(count, USERS + 2);
+    emu.stop().await;
+}

@@ -173,10 +173,7 @@ impl World {
             kind: MessageType::UserMessage,
             sender_id: Some(sender.to_owned()),
             custom: m.custom.unwrap_or_default(),
-            // Unique within the conversation, which pages and cursors order by time.
-            created_at: self
-                .clock
-                .after(self.store.last_message(conversation).map(|m| m.created_at)),
+            created_at: self.message_time(conversation),
             edited_at: None,
             referenced_message_id: m.referenced_message_id,
             origin: Origin::Rest,
@@ -208,11 +205,20 @@ impl World {
         Ok(reply)
     }
 
-    fn participants_of(&self, conversation: &str) -> Vec<String> {
-        self.store
+    /// The time of a new message: now, but strictly later than the conversation's last message
+    /// (pages and cursors order by time) and than every participant's read time (a message
+    /// sent in the millisecond someone joined or read is unread for them).
+    fn message_time(&self, conversation: &str) -> Millis {
+        let last = self.store.last_message(conversation).map(|m| m.created_at);
+        let read = self
+            .store
             .conversation(conversation)
-            .map(|c| c.participants.keys().cloned().collect())
-            .unwrap_or_default()
+            .and_then(|c| c.participants.values().map(|p| p.read_until).max());
+        self.clock.after(last.max(read))
+    }
+
+    fn participants_of(&self, conversation: &str) -> Vec<String> {
+        self.connected_participants(conversation)
     }
 
     /// `PATCH /conversations/{c}/messages/{m}`: only the sender may edit.

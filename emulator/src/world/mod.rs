@@ -16,6 +16,7 @@ pub mod conversations;
 mod cursor;
 pub mod files;
 mod messages;
+pub mod participants;
 pub mod search;
 mod typing;
 mod users;
@@ -476,6 +477,28 @@ impl World {
                     c.outbox.publish(enc.clone());
                 }
             }
+        }
+    }
+
+    /// The participants of `conversation` that have a socket: the only users an event about it
+    /// can reach. Found from the smaller side (its participants, or the users with sockets), so
+    /// a conversation of 10,000 participants of whom a few are online costs a few lookups.
+    pub(crate) fn connected_participants(&self, conversation: &str) -> Vec<String> {
+        let Some(conv) = self.store.conversation(conversation) else {
+            return Vec::new();
+        };
+        if conv.participants.len() <= self.conns_by_user.len() {
+            conv.participants
+                .keys()
+                .filter(|u| self.conns_by_user.contains_key(*u))
+                .cloned()
+                .collect()
+        } else {
+            self.conns_by_user
+                .keys()
+                .filter(|u| conv.participants.contains_key(*u))
+                .cloned()
+                .collect()
         }
     }
 
