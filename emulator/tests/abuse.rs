@@ -13,7 +13,8 @@ use talkjs_emulator::config::Limits;
 use talkjs_emulator::{Emulator, RunningEmulator};
 
 use common::{
-    Client, WAIT, alice_and_bob_in_c1, connect, emulator, emulator_with, eventually, login,
+    Client, WAIT, alice_and_bob_in_c1, connect, emulator, emulator_with, eventually, login, part,
+    upload,
 };
 
 /// A JWT for `user` expiring `in_seconds` from now. The emulator under test has no secret, so the
@@ -138,23 +139,6 @@ async fn one_address_may_hold_only_a_few_unauthenticated_sockets() {
     );
     try_connect(&emu, "u4").await.expect("a slot was freed");
     emu.stop().await;
-}
-
-async fn upload(emu: &RunningEmulator, token: &str, body: String) -> (u16, Value) {
-    let mut r = awc::Client::new()
-        .post(format!("{}/public_api/v1/app1/files", emu.url()))
-        .insert_header(("Authorization", format!("Bearer {token}")))
-        .insert_header(("Content-Type", "multipart/form-data; boundary=B"))
-        .send_body(body)
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-fn part(name: &str, filename: Option<&str>, data: &str) -> String {
-    let filename = filename.map_or(String::new(), |f| format!("; filename=\"{f}\""));
-    format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n{data}\r\n")
 }
 
 #[actix_rt::test]

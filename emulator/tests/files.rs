@@ -7,48 +7,25 @@ use awc::http::header;
 use serde_json::{Value, json};
 use talkjs_emulator::RunningEmulator;
 
-use common::{alice_and_bob_in_c1, emulator, login};
+use common::{alice_and_bob_in_c1, boken, emulator, login};
 
 /// Uploads `data` as `filename` of type `content_type` for `user` (an unauthenticated app takes
 /// a boken of any user); returns the file token.
-async fn upload(
+async fn upload_file(
     emu: &RunningEmulator,
     user: &str,
     filename: &str,
     content_type: &str,
     data: &str,
 ) -> String {
-    let http = awc::Client::new();
-    let boken: Value = http
-        .get(format!(
-            "{}/api/v0/app1/bokens/{user}?signature=",
-            emu.url()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let body = format!(
+    let token = boken(emu, user).await;
+    let part = format!(
         "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
          Content-Type: {content_type}\r\n\r\n{data}\r\n--B--\r\n"
     );
-    let mut r = http
-        .post(format!("{}/public_api/v1/app1/files", emu.url()))
-        .insert_header((
-            "Authorization",
-            format!("Bearer {}", boken["boken"].as_str().unwrap()),
-        ))
-        .insert_header(("Content-Type", "multipart/form-data; boundary=B"))
-        .send_body(body)
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["fileToken"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let (status, body) = common::upload(emu, &token, part).await;
+    assert_eq!(status, 200, "{body}");
+    body["fileToken"].as_str().unwrap().to_owned()
 }
 
 fn file_message(token: &str) -> Value {
@@ -58,8 +35,8 @@ fn file_message(token: &str) -> Value {
 #[actix_rt::test]
 async fn file_tokens_are_random_128_bit_values() {
     let emu = emulator().await;
-    let a = upload(&emu, "alice", "a.bin", "application/octet-stream", "1").await;
-    let b = upload(&emu, "alice", "b.bin", "application/octet-stream", "2").await;
+    let a = upload_file(&emu, "alice", "a.bin", "application/octet-stream", "1").await;
+    let b = upload_file(&emu, "alice", "b.bin", "application/octet-stream", "2").await;
     assert_ne!(a, b);
     for t in [&a, &b] {
         let hex = t.strip_prefix("file_").expect("the file_ prefix");
@@ -75,7 +52,7 @@ async fn only_the_uploader_can_attach_a_file_token() {
     let mut alice = login(&emu, "alice").await;
     alice_and_bob_in_c1(&mut alice).await;
     let mut bob = login(&emu, "bob").await;
-    let token = upload(&emu, "alice", "plan.pdf", "application/pdf", "PDF").await;
+    let token = upload_file(&emu, "alice", "plan.pdf", "application/pdf", "PDF").await;
     let path = "/conversations/c1/messages";
     let (status, body) = bob.request("POST", path, file_message(&token)).await;
     assert_eq!(
@@ -92,7 +69,7 @@ async fn only_the_uploader_can_attach_a_file_token() {
 async fn downloads_never_render_active_content_and_say_how_to_show_the_file() {
     let emu = emulator().await;
     let http = awc::Client::new();
-    let page = upload(
+    let page = upload_file(
         &emu,
         "alice",
         "x.html",
@@ -100,7 +77,7 @@ async fn downloads_never_render_active_content_and_say_how_to_show_the_file() {
         "<script>alert(1)</script>",
     )
     .await;
-    let image = upload(&emu, "alice", "pic.png", "image/png", "PNG").await;
+    let image = upload_file(&emu, "alice", "pic.png", "image/png", "PNG").await;
     for (token, kind, content_type) in [
         (&page, "attachment", "application/octet-stream"),
         (&image, "inline", "image/png"),

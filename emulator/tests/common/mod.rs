@@ -225,3 +225,36 @@ impl Client {
         }
     }
 }
+
+/// Posts a multipart upload (`body`, boundary `B`) with a bearer token; the status and JSON body.
+pub async fn upload(emu: &RunningEmulator, token: &str, body: String) -> (u16, Value) {
+    let mut r = awc::Client::new()
+        .post(format!("{}/public_api/v1/app1/files", emu.url()))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .insert_header(("Content-Type", "multipart/form-data; boundary=B"))
+        .send_body(body)
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// One part of a multipart body with boundary `B`.
+pub fn part(name: &str, filename: Option<&str>, data: &str) -> String {
+    let filename = filename.map_or(String::new(), |f| format!("; filename=\"{f}\""));
+    format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n{data}\r\n")
+}
+
+/// A boken for `user` (the test apps have no secret, so no signature is needed).
+pub async fn boken(emu: &RunningEmulator, user: &str) -> String {
+    let url = format!("{}/api/v0/app1/bokens/{user}?signature=", emu.url());
+    let r: Value = awc::Client::new()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["boken"].as_str().expect("a boken").to_owned()
+}
