@@ -1,10 +1,12 @@
 //! Time, in Unix milliseconds: the wall clock, never going backwards.
 //!
 //! Timestamps are the wall-clock time of the action; several actions may share a millisecond.
-//! Where order needs distinct times (messages within one conversation, which pages and cursors
-//! sort by time), the world makes just those unique ([`Clock::after`]), so no request can push
-//! everyone's time forward: 300,000 typing requests once stamped the next message 295 s in the
-//! future, when every call consumed a distinct millisecond.
+//! Where order needs distinct times, just those are made unique: messages, which message pages
+//! and (through each conversation's last message) conversation lists sort by, get strictly
+//! increasing times ([`Clock::message_time`]); a conversation's joins are made distinct within it
+//! ([`Clock::after`]). Nothing else consumes a millisecond, so no request but a send can move
+//! time forward: 300,000 typing requests once stamped the next message 295 s in the future, when
+//! every call consumed a distinct millisecond.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,6 +17,8 @@ use talkjs_protocol::wire::Millis;
 #[derive(Debug, Default)]
 pub struct Clock {
     last: AtomicI64,
+    /// The last message time handed out.
+    last_message: AtomicI64,
 }
 
 impl Clock {
@@ -34,6 +38,25 @@ impl Clock {
     pub fn after(&self, previous: Option<Millis>) -> Millis {
         let now = self.now();
         previous.map_or(now, |p| now.max(p + 1))
+    }
+
+    /// The time of a new message: now, but later than every earlier message (of any
+    /// conversation: lists order conversations by their last message) and than `floor`.
+    pub fn message_time(&self, floor: Option<Millis>) -> Millis {
+        let now = self.now();
+        let mut prev = self.last_message.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(prev + 1).max(floor.map_or(0, |f| f + 1));
+            match self.last_message.compare_exchange_weak(
+                prev,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(p) => prev = p,
+            }
+        }
     }
 
     /// The wall-clock time in whole seconds (for token expiry).
@@ -64,6 +87,22 @@ mod tests {
             .unwrap()
             .as_millis() as Millis;
         assert!(last <= wall, "100,000 calls did not push the clock ahead");
+    }
+
+    #[test]
+    fn message_times_strictly_increase_and_pass_the_floor() {
+        let c = Clock::default();
+        let mut last = 0;
+        for _ in 0..10_000 {
+            let t = c.message_time(None);
+            assert!(t > last);
+            last = t;
+        }
+        assert_eq!(c.message_time(Some(last + 10)), last + 11);
+        assert!(
+            c.now() < last + 11,
+            "messages do not move the clock of everything else"
+        );
     }
 
     #[test]

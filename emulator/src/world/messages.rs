@@ -205,16 +205,16 @@ impl World {
         Ok(reply)
     }
 
-    /// The time of a new message: now, but strictly later than the conversation's last message
-    /// (pages and cursors order by time) and than every participant's read time (a message
-    /// sent in the millisecond someone joined or read is unread for them).
+    /// The time of a new message: now, but strictly later than every earlier message (pages,
+    /// cursors and conversation lists order by it) and than every participant's read time (a
+    /// message sent in the millisecond someone joined or read is unread for them).
     fn message_time(&self, conversation: &str) -> Millis {
         let last = self.store.last_message(conversation).map(|m| m.created_at);
         let read = self
             .store
             .conversation(conversation)
             .and_then(|c| c.participants.values().map(|p| p.read_until).max());
-        self.clock.after(last.max(read))
+        self.clock.message_time(last.max(read))
     }
 
     fn participants_of(&self, conversation: &str) -> Vec<String> {

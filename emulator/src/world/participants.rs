@@ -46,7 +46,12 @@ impl World {
     ) -> Vec<ApiResult<()>> {
         let sync = self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT);
         let mut conv = self.store.conversation(conversation).cloned();
-        let now = self.clock.now();
+        // Join times are unique within the conversation: its participant list is ordered by them
+        // (newest first), and participants added together keep the order they were added in.
+        let last_join = conv
+            .as_ref()
+            .and_then(|c| c.participants.values().map(|p| p.joined_at).max());
+        let mut join_at = self.clock.after(last_join);
         let read_until = self.read_time(conversation);
         let mut changes = Vec::new();
         let results = actions
@@ -65,7 +70,7 @@ impl World {
                         format!("user {} does not exist", a.user),
                     ));
                 }
-                changes.extend(apply(conv, a, now, read_until)?);
+                changes.extend(apply(conv, a, &mut join_at, read_until)?);
                 Ok(())
             })
             .collect();
@@ -144,7 +149,7 @@ impl World {
 fn apply(
     conv: &mut ConversationRecord,
     a: ParticipantAction,
-    now: Millis,
+    join_at: &mut Millis,
     read_until: Millis,
 ) -> ApiResult<Option<Change>> {
     let ParticipantAction { user, kind, params } = a;
@@ -162,10 +167,12 @@ fn apply(
                 user_id: user.clone(),
                 access: params.access.flatten().unwrap_or(DEFAULT_ACCESS),
                 notify: params.notify.flatten().unwrap_or(DEFAULT_NOTIFY),
-                joined_at: now,
-                read_until,
+                joined_at: *join_at,
+                // A newcomer has read the history, up to their join.
+                read_until: read_until.max(*join_at),
                 marked_unread: false,
             };
+            *join_at += 1;
             let wire = participant_wire(&record);
             conv.participants.insert(user, record);
             Ok(Some(Change::Joined(wire)))
