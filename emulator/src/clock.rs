@@ -1,12 +1,11 @@
 //! Time, in Unix milliseconds: the wall clock, never going backwards.
 //!
 //! Timestamps are the wall-clock time of the action; several actions may share a millisecond.
-//! Where order needs distinct times, just those are made unique: messages, which message pages
-//! and (through each conversation's last message) conversation lists sort by, get strictly
-//! increasing times ([`Clock::message_time`]); a conversation's joins are made distinct within it
-//! ([`Clock::after`]). Nothing else consumes a millisecond, so no request but a send can move
-//! time forward: 300,000 typing requests once stamped the next message 295 s in the future, when
-//! every call consumed a distinct millisecond.
+//! Where order needs distinct times, just those are made unique: messages and joins, which
+//! message pages, participant lists and conversation lists sort by, get strictly increasing
+//! times ([`Clock::ordered`]). Nothing else consumes a millisecond, so no request but a send or a
+//! join can move time forward: 300,000 typing requests once stamped the next message 295 s in
+//! the future, when every call consumed a distinct millisecond.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,7 +16,7 @@ use talkjs_protocol::wire::Millis;
 #[derive(Debug, Default)]
 pub struct Clock {
     last: AtomicI64,
-    /// The last message time handed out.
+    /// The last [`Clock::ordered`] time handed out.
     last_message: AtomicI64,
 }
 
@@ -31,18 +30,10 @@ impl Clock {
         self.last.fetch_max(wall, Ordering::Relaxed).max(wall)
     }
 
-    /// The current time, but later than `previous` when that is not already past: the time of a
-    /// new item in a sequence that must be strictly increasing (messages of a conversation). It
-    /// runs ahead of the wall clock only by as many items as that one sequence got in the same
-    /// milliseconds.
-    pub fn after(&self, previous: Option<Millis>) -> Millis {
-        let now = self.now();
-        previous.map_or(now, |p| now.max(p + 1))
-    }
-
-    /// The time of a new message: now, but later than every earlier message (of any
-    /// conversation: lists order conversations by their last message) and than `floor`.
-    pub fn message_time(&self, floor: Option<Millis>) -> Millis {
+    /// The time of something lists order by (a message, a join): now, but later than every
+    /// earlier such time (conversation lists order by last message or join time, across
+    /// conversations) and than `floor`.
+    pub fn ordered(&self, floor: Option<Millis>) -> Millis {
         let now = self.now();
         let mut prev = self.last_message.load(Ordering::Relaxed);
         loop {
@@ -90,27 +81,18 @@ mod tests {
     }
 
     #[test]
-    fn message_times_strictly_increase_and_pass_the_floor() {
+    fn ordereds_strictly_increase_and_pass_the_floor() {
         let c = Clock::default();
         let mut last = 0;
         for _ in 0..10_000 {
-            let t = c.message_time(None);
+            let t = c.ordered(None);
             assert!(t > last);
             last = t;
         }
-        assert_eq!(c.message_time(Some(last + 10)), last + 11);
+        assert_eq!(c.ordered(Some(last + 10)), last + 11);
         assert!(
             c.now() < last + 11,
-            "messages do not move the clock of everything else"
+            "ordered times do not move the clock of everything else"
         );
-    }
-
-    #[test]
-    fn after_is_strictly_later_than_the_previous_item() {
-        let c = Clock::default();
-        let now = c.now();
-        assert!(c.after(Some(now + 5)) == now + 6);
-        assert!(c.after(Some(0)) >= now);
-        assert!(c.after(None) >= now);
     }
 }

@@ -214,7 +214,7 @@ impl World {
             .store
             .conversation(conversation)
             .and_then(|c| c.participants.values().map(|p| p.read_until).max());
-        self.clock.message_time(last.max(read))
+        self.clock.ordered(last.max(read))
     }
 
     fn participants_of(&self, conversation: &str) -> Vec<String> {

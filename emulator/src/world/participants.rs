@@ -17,6 +17,7 @@ use talkjs_protocol::wire::{Millis, ParticipantDiff, ParticipantWire};
 use super::conversations::{DEFAULT_ACCESS, DEFAULT_NOTIFY, ParticipantWrite};
 use super::view::{everyone_read_until, participant_wire};
 use super::{ApiError, ApiResult, World};
+use crate::clock::Clock;
 use crate::store::{ConversationRecord, ParticipantRecord};
 
 /// One action of a participant batch.
@@ -46,12 +47,6 @@ impl World {
     ) -> Vec<ApiResult<()>> {
         let sync = self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT);
         let mut conv = self.store.conversation(conversation).cloned();
-        // Join times are unique within the conversation: its participant list is ordered by them
-        // (newest first), and participants added together keep the order they were added in.
-        let last_join = conv
-            .as_ref()
-            .and_then(|c| c.participants.values().map(|p| p.joined_at).max());
-        let mut join_at = self.clock.after(last_join);
         let read_until = self.read_time(conversation);
         let mut changes = Vec::new();
         let results = actions
@@ -70,7 +65,7 @@ impl World {
                         format!("user {} does not exist", a.user),
                     ));
                 }
-                changes.extend(apply(conv, a, &mut join_at, read_until)?);
+                changes.extend(apply(conv, a, &self.clock, read_until)?);
                 Ok(())
             })
             .collect();
@@ -149,7 +144,7 @@ impl World {
 fn apply(
     conv: &mut ConversationRecord,
     a: ParticipantAction,
-    join_at: &mut Millis,
+    clock: &Clock,
     read_until: Millis,
 ) -> ApiResult<Option<Change>> {
     let ParticipantAction { user, kind, params } = a;
@@ -163,16 +158,18 @@ fn apply(
             format!("{user} is not a participant of {}", conv.id),
         )),
         (None, _) => {
+            // Participant lists order by join time, and conversation lists by it when there is
+            // no message: joins, like messages, get distinct increasing times.
+            let joined_at = clock.ordered(None);
             let record = ParticipantRecord {
                 user_id: user.clone(),
                 access: params.access.flatten().unwrap_or(DEFAULT_ACCESS),
                 notify: params.notify.flatten().unwrap_or(DEFAULT_NOTIFY),
-                joined_at: *join_at,
+                joined_at,
                 // A newcomer has read the history, up to their join.
-                read_until: read_until.max(*join_at),
+                read_until: read_until.max(joined_at),
                 marked_unread: false,
             };
-            *join_at += 1;
             let wire = participant_wire(&record);
             conv.participants.insert(user, record);
             Ok(Some(Change::Joined(wire)))
