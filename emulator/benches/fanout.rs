@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use talkjs_emulator::outbox::{self, Inbox, QueueLimits};
 use talkjs_emulator::store::MemoryStore;
 use talkjs_emulator::world::conversations::ParticipantWrite;
 use talkjs_emulator::world::{Outbound, World};
@@ -22,7 +23,6 @@ use talkjs_protocol::content::{SendContentBlock, TextBlock, TextNode};
 use talkjs_protocol::params::{CreateConversationParams, CreateUserParams, SetParticipantParams};
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::request::{IdempotencyKey, SendMessageRequest};
-use tokio::sync::mpsc;
 
 /// Subscribed connections per delivery.
 const SUBSCRIBERS: usize = 1_000;
@@ -41,7 +41,7 @@ fn message(i: u64) -> SendMessageRequest {
     }
 }
 
-fn populated_world() -> (World, Vec<mpsc::UnboundedReceiver<Outbound>>) {
+fn populated_world() -> (World, Vec<Inbox>) {
     let mut w = World::new(Config::default(), Box::new(MemoryStore::new()));
     w.create_user("sender", CreateUserParams::new("Sender"))
         .unwrap();
@@ -66,7 +66,7 @@ fn populated_world() -> (World, Vec<mpsc::UnboundedReceiver<Outbound>>) {
             SetParticipantParams::new(),
         )
         .unwrap();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = outbox::channel(QueueLimits::UNBOUNDED);
         let conn = w.connect(&user, tx);
         w.authenticated(conn);
         w.subscribe(
@@ -84,7 +84,7 @@ fn populated_world() -> (World, Vec<mpsc::UnboundedReceiver<Outbound>>) {
 fn core(c: &mut Criterion) {
     let (mut world, mut receivers) = populated_world();
     for rx in &mut receivers {
-        while rx.try_recv().is_ok() {}
+        while rx.try_recv().is_some() {}
     }
     let mut group = c.benchmark_group("fanout_1000");
     group.throughput(Throughput::Elements(SUBSCRIBERS as u64));
@@ -97,7 +97,7 @@ fn core(c: &mut Criterion) {
             publish_id += 1;
             let mut delivered = 0;
             for rx in &mut receivers {
-                while let Ok(out) = rx.try_recv() {
+                while let Some(out) = rx.try_recv() {
                     if let Outbound::Publish(events) = out {
                         std::hint::black_box(events.frame(publish_id));
                         delivered += 1;

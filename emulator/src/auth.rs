@@ -167,21 +167,39 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn hmac_hex(key: &[u8], message: &str) -> String {
+fn hmac(key: &[u8], message: &str) -> Hmac<Sha256> {
     let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC accepts keys of any length"),
     };
     mac.update(message.as_bytes());
-    hex_encode(&mac.finalize().into_bytes())
+    mac
+}
+
+fn hmac_hex(key: &[u8], message: &str) -> String {
+    hex_encode(&hmac(key, message).finalize().into_bytes())
+}
+
+/// Whether `hex_mac` is the HMAC of `message`, compared in constant time (`Mac::verify_slice`),
+/// so the time a refusal takes says nothing about how much of a forged MAC was right.
+fn hmac_matches(key: &[u8], message: &str, hex_mac: &str) -> bool {
+    hex_decode(&hex_mac.to_ascii_lowercase())
+        .is_some_and(|bytes| hmac(key, message).verify_slice(&bytes).is_ok())
+}
+
+fn boken_key(config: &Config) -> &[u8] {
+    config
+        .secret
+        .as_deref()
+        .map_or(UNAUTHENTICATED_BOKEN_KEY, str::as_bytes)
+}
+
+fn boken_message(config: &Config, user_id: &str) -> String {
+    format!("boken:{}:{user_id}", config.app_id)
 }
 
 fn boken_mac(config: &Config, user_id: &str) -> String {
-    let key = config
-        .secret
-        .as_deref()
-        .map_or(UNAUTHENTICATED_BOKEN_KEY, str::as_bytes);
-    hmac_hex(key, &format!("boken:{}:{user_id}", config.app_id))
+    hmac_hex(boken_key(config), &boken_message(config, user_id))
 }
 
 /// The user a token was issued for, checked as [`verify_token`] checks it. HTTP endpoints (upload,
@@ -217,7 +235,7 @@ fn boken_user(config: &Config, token: &str) -> Option<String> {
     let rest = token.strip_prefix(BOKEN_PREFIX)?;
     let (hex_user, mac) = rest.split_once('.')?;
     let user = String::from_utf8(hex_decode(hex_user)?).ok()?;
-    (mac == boken_mac(config, &user)).then_some(user)
+    hmac_matches(boken_key(config), &boken_message(config, &user), mac).then_some(user)
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -225,7 +243,8 @@ fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    // `from_str_radix` alone would accept a sign ("+f"): only hex digits are hex.
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -246,7 +265,7 @@ pub fn issue_boken(
     signature_param: &str,
 ) -> Result<String, AuthError> {
     if let Some(secret) = &config.secret
-        && !signature_param.eq_ignore_ascii_case(&signature(secret, user_id))
+        && !hmac_matches(secret.as_bytes(), user_id, signature_param)
     {
         return Err(AuthError::Invalid(
             "signature does not match the user id".into(),
@@ -333,6 +352,16 @@ mod tests {
         assert!(verify_token(&c, "bob", &b, 0).is_err());
         assert_eq!(token_user(&c, &b, 0).unwrap().0, "alice");
         assert!(token_user(&c, "boken.616c696365.forged", 0).is_err());
+        // The MAC with one hex digit changed, or signed: refused.
+        let mac = b.rsplit('.').next().unwrap();
+        let flipped = format!(
+            "{}{}",
+            if mac.starts_with('0') { '1' } else { '0' },
+            &mac[1..]
+        );
+        assert!(token_user(&c, &format!("boken.616c696365.{flipped}"), 0).is_err());
+        assert!(token_user(&c, &format!("boken.616c696365.+{}", &mac[1..]), 0).is_err());
+        assert!(issue_boken(&c, "alice", &signature("s", "alice").to_uppercase()).is_ok());
     }
 
     #[test]

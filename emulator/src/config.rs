@@ -1,11 +1,61 @@
 //! The emulator's settings.
 
+use std::time::Duration;
+
 /// Default address the binary listens on.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8787";
 /// Default app id.
 pub const DEFAULT_APP_ID: &str = "demo";
 /// Default largest accepted upload: 25 MiB, TalkJS's documented file size limit.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
+
+/// How long a new socket may take to authenticate: the official client renews as its first
+/// request, within milliseconds of opening the socket, so a few seconds leave room for slow
+/// machines and debuggers while sockets that never log in cannot pile up.
+pub const DEFAULT_LOGIN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a socket whose token expired (or whose renew failed) stays open, receiving nothing,
+/// before it is closed: the official client renews on `session.expired`, 30 s before expiry, so
+/// this only ends sockets whose owner stopped renewing.
+pub const DEFAULT_EXPIRED_GRACE: Duration = Duration::from_secs(30);
+/// Most sockets one address may hold open before they authenticate. Local development and the
+/// test suites open a handful at once from loopback; 1,003 unauthenticated sockets exhausted a
+/// 1,024 file descriptor limit, so the cap stays far below that.
+pub const DEFAULT_MAX_PENDING_PER_ADDRESS: usize = 64;
+/// Most pushes queued for one socket. The official client acknowledges each push as it reads
+/// it; thousands unread means it is not reading.
+pub const DEFAULT_MAX_QUEUED_FRAMES: usize = 4096;
+/// Most bytes of pushes queued for one socket: eight of the largest frames a client may send
+/// (1 MiB, `realtime::MAX_FRAME_BYTES`), so a burst of big edits still fits.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
+
+/// What one client may cost the emulator: the bounds that keep a hostile or broken client from
+/// holding memory, sockets or file descriptors (docs/protocol.md §12.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// A socket that has not authenticated this long after opening is closed.
+    pub login_deadline: Duration,
+    /// A socket whose token expired, or whose renew failed, gets no pushes and is closed this
+    /// long after, unless it renews.
+    pub expired_grace: Duration,
+    /// Most unauthenticated sockets one IP address may hold; more are refused with 429.
+    pub max_pending_per_address: usize,
+    /// Most pushes queued for one socket before it is closed as too slow.
+    pub max_queued_frames: usize,
+    /// Most bytes of pushes queued for one socket before it is closed as too slow.
+    pub max_queued_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            login_deadline: DEFAULT_LOGIN_DEADLINE,
+            expired_grace: DEFAULT_EXPIRED_GRACE,
+            max_pending_per_address: DEFAULT_MAX_PENDING_PER_ADDRESS,
+            max_queued_frames: DEFAULT_MAX_QUEUED_FRAMES,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
+        }
+    }
+}
 
 /// How the emulator behaves. Every field has a default that suits tests and local development.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +73,8 @@ pub struct Config {
     pub user_sync: bool,
     /// Whether users may create and edit conversations and participants from the client.
     pub conversation_sync: bool,
+    /// Per-client bounds.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -33,6 +85,7 @@ impl Default for Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             user_sync: true,
             conversation_sync: true,
+            limits: Limits::default(),
         }
     }
 }

@@ -19,6 +19,8 @@ use talkjs_protocol::request::{BokenResponse, UploadResponse};
 
 use crate::app_settings::AppSettings;
 use crate::auth;
+use crate::download;
+use crate::pending::PendingSockets;
 use crate::realtime::{self, SharedWorld, lock};
 use crate::store::FileRecord;
 use crate::world::search::SearchQuery;
@@ -211,8 +213,12 @@ async fn boken(
     }
 }
 
+/// Error code when an address holds too many sockets that have not authenticated (status 429).
+pub const TOO_MANY_PENDING_SOCKETS: &str = "TOO_MANY_PENDING_SOCKETS";
+
 async fn realtime_upgrade(
     world: web::Data<SharedWorld>,
+    pending: web::Data<PendingSockets>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -224,14 +230,37 @@ async fn realtime_upgrade(
         Ok(_) => return Ok(error(400, codes::BAD_REQUEST, "user id must not be empty")),
         Err(resp) => return Ok(resp),
     };
+    // A peer address is always known for TCP connections; without one there is nothing to count.
+    let slot = match req.peer_addr() {
+        Some(peer) => match pending.into_inner().acquire(peer.ip()) {
+            Some(slot) => Some(slot),
+            None => {
+                return Ok(error(
+                    429,
+                    TOO_MANY_PENDING_SOCKETS,
+                    "too many sockets from this address have not authenticated",
+                ));
+            }
+        },
+        None => None,
+    };
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let world = world.get_ref().clone();
-    actix_rt::spawn(realtime::run(world, user, session, stream));
+    actix_rt::spawn(realtime::run(world, user, slot, session, stream));
     Ok(response)
 }
 
+/// Longest accepted non-file field of an upload (`subtype`, `width`, `height`, `duration`): each
+/// is a word or a number, so 1 KiB is far more than any needs.
+const MAX_UPLOAD_FIELD_BYTES: usize = 1024;
+/// Most parts in one upload: the file and its four fields, with room for a client that sends
+/// a few more; more than this is not an upload.
+const MAX_UPLOAD_PARTS: usize = 16;
+
 /// Reads a multipart upload: the `file` part and its `subtype`, `width`, `height` and `duration`
-/// fields, refusing files over the configured limit without buffering them whole.
+/// fields. The whole request is bounded, not each part: the file by the configured limit, each
+/// other field by [`MAX_UPLOAD_FIELD_BYTES`], the number of parts by [`MAX_UPLOAD_PARTS`]; a
+/// request over any of them is refused (413) as soon as it crosses, without buffering the rest.
 async fn upload(
     world: web::Data<SharedWorld>,
     req: HttpRequest,
@@ -240,13 +269,23 @@ async fn upload(
     if let Err(resp) = check_app(&world, &req, 3) {
         return resp;
     }
-    if let Err(resp) = bearer_user(&world, &req) {
-        return resp;
-    }
+    let uploader = match bearer_user(&world, &req) {
+        Ok(user) => user,
+        Err(resp) => return resp,
+    };
     let limit = lock(&world).config().max_upload_bytes;
     let mut file: Option<(String, String, Vec<u8>)> = None;
     let mut fields: std::collections::HashMap<String, String> = Default::default();
+    let mut parts = 0;
     while let Some(part) = form.next().await {
+        parts += 1;
+        if parts > MAX_UPLOAD_PARTS {
+            return error(
+                413,
+                codes::FILE_TOO_LARGE,
+                format!("an upload has at most {MAX_UPLOAD_PARTS} parts"),
+            );
+        }
         let mut part = match part {
             Ok(p) => p,
             Err(e) => {
@@ -265,6 +304,15 @@ async fn upload(
         let content_type = part
             .content_type()
             .map_or("application/octet-stream".to_owned(), |m| m.to_string());
+        let is_file = name == "file";
+        if is_file && file.is_some() {
+            return error(400, codes::BAD_REQUEST, "an upload has one file part");
+        }
+        let part_limit = if is_file {
+            limit
+        } else {
+            MAX_UPLOAD_FIELD_BYTES as u64
+        };
         let mut bytes = Vec::new();
         while let Some(chunk) = part.next().await {
             let chunk = match chunk {
@@ -277,12 +325,17 @@ async fn upload(
                     );
                 }
             };
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return error(413, codes::FILE_TOO_LARGE, format!("max {limit} bytes"));
+            if (bytes.len() + chunk.len()) as u64 > part_limit {
+                let what = if is_file { "the file" } else { "a field" };
+                return error(
+                    413,
+                    codes::FILE_TOO_LARGE,
+                    format!("{what} may have at most {part_limit} bytes"),
+                );
             }
             bytes.extend_from_slice(&chunk);
         }
-        if name == "file" {
+        if is_file {
             let Some(filename) = filename.filter(|f| !f.is_empty()) else {
                 return error(400, codes::BAD_REQUEST, "the file part needs a filename");
             };
@@ -324,6 +377,7 @@ async fn upload(
     };
     let token = lock(&world).add_file(FileRecord {
         token: String::new(),
+        uploader,
         filename,
         content_type,
         bytes,
@@ -332,6 +386,10 @@ async fn upload(
         height,
         duration,
     });
+    let token = match token {
+        Ok(token) => token,
+        Err(e) => return api_error(e),
+    };
     HttpResponse::Ok().json(UploadResponse {
         file_token: talkjs_protocol::content::FileToken(token),
     })
@@ -347,9 +405,7 @@ async fn download(world: web::Data<SharedWorld>, req: HttpRequest) -> HttpRespon
     };
     let w = lock(&world);
     match w.store().file(&token) {
-        Some(f) => HttpResponse::Ok()
-            .content_type(f.content_type.clone())
-            .body(f.bytes.clone()),
+        Some(f) => download::serve(f),
         None => error(404, codes::NOT_FOUND, "no such file"),
     }
 }

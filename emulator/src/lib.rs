@@ -25,9 +25,14 @@
 pub mod access_log;
 pub mod app_settings;
 pub mod auth;
+mod batch;
 pub mod clock;
 pub mod config;
+mod download;
 pub mod http;
+mod login;
+pub mod outbox;
+pub mod pending;
 pub mod realtime;
 pub mod rest;
 pub mod state_file;
@@ -44,6 +49,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
 pub use config::Config;
+use pending::PendingSockets;
 use realtime::{SharedWorld, lock};
 use state_file::StateFile;
 use store::{MemoryStore, SqliteStore, Store};
@@ -116,6 +122,12 @@ impl Emulator {
         self
     }
 
+    /// Sets the per-client bounds (login deadline, queue caps, ...).
+    pub fn limits(mut self, limits: config::Limits) -> Emulator {
+        self.config.limits = limits;
+        self
+    }
+
     /// Uses another store than the in-memory one.
     pub fn store(mut self, store: Box<dyn Store>) -> Emulator {
         self.store = Some(store);
@@ -165,6 +177,9 @@ impl Emulator {
         }
         .map_err(io::Error::other)?;
         let world: SharedWorld = Arc::new(Mutex::new(world));
+        let pending = web::Data::from(PendingSockets::new(
+            lock(&world).config().limits.max_pending_per_address,
+        ));
         let data = web::Data::new(world.clone());
         let seed_for_handle = self.seed.map(Arc::new);
         let seed = web::Data::new(rest::Seed(seed_for_handle.clone()));
@@ -172,6 +187,7 @@ impl Emulator {
             App::new()
                 .wrap(actix_web::middleware::from_fn(access_log::log_request))
                 .app_data(data.clone())
+                .app_data(pending.clone())
                 .app_data(seed.clone())
                 .configure(rest::routes)
                 .configure(http::routes)

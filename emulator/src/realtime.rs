@@ -21,25 +21,29 @@ use serde_json::value::RawValue;
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::{Frame, Method, Request, Response};
-use talkjs_protocol::params::SetParticipantParams;
 use talkjs_protocol::path::{Route, RouteError, Topic};
-use talkjs_protocol::request::{ActionResult, ParticipantActionsResponse, ParticipantMethod};
+use talkjs_protocol::request::ParticipantActionsResponse;
 use talkjs_protocol::request::{
     RenewResponse, RequestBody, SendMessageResponse, TranslateResponse, Translation,
 };
-use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::auth::{self, AuthError};
-use crate::world::conversations::ParticipantWrite;
+use crate::batch;
+use crate::config::Limits;
+pub use crate::login::EXPIRY_WARNING;
+use crate::login::{self, Due, Login};
+use crate::outbox::{self, Overflow, QueueLimits};
+use crate::pending::PendingSlot;
 use crate::world::{ApiError, ApiResult, ConnId, Outbound, TYPING_TIMEOUT, World};
 
 /// Error code of the answer to a request whose method the protocol does not have (status 405).
 pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
 /// Largest frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
-/// How long before a token's expiry the socket is sent `session.expired`, so the client can renew
-/// without a gap.
-pub const EXPIRY_WARNING: Duration = Duration::from_secs(30);
+/// How long a close frame may take to be queued: a peer that stops reading cannot take it, and
+/// the socket is dropped anyway after this.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The world, shared by every socket and HTTP handler of one emulator.
 pub type SharedWorld = Arc<Mutex<World>>;
@@ -56,108 +60,128 @@ pub(crate) fn lock(world: &SharedWorld) -> std::sync::MutexGuard<'_, World> {
 struct Socket {
     conn: ConnId,
     user_id: String,
-    authenticated: bool,
-    /// Expiry of the accepted token, Unix seconds.
-    expires_at: Option<i64>,
-    /// When to send `session.expired` for the current token; `None` once sent, or when the
-    /// token does not expire. Computed once per accepted token, not on every frame.
-    warn_at: Option<tokio::time::Instant>,
+    login: Login,
     publish_id: u64,
 }
 
-/// Serves one socket until it closes.
+/// Why a write did not happen.
+enum WriteError {
+    /// The peer is gone.
+    Closed,
+    /// The socket's queue crossed its limits while the write waited.
+    Overflow,
+}
+
+/// Writes one frame, giving up as soon as the socket's queue overflows: a peer that does not
+/// read blocks the write, and must not block its own closing.
+async fn write(session: &mut Session, overflow: &Overflow, text: String) -> Result<(), WriteError> {
+    tokio::select! {
+        biased;
+        () = overflow.happened() => Err(WriteError::Overflow),
+        r = session.text(text) => r.map_err(|_| WriteError::Closed),
+    }
+}
+
+/// Serves one socket until it closes. `slot` counts it against its address until it
+/// authenticates.
 pub(crate) async fn run(
     world: SharedWorld,
     user_id: String,
+    slot: Option<PendingSlot>,
     mut session: Session,
     stream: actix_ws::MessageStream,
 ) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let conn = lock(&world).connect(&user_id, tx);
+    let limits = lock(&world).config().limits.clone();
+    let (outbox, mut inbox) = outbox::channel(QueueLimits {
+        frames: limits.max_queued_frames,
+        bytes: limits.max_queued_bytes,
+    });
+    let conn = lock(&world).connect(&user_id, outbox);
     let mut socket = Socket {
         conn,
         user_id,
-        authenticated: false,
-        expires_at: None,
-        warn_at: None,
+        login: Login::new(&limits, slot),
         publish_id: 0,
     };
     let mut stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations();
+    let overflow = inbox.overflow();
+    let too_slow = || Some(reason(CloseCode::Policy, &overflow.reason()));
     let close: Option<CloseReason> = loop {
-        let expiry = expiry_sleep(socket.warn_at);
+        let due = login::sleep_until(socket.login.next_due());
         tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(AggregatedMessage::Text(text))) => match Frame::parse(&text) {
-                    Ok(Frame::Request(req)) => {
-                        let resp = handle(&world, &mut socket, req);
-                        if session.text(Frame::Response(resp).to_text()).await.is_err() {
+            () = overflow.happened() => break too_slow(),
+            msg = stream.next() => {
+                let reply = match msg {
+                    Some(Ok(AggregatedMessage::Text(text))) => match Frame::parse(&text) {
+                        Ok(Frame::Request(req)) => {
+                            Frame::Response(handle(&world, &mut socket, &limits, req).await).to_text()
+                        }
+                        Ok(Frame::Ack(_)) => continue,
+                        Ok(Frame::Response(_) | Frame::Publish(_)) => {
+                            break Some(reason(CloseCode::Policy, "clients send requests and acks only"));
+                        }
+                        Err(e) => match unknown_method(&text) {
+                            Some(req) => {
+                                Frame::Response(answer_unknown_method(&world, &socket, req)).to_text()
+                            }
+                            None => break Some(reason(CloseCode::Invalid, &format!("not a frame: {e}"))),
+                        },
+                    },
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        break Some(reason(CloseCode::Unsupported, "frames are JSON text"));
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
                             break None;
                         }
+                        continue;
                     }
-                    Ok(Frame::Ack(_)) => {}
-                    Ok(Frame::Response(_) | Frame::Publish(_)) => {
-                        break Some(reason(CloseCode::Policy, "clients send requests and acks only"));
-                    }
-                    Err(e) => match unknown_method(&text) {
-                        Some(req) => {
-                            let resp = answer_unknown_method(&world, &socket, req);
-                            if session.text(Frame::Response(resp).to_text()).await.is_err() {
-                                break None;
-                            }
-                        }
-                        None => break Some(reason(CloseCode::Invalid, &format!("not a frame: {e}"))),
-                    },
-                },
-                Some(Ok(AggregatedMessage::Binary(_))) => {
-                    break Some(reason(CloseCode::Unsupported, "frames are JSON text"));
+                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Err(e)) => break Some(reason(CloseCode::Protocol, &e.to_string())),
+                };
+                match write(&mut session, &overflow, reply).await {
+                    Ok(()) => {}
+                    Err(WriteError::Closed) => break None,
+                    Err(WriteError::Overflow) => break too_slow(),
                 }
-                Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                    if session.pong(&bytes).await.is_err() {
-                        break None;
-                    }
-                }
-                Some(Ok(AggregatedMessage::Pong(_))) => {}
-                Some(Ok(AggregatedMessage::Close(_))) | None => break None,
-                Some(Err(e)) => break Some(reason(CloseCode::Protocol, &e.to_string())),
-            },
-            out = rx.recv() => match out {
+            }
+            out = inbox.recv() => match out {
                 Some(Outbound::Publish(events)) => {
                     socket.publish_id += 1;
-                    if session.text(events.frame(socket.publish_id)).await.is_err() {
-                        break None;
+                    match write(&mut session, &overflow, events.frame(socket.publish_id)).await {
+                        Ok(()) => {}
+                        Err(WriteError::Closed) => break None,
+                        Err(WriteError::Overflow) => break too_slow(),
                     }
                 }
                 Some(Outbound::Close(code, text)) => break Some(reason(CloseCode::from(code), &text)),
                 None => break None,
             },
-            () = expiry => {
-                // Warn once per token; requests keep working until the token really expires.
-                socket.warn_at = None;
-                lock(&world).push_to(socket.conn, &Event::SessionExpired);
-            }
+            due = due => match due {
+                Due::Warn => {
+                    // Warn once per token; requests keep working until the token really expires.
+                    socket.login.warned();
+                    lock(&world).push_to(socket.conn, &Event::SessionExpired);
+                }
+                Due::Lapse => {
+                    socket.login.lapse(&limits);
+                    lock(&world).deauthenticate(socket.conn);
+                }
+                Due::Close(why) => break Some(reason(CloseCode::Policy, why)),
+            },
         }
     };
     lock(&world).disconnect(socket.conn);
-    let _ = session.close(close).await;
+    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, session.close(close)).await;
 }
 
 fn reason(code: CloseCode, description: &str) -> CloseReason {
     CloseReason {
         code,
         description: Some(description.to_owned()),
-    }
-}
-
-/// Sleeps until it is time to send `session.expired`, or forever if there is nothing to warn of.
-fn expiry_sleep(
-    warn_at: Option<tokio::time::Instant>,
-) -> futures_util::future::Either<tokio::time::Sleep, std::future::Pending<()>> {
-    use futures_util::future::Either;
-    match warn_at {
-        Some(at) => Either::Left(tokio::time::sleep_until(at)),
-        None => Either::Right(std::future::pending()),
     }
 }
 
@@ -217,35 +241,48 @@ fn answer_unknown_method(world: &SharedWorld, socket: &Socket, req: UnknownMetho
 }
 
 /// Answers one request.
-fn handle(world: &SharedWorld, socket: &mut Socket, req: Request) -> Response {
+async fn handle(
+    world: &SharedWorld,
+    socket: &mut Socket,
+    limits: &Limits,
+    req: Request,
+) -> Response {
     let seq = req.seq;
     let span = tracing::debug_span!("request", seq, method = %req.method, path = %req.path, user = %socket.user_id);
-    let _enter = span.enter();
-    let started = std::time::Instant::now();
-    let (resp, status) = match serve(world, socket, &req) {
-        Ok(resp) => (resp, 200),
-        Err(e) => {
-            tracing::debug!(status = e.status, code = %e.body.error_code, "request refused");
-            (Response::error(seq, e.status, &e.body), e.status)
-        }
-    };
-    // One line per realtime request; never its data (a renew carries the token).
-    tracing::debug!(
-        user = %socket.user_id,
-        method = %req.method,
-        path = %req.path,
-        status,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "realtime request"
-    );
-    resp
+    async {
+        let started = std::time::Instant::now();
+        let (resp, status) = match serve(world, socket, limits, &req).await {
+            Ok(resp) => (resp, 200),
+            Err(e) => {
+                tracing::debug!(status = e.status, code = %e.body.error_code, "request refused");
+                (Response::error(seq, e.status, &e.body), e.status)
+            }
+        };
+        // One line per realtime request; never its data (a renew carries the token).
+        tracing::debug!(
+            user = %socket.user_id,
+            method = %req.method,
+            path = %req.path,
+            status,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "realtime request"
+        );
+        resp
+    }
+    .instrument(span)
+    .await
 }
 
 fn ok<T: serde::Serialize>(seq: u64, data: &T) -> ApiResult<Response> {
     Response::ok(seq, data).map_err(|e| ApiError::new(500, codes::INTERNAL_ERROR, e.to_string()))
 }
 
-fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<Response> {
+async fn serve(
+    world: &SharedWorld,
+    socket: &mut Socket,
+    limits: &Limits,
+    req: &Request,
+) -> ApiResult<Response> {
     let seq = req.seq;
     lock(world).record(
         &socket.user_id,
@@ -265,22 +302,21 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
         return Ok(Response::ok_empty(seq));
     }
     if let RequestBody::Renew(renew) = &body {
-        return renew_session(world, socket, seq, &renew.token);
+        return renew_session(world, socket, limits, seq, &renew.token);
     }
-    if !socket.authenticated {
-        return Err(ApiError::unauthorized(
-            "authenticate with POST /session/renew first",
-        ));
+    let now = lock(world).clock.unix_seconds();
+    socket
+        .login
+        .may_serve(now)
+        .map_err(ApiError::unauthorized)?;
+    if let (Route::ParticipantActions { conversation }, RequestBody::ParticipantActions(r)) =
+        (&route, &body)
+    {
+        // Applied in slices, each under its own hold of the lock (see batch.rs).
+        let responses = batch::participant_actions(world, conversation, r.actions.clone()).await;
+        return ok(seq, &ParticipantActionsResponse { responses });
     }
     let mut w = lock(world);
-    if socket
-        .expires_at
-        .is_some_and(|exp| w.clock.unix_seconds() >= exp)
-    {
-        return Err(ApiError::unauthorized(
-            "the token has expired; renew the session",
-        ));
-    }
     let me = socket.user_id.clone();
     let conn = socket.conn;
     use Route as R;
@@ -306,28 +342,6 @@ fn serve(world: &SharedWorld, socket: &mut Socket, req: &Request) -> ApiResult<R
         (R::SetConversation { conversation }, RequestBody::SetConversation(p)) => w
             .set_conversation(&conversation, p)
             .map(|()| Response::ok_empty(seq)),
-        (R::ParticipantActions { conversation }, RequestBody::ParticipantActions(r)) => {
-            let responses = r
-                .actions
-                .into_iter()
-                .map(|a| {
-                    let kind = match a.method {
-                        ParticipantMethod::Post => ParticipantWrite::Create,
-                        ParticipantMethod::Put => ParticipantWrite::Set,
-                        ParticipantMethod::Patch => ParticipantWrite::Edit,
-                    };
-                    let params = SetParticipantParams {
-                        access: a.params.access,
-                        notify: a.params.notify,
-                    };
-                    match w.write_participant(&conversation, &a.id, kind, params) {
-                        Ok(()) => ActionResult::ok(),
-                        Err(e) => ActionResult::error(e.status, e.body),
-                    }
-                })
-                .collect();
-            ok(seq, &ParticipantActionsResponse { responses })
-        }
         (R::DeleteParticipant { conversation, user }, _) => w
             .remove_participant(&conversation, &user)
             .map(|()| Response::ok_empty(seq)),
@@ -477,6 +491,7 @@ fn users_of(topic: &Topic, body: &RequestBody) -> ApiResult<Vec<String>> {
 fn renew_session(
     world: &SharedWorld,
     socket: &mut Socket,
+    limits: &Limits,
     seq: u64,
     token: &str,
 ) -> ApiResult<Response> {
@@ -484,18 +499,18 @@ fn renew_session(
     let now = w.clock.unix_seconds();
     match auth::verify_token(w.config(), &socket.user_id, token, now) {
         Ok(info) => {
-            socket.authenticated = true;
-            socket.expires_at = info.expires_at;
-            socket.warn_at = info.expires_at.map(|exp| {
-                let wait = (exp - EXPIRY_WARNING.as_secs() as i64 - now).max(0) as u64;
-                tokio::time::Instant::now() + Duration::from_secs(wait)
-            });
+            socket.login.renewed(info, now);
             w.authenticated(socket.conn);
             let expires_in_seconds = info.expires_at.map(|exp| (exp - now).max(0) as u64);
             ok(seq, &RenewResponse { expires_in_seconds })
         }
         Err(e @ (AuthError::Missing | AuthError::Invalid(_) | AuthError::Expired)) => {
             tracing::debug!(error = %e, "token refused");
+            // A failed renew ends what the previous token allowed: no pushes, closed after the
+            // grace period unless a renew succeeds.
+            if socket.login.lapse(limits) {
+                w.deauthenticate(socket.conn);
+            }
             Err(ApiError::unauthorized(e.to_string()))
         }
     }

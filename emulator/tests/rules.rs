@@ -2,6 +2,7 @@
 //! refused request leaves behind (nothing), derived fields, paging, and who receives which event.
 
 use talkjs_emulator::Config;
+use talkjs_emulator::outbox::{self, Inbox, QueueLimits};
 use talkjs_emulator::store::MemoryStore;
 use talkjs_emulator::world::conversations::ParticipantWrite;
 use talkjs_emulator::world::{ApiError, ConnId, Outbound, World};
@@ -15,7 +16,6 @@ use talkjs_protocol::params::{
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::request::{EditMessageRequest, IdempotencyKey, SendMessageRequest};
 use talkjs_protocol::wire::Access;
-use tokio::sync::mpsc;
 
 fn world() -> World {
     let mut w = World::new(Config::default(), Box::new(MemoryStore::new()));
@@ -384,11 +384,11 @@ fn creating_what_exists_is_a_conflict_and_changes_nothing() {
 
 struct Socket {
     id: ConnId,
-    rx: mpsc::UnboundedReceiver<Outbound>,
+    rx: Inbox,
 }
 
 fn socket(w: &mut World, user: &str, topics: &[Topic]) -> Socket {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = outbox::channel(QueueLimits::UNBOUNDED);
     let id = w.connect(user, tx);
     w.authenticated(id);
     for t in topics {
@@ -399,7 +399,7 @@ fn socket(w: &mut World, user: &str, topics: &[Topic]) -> Socket {
 
 fn events(s: &mut Socket) -> Vec<Event> {
     let mut out = Vec::new();
-    while let Ok(msg) = s.rx.try_recv() {
+    while let Some(msg) = s.rx.try_recv() {
         if let Outbound::Publish(enc) = msg {
             let Ok(Frame::Publish(p)) = Frame::parse(&enc.frame(1)) else {
                 panic!("not a publish frame")

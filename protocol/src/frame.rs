@@ -291,9 +291,10 @@ impl Frame {
                 data,
             }));
         }
-        let word: &str = serde_json::from_str(second.get())
+        // Owned, not borrowed: a JSON string with an escape (`"G\u0045T"`) cannot be borrowed.
+        let word: String = serde_json::from_str(second.get())
             .map_err(|_| FrameError::Shape("second element must be a status or a method string"))?;
-        match word {
+        match word.as_str() {
             PUBLISH => {
                 if rest.iter().any(|e| !e.get().starts_with('{')) {
                     return Err(FrameError::Shape("published events must be objects"));
@@ -306,7 +307,7 @@ impl Frame {
             ACK if rest.is_empty() => Ok(Frame::Ack(Ack { id: number })),
             ACK => Err(FrameError::Shape("an ack has exactly two elements")),
             _ => {
-                let method = Method::parse(word).ok_or(FrameError::Shape("unknown method"))?;
+                let method = Method::parse(&word).ok_or(FrameError::Shape("unknown method"))?;
                 let [path, data, headers] = <[Box<RawValue>; 3]>::try_from(rest)
                     .map_err(|_| FrameError::Shape("a request has exactly five elements"))?;
                 let path: String = serde_json::from_str(path.get())
@@ -456,6 +457,18 @@ mod tests {
         ] {
             assert_eq!(Frame::parse(text).unwrap().to_text(), text);
         }
+    }
+
+    #[test]
+    fn words_written_with_json_escapes_are_read_like_any_string() {
+        let Ok(Frame::Request(r)) = Frame::parse(r#"[7,"G\u0045T","/ping",{},{}]"#) else {
+            panic!("an escaped method is still a request")
+        };
+        assert_eq!((r.seq, r.method), (7, Method::Get));
+        assert!(matches!(
+            Frame::parse(r#"[2,"\u0041CK"]"#),
+            Ok(Frame::Ack(Ack { id: 2 }))
+        ));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! TalkJS accepts `Authorization: Bearer <token>` where the token is either the secret key itself
 //! or an app JWT: HS256 signed with the secret, `tokenType: "app"`, `iss` = the app id, and
-//! usually a short `exp` (docs/protocol.md §12.6). The emulator checks both.
+//! usually a short `exp` (docs/protocol.md §12.7). The emulator checks both.
 //!
 //! An emulator started without `--secret` has no key to compare with. It then accepts any
 //! bearer token that does not contradict itself (an app JWT for another app, or an expired one,

@@ -5,7 +5,7 @@
 //! string map. The answer is an array `[[seq, status, body], ...]`, one per operation, in order
 //! (TalkJS may run them in any order; the emulator runs them in the given one). Each operation
 //! stands alone: one refused does not undo the others. `options` (`api_version`) is accepted
-//! and ignored: the emulator has one behaviour (docs/protocol.md §12.6).
+//! and ignored: the emulator has one behaviour (docs/protocol.md §12.7).
 
 use std::collections::BTreeMap;
 

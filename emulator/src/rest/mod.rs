@@ -7,7 +7,7 @@
 //! validation to its events, and every write goes through the same world operations (and fires
 //! the same realtime events) as a client's write. Success is `200` with a JSON body (`{}` when
 //! there is nothing to return); refusals are the status TalkJS documents with the emulator's
-//! usual `{errorCode, reasons}` body (docs/protocol.md §12.6).
+//! usual `{errorCode, reasons}` body (docs/protocol.md §12.7).
 
 pub mod auth;
 mod batch;

@@ -2,7 +2,7 @@
 //!
 //! These are the server-side views: unlike the client API they include private user fields
 //! (`email`, `phone`, `pushTokens`), and a message carries `text`, `attachment`, `location` and
-//! `readBy` as TalkJS's REST docs show them (docs/protocol.md §12.6 for what is derived how).
+//! `readBy` as TalkJS's REST docs show them (docs/protocol.md §12.7 for what is derived how).
 
 use serde_json::{Value, json};
 use talkjs_protocol::content::ContentBlock;

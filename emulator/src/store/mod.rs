@@ -155,6 +155,10 @@ pub struct MessageRecord {
 pub struct FileRecord {
     /// The token that names it.
     pub token: String,
+    /// The user who uploaded it: the only one who may attach it to a message (empty in state
+    /// files written before uploaders were kept: then nobody may attach it again).
+    #[serde(default)]
+    pub uploader: String,
     /// The name given at upload.
     pub filename: String,
     /// MIME type of the uploaded part.

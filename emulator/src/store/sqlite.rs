@@ -374,6 +374,7 @@ mod tests {
             )]),
         };
         let file = FileRecord {
+            uploader: "alice".into(),
             token: "file_000001".into(),
             filename: "a.bin".into(),
             content_type: "application/octet-stream".into(),

@@ -3,20 +3,18 @@
 use std::collections::BTreeMap;
 
 use talkjs_protocol::error::codes;
-use talkjs_protocol::event::{
-    ConversationChanged, ConversationOnly, Event, ParticipantCreated, ParticipantDeleted,
-    ParticipantEdited, SideCreated, TypingAvailable,
-};
+use talkjs_protocol::event::{ConversationChanged, ConversationOnly, Event, ParticipantDeleted};
 use talkjs_protocol::filter::ConversationFilter;
 use talkjs_protocol::params::{
     CreateConversationParams, SetConversationParams, SetParticipantParams,
 };
 use talkjs_protocol::wire::{
-    Access, ConversationDiff, ConversationWire, CustomPatch, Millis, Notify, Page, ParticipantDiff,
-    ParticipantWire, apply_custom_patch,
+    Access, ConversationDiff, ConversationWire, CustomPatch, Millis, Notify, Page, ParticipantWire,
+    apply_custom_patch,
 };
 
 use super::cursor;
+use super::participants::ParticipantAction;
 use super::view::{everyone_read_until, participant_wire};
 use super::{ApiError, ApiResult, World};
 use crate::store::{ConversationRecord, ParticipantRecord};
@@ -58,7 +56,7 @@ pub(crate) fn page_size(requested: Option<usize>, default: usize) -> usize {
 }
 
 impl World {
-    fn check_conversation_sync(&self, code: &str) -> ApiResult<()> {
+    pub(crate) fn check_conversation_sync(&self, code: &str) -> ApiResult<()> {
         if self.config.conversation_sync {
             Ok(())
         } else {
@@ -70,10 +68,7 @@ impl World {
     }
 
     fn participant_ids(&self, conversation: &str) -> Vec<String> {
-        self.store
-            .conversation(conversation)
-            .map(|c| c.participants.keys().cloned().collect())
-            .unwrap_or_default()
+        self.connected_participants(conversation)
     }
 
     /// `POST /conversations/{c}`: create it (with no participants yet); 409 if it exists.
@@ -175,7 +170,8 @@ impl World {
         }
     }
 
-    /// One action of `POST /conversations/{c}/participants`: add, set or edit `user`'s participation.
+    /// One action of `POST /conversations/{c}/participants`: add, set or edit `user`'s
+    /// participation (a batch of one, see [`World::write_participants`]).
     pub fn write_participant(
         &mut self,
         conversation: &str,
@@ -183,8 +179,14 @@ impl World {
         kind: ParticipantWrite,
         p: SetParticipantParams,
     ) -> ApiResult<()> {
-        self.check_conversation_sync(codes::UNAUTHORIZED_TO_EDIT_PARTICIPANT)?;
-        self.apply_participant_write(conversation, user, kind, p)
+        let action = ParticipantAction {
+            user: user.to_owned(),
+            kind,
+            params: p,
+        };
+        self.write_participants(conversation, vec![action])
+            .pop()
+            .unwrap_or(Ok(()))
     }
 
     /// [`World::write_participant`] whatever the sync setting (the REST API's participant writes).
@@ -195,118 +197,14 @@ impl World {
         kind: ParticipantWrite,
         p: SetParticipantParams,
     ) -> ApiResult<()> {
-        if user.is_empty() {
-            return Err(ApiError::bad_request("participant id must not be empty"));
-        }
-        let conv = self.conversation_record(conversation)?.clone();
-        if self.store.user(user).is_none() {
-            return Err(ApiError::not_found(
-                codes::USER_NOT_FOUND,
-                format!("user {user} does not exist"),
-            ));
-        }
-        match (conv.participants.get(user), kind) {
-            (Some(_), ParticipantWrite::Create) => Err(ApiError::conflict(format!(
-                "{user} is already a participant of {conversation}"
-            ))),
-            (None, ParticipantWrite::Edit) => Err(ApiError::not_found(
-                codes::PARTICIPANT_NOT_FOUND,
-                format!("{user} is not a participant of {conversation}"),
-            )),
-            (None, _) => {
-                self.join(conv, user, p);
-                Ok(())
-            }
-            (Some(old), _) => {
-                let old = old.clone();
-                self.edit_participant(conv, old, p);
-                Ok(())
-            }
-        }
-    }
-
-    fn join(&mut self, mut conv: ConversationRecord, user: &str, p: SetParticipantParams) {
-        let now = self.clock.now();
-        let record = ParticipantRecord {
-            user_id: user.to_owned(),
-            access: p.access.flatten().unwrap_or(DEFAULT_ACCESS),
-            notify: p.notify.flatten().unwrap_or(DEFAULT_NOTIFY),
-            joined_at: now,
-            read_until: now,
-            marked_unread: false,
+        let action = ParticipantAction {
+            user: user.to_owned(),
+            kind,
+            params: p,
         };
-        let wire = participant_wire(&record);
-        let c = conv.id.clone();
-        conv.participants.insert(user.to_owned(), record);
-        self.store.put_conversation(conv);
-        let users = self.participant_ids(&c);
-        self.publish_to_users(
-            users.iter().map(String::as_str),
-            &Event::ParticipantCreated(ParticipantCreated {
-                conversation_id: c.clone(),
-                user_id: user.to_owned(),
-                state: wire,
-            }),
-        );
-        if let Some(state) = self
-            .store
-            .conversation(&c)
-            .and_then(|conv| self.conversation_wire(conv, user))
-        {
-            self.publish_to_users(
-                [user],
-                &Event::SideCreated(SideCreated {
-                    conversation_id: c.clone(),
-                    state,
-                }),
-            );
-        }
-        // The official client does not refetch typing on join, so tell the newcomer now.
-        let typing = self.typing_view(&c, user);
-        self.publish_to_users(
-            [user],
-            &Event::TypingAvailable(TypingAvailable {
-                conversation_id: c.clone(),
-                state: typing,
-            }),
-        );
-        // Another participant's read time may no longer be the minimum.
-        self.publish_everyone_read_until(&c, None);
-    }
-
-    fn edit_participant(
-        &mut self,
-        mut conv: ConversationRecord,
-        old: ParticipantRecord,
-        p: SetParticipantParams,
-    ) {
-        let mut new = old.clone();
-        if let Some(a) = p.access {
-            new.access = a.unwrap_or(DEFAULT_ACCESS);
-        }
-        if let Some(n) = p.notify {
-            new.notify = n.unwrap_or(DEFAULT_NOTIFY);
-        }
-        let diff = ParticipantDiff {
-            access: (new.access != old.access).then_some(new.access),
-            notify: (new.notify != old.notify).then_some(new.notify),
-        };
-        if diff == ParticipantDiff::default() {
-            return;
-        }
-        let c = conv.id.clone();
-        let user = old.user_id.clone();
-        conv.participants.insert(user.clone(), new);
-        self.store.put_conversation(conv);
-        let users = self.participant_ids(&c);
-        self.publish_to_users(
-            users.iter().map(String::as_str),
-            &Event::ParticipantEdited(ParticipantEdited {
-                conversation_id: c,
-                user_id: user,
-                diff,
-            }),
-        );
+        self.apply_participant_actions(conversation, vec![action], Ok(()))
+            .pop()
+            .unwrap_or(Ok(()))
     }
 
     /// `DELETE /conversations/{c}/participants/{u}`: remove a participant; 404 if not one.
@@ -352,7 +250,7 @@ impl World {
     /// `POST /me/conversations/{c}/read`.
     pub fn mark_read(&mut self, conversation: &str, user: &str) -> ApiResult<()> {
         self.member(conversation, user)?;
-        let now = self.clock.now();
+        let now = self.read_time(conversation);
         self.update_participant(conversation, user, |p| {
             p.read_until = now;
             p.marked_unread = false;
@@ -368,6 +266,13 @@ impl World {
         self.update_participant(conversation, user, |p| p.marked_unread = true);
         self.publish_side_activity(conversation, [user]);
         Ok(())
+    }
+
+    /// The read time of someone who has read everything there is: now, or the last message's
+    /// time if that is later (messages sent in one millisecond are stamped a millisecond apart).
+    pub(crate) fn read_time(&self, conversation: &str) -> Millis {
+        let last = self.store.last_message(conversation).map(|m| m.created_at);
+        self.clock.now().max(last.unwrap_or(0))
     }
 
     pub(crate) fn update_participant(
@@ -394,8 +299,12 @@ impl World {
             conversation_id: conversation.to_owned(),
             diff: ConversationDiff::default(),
         });
+        let Some(conv) = self.store.conversation(conversation) else {
+            return;
+        };
+        let everyone = everyone_read_until(conv);
         self.publish_per_user(users, &probe, |u| {
-            self.side_activity_diff(conversation, u).map(|diff| {
+            self.side_activity_diff(conv, u, everyone).map(|diff| {
                 Event::SideEdited(ConversationChanged {
                     conversation_id: conversation.to_owned(),
                     diff,
@@ -417,12 +326,11 @@ impl World {
                 ..ConversationDiff::default()
             },
         });
-        let users: Vec<&str> = conv
-            .participants
-            .keys()
+        let users = self.connected_participants(conversation);
+        let users = users
+            .iter()
             .map(String::as_str)
-            .filter(|u| Some(*u) != skip)
-            .collect();
+            .filter(|u| Some(*u) != skip);
         self.publish_to_users(users, &event);
     }
 

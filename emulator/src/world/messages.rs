@@ -36,10 +36,12 @@ pub const MAX_EMOJI_BYTES: usize = 64;
 /// `MessageRef.reactions` says "Custom emoji can be up to 50 characters long".
 pub const MAX_CUSTOM_EMOJI_CHARS: usize = 50;
 
+/// Longest accepted idempotency key, in bytes. The official client's keys are 20 characters
+/// (`IdempotencyKey::generate`); room for a UUID or two, and no 900 KB key kept forever.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
 /// Error code: the message is not the current user's to change.
 pub const NOT_MESSAGE_SENDER: &str = "NOT_MESSAGE_SENDER";
-/// Error code: a file token that no upload returned.
-pub const INVALID_FILE_TOKEN: &str = "INVALID_FILE_TOKEN";
 /// Error code: a reply to a message that is not in the conversation.
 pub const REFERENCED_MESSAGE_NOT_FOUND: &str = "REFERENCED_MESSAGE_NOT_FOUND";
 /// Error code: the message already has the most distinct reactions allowed.
@@ -65,7 +67,11 @@ impl World {
     /// Turns sent blocks into stored blocks: file tokens become full file blocks, text keeps its
     /// nodes (stored with camelCase types) once they pass [`content_rules`], locations are
     /// range-checked.
-    fn store_content(&self, blocks: Vec<SendContentBlock>) -> ApiResult<Vec<ContentBlock>> {
+    fn store_content(
+        &self,
+        sender: &str,
+        blocks: Vec<SendContentBlock>,
+    ) -> ApiResult<Vec<ContentBlock>> {
         if blocks.len() != 1 {
             return Err(ApiError::bad_request(format!(
                 "a message holds exactly one content block, got {}",
@@ -92,16 +98,9 @@ impl World {
                         ))
                     }
                 }
-                SendContentBlock::File(f) => {
-                    let file = self.store.file(f.file_token.as_str()).ok_or_else(|| {
-                        ApiError::new(
-                            400,
-                            INVALID_FILE_TOKEN,
-                            format!("no uploaded file has token {}", f.file_token),
-                        )
-                    })?;
-                    Ok(ContentBlock::File(self.file_block(file)))
-                }
+                SendContentBlock::File(f) => Ok(ContentBlock::File(
+                    self.own_file_block(sender, f.file_token.as_str())?,
+                )),
             })
             .collect()
     }
@@ -131,14 +130,6 @@ impl World {
         self.store.file(token).map(|f| self.file_block(f).url)
     }
 
-    /// Registers an uploaded file and returns its token.
-    pub fn add_file(&mut self, mut file: FileRecord) -> String {
-        let token = self.new_id("file");
-        file.token = token.clone();
-        self.store.put_file(file);
-        token
-    }
-
     /// `POST /conversations/{c}/messages`. A repeat with the same idempotency key returns the
     /// first send's message and changes nothing.
     pub fn send_message(
@@ -155,6 +146,12 @@ impl World {
             ));
         }
         let key = m.idempotency_key.as_str();
+        if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+            // An empty key would make every later send a repeat of the first.
+            return Err(ApiError::bad_request(format!(
+                "idempotencyKey must have 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes"
+            )));
+        }
         if let Some(id) = self.store.sent_with_key(conversation, sender, key)
             && let Some(existing) = self.store.message(conversation, &id)
         {
@@ -169,7 +166,7 @@ impl World {
                 format!("message {r} is not in conversation {conversation}"),
             ));
         }
-        let content = self.store_content(m.content)?;
+        let content = self.store_content(sender, m.content)?;
         if matches!(content.as_slice(), [ContentBlock::Text(t)] if !has_visible_text(&t.children)) {
             return Err(ApiError::bad_request("a message needs some content"));
         }
@@ -180,7 +177,7 @@ impl World {
             kind: MessageType::UserMessage,
             sender_id: Some(sender.to_owned()),
             custom: m.custom.unwrap_or_default(),
-            created_at: self.clock.now(),
+            created_at: self.message_time(conversation),
             edited_at: None,
             referenced_message_id: m.referenced_message_id,
             origin: Origin::Rest,
@@ -226,11 +223,20 @@ impl World {
         reply
     }
 
-    fn participants_of(&self, conversation: &str) -> Vec<String> {
-        self.store
+    /// The time of a new message: now, but strictly later than every earlier message (pages,
+    /// cursors and conversation lists order by it) and than every participant's read time (a
+    /// message sent in the millisecond someone joined or read is unread for them).
+    fn message_time(&self, conversation: &str) -> Millis {
+        let last = self.store.last_message(conversation).map(|m| m.created_at);
+        let read = self
+            .store
             .conversation(conversation)
-            .map(|c| c.participants.keys().cloned().collect())
-            .unwrap_or_default()
+            .and_then(|c| c.participants.values().map(|p| p.read_until).max());
+        self.clock.ordered(last.max(read))
+    }
+
+    fn participants_of(&self, conversation: &str) -> Vec<String> {
+        self.connected_participants(conversation)
     }
 
     /// `PATCH /conversations/{c}/messages/{m}`: only the sender may edit.
@@ -253,7 +259,7 @@ impl World {
     }
 
     /// Edits a message whoever sent it (the REST API's edit); the conversation and message must
-    /// exist.
+    /// exist. File blocks must be the sender's own uploads.
     pub(crate) fn apply_edit(
         &mut self,
         conversation: &str,
@@ -261,7 +267,11 @@ impl World {
         e: EditMessageRequest,
     ) -> ApiResult<()> {
         let mut m = self.message_in(conversation, message)?.clone();
-        let content = e.content.map(|c| self.store_content(c)).transpose()?;
+        let sender = m.sender_id.clone().unwrap_or_default();
+        let content = e
+            .content
+            .map(|c| self.store_content(&sender, c))
+            .transpose()?;
         let mut diff = MessageDiff::default();
         if let Some(content) = content {
             m.content = content.clone();

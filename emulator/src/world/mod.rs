@@ -15,7 +15,9 @@ pub mod admin;
 pub mod content_rules;
 pub mod conversations;
 mod cursor;
+pub mod files;
 mod messages;
+pub mod participants;
 pub mod search;
 mod typing;
 mod users;
@@ -29,10 +31,10 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::EncodedEvents;
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::wire::Millis;
-use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::outbox::Outbox;
 use crate::store::Store;
 
 pub use typing::{READ_ONLY_ACCESS, TYPING_TIMEOUT};
@@ -40,14 +42,7 @@ pub use typing::{READ_ONLY_ACCESS, TYPING_TIMEOUT};
 /// Identifies one websocket connection.
 pub type ConnId = u64;
 
-/// What a socket's task is asked to write.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// Events to push; the socket adds its next PUBLISH id.
-    Publish(Arc<EncodedEvents>),
-    /// Close the socket with this code and reason.
-    Close(u16, String),
-}
+pub use crate::outbox::Outbound;
 
 /// A request's failure: an HTTP-like status and the error body the client reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,7 +123,7 @@ pub enum AdminError {
 #[derive(Debug)]
 struct Conn {
     user_id: String,
-    tx: mpsc::UnboundedSender<Outbound>,
+    outbox: Outbox,
     /// Subscribed topics. Batched user subscriptions are stored as one `Topic::User` per id.
     topics: HashSet<Topic>,
     /// Set once `POST /session/renew` succeeded.
@@ -232,15 +227,15 @@ impl World {
 
     // -- connections -------------------------------------------------------------------------
 
-    /// Registers a socket for `user_id`; events for it arrive on `tx`.
-    pub fn connect(&mut self, user_id: &str, tx: mpsc::UnboundedSender<Outbound>) -> ConnId {
+    /// Registers a socket for `user_id`; events for it go to `outbox`.
+    pub fn connect(&mut self, user_id: &str, outbox: Outbox) -> ConnId {
         let id = self.next_conn;
         self.next_conn += 1;
         self.conns.insert(
             id,
             Conn {
                 user_id: user_id.to_owned(),
-                tx,
+                outbox,
                 topics: HashSet::new(),
                 authenticated: false,
             },
@@ -267,6 +262,23 @@ impl World {
         }
     }
 
+    /// Marks a socket unauthenticated again (its token expired, or a renew failed): it gets no
+    /// more pushes until it renews; its subscriptions are kept for then. The last authenticated
+    /// socket of a user going makes them offline.
+    pub fn deauthenticate(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.authenticated {
+            return;
+        }
+        c.authenticated = false;
+        let user = c.user_id.clone();
+        if self.online_sockets(&user) == 0 {
+            self.publish_online(&user, false);
+        }
+    }
+
     /// Forgets a socket; the last authenticated socket of a user going makes them offline.
     pub fn disconnect(&mut self, conn: ConnId) {
         let Some(c) = self.conns.remove(&conn) else {
@@ -286,7 +298,7 @@ impl World {
     /// Asks every socket of the app to close (used on shutdown).
     pub fn close_all(&mut self, code: u16, reason: &str) {
         for c in self.conns.values() {
-            let _ = c.tx.send(Outbound::Close(code, reason.to_owned()));
+            c.outbox.close(code, reason);
         }
     }
 
@@ -299,7 +311,7 @@ impl World {
         };
         let mut told = 0;
         for c in self.conns.values().filter(|c| c.authenticated) {
-            if c.tx.send(Outbound::Publish(enc.clone())).is_ok() {
+            if c.outbox.publish(enc.clone()) {
                 told += 1;
             }
         }
@@ -312,7 +324,7 @@ impl World {
             self.conns.get(&conn),
             EncodedEvents::encode(std::slice::from_ref(event)),
         ) {
-            let _ = c.tx.send(Outbound::Publish(Arc::new(enc)));
+            c.outbox.publish(Arc::new(enc));
         }
     }
 
@@ -386,7 +398,7 @@ impl World {
             if c.authenticated && wants(&c.topics, &c.user_id, event) {
                 let enc = encoded.get_or_insert_with(|| encode(event));
                 if let Some(enc) = enc {
-                    let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                    c.outbox.publish(enc.clone());
                 }
             }
         }
@@ -416,7 +428,7 @@ impl World {
             if (watching || wants(&c.topics, &c.user_id, event))
                 && let Some(enc) = encoded.get_or_insert_with(|| encode(event))
             {
-                let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                c.outbox.publish(enc.clone());
             }
         }
     }
@@ -434,7 +446,7 @@ impl World {
                 if wants(&c.topics, &c.user_id, event) {
                     let enc = encoded.get_or_insert_with(|| encode(event));
                     if let Some(enc) = enc {
-                        let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                        c.outbox.publish(enc.clone());
                     }
                 }
             }
@@ -463,9 +475,31 @@ impl World {
             let Some(event) = build(user) else { continue };
             if let Some(enc) = encode(&event) {
                 for c in interested {
-                    let _ = c.tx.send(Outbound::Publish(enc.clone()));
+                    c.outbox.publish(enc.clone());
                 }
             }
+        }
+    }
+
+    /// The participants of `conversation` that have a socket: the only users an event about it
+    /// can reach. Found from the smaller side (its participants, or the users with sockets), so
+    /// a conversation of 10,000 participants of whom a few are online costs a few lookups.
+    pub(crate) fn connected_participants(&self, conversation: &str) -> Vec<String> {
+        let Some(conv) = self.store.conversation(conversation) else {
+            return Vec::new();
+        };
+        if conv.participants.len() <= self.conns_by_user.len() {
+            conv.participants
+                .keys()
+                .filter(|u| self.conns_by_user.contains_key(*u))
+                .cloned()
+                .collect()
+        } else {
+            self.conns_by_user
+                .keys()
+                .filter(|u| conv.participants.contains_key(*u))
+                .cloned()
+                .collect()
         }
     }
 

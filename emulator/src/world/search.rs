@@ -25,6 +25,7 @@ use talkjs_protocol::wire::{MessageWire, Millis};
 use super::cursor;
 use super::view::message_wire;
 use super::{ApiError, ApiResult, World};
+use crate::store::MessageRecord;
 
 /// Results per page when the request gives no limit (what the official client asks for first).
 pub const DEFAULT_SEARCH_PAGE: usize = 3;
@@ -32,6 +33,8 @@ pub const DEFAULT_SEARCH_PAGE: usize = 3;
 pub const MAX_SEARCH_PAGE: usize = 50;
 /// The key of a conversation's custom data that conversation search looks in, besides the subject.
 pub const CUSTOM_SEARCH_KEY: &str = "search";
+/// Messages message search reads from the store at a time, scanning a conversation.
+const SCAN_CHUNK: usize = 64;
 /// Joins the plaintext of several text blocks (as [`talkjs_protocol::plaintext::plaintext`] does).
 const BLOCK_SEPARATOR: &str = "\n\n";
 
@@ -209,7 +212,9 @@ impl World {
             .collect()
     }
 
-    /// `GET /me/messages/search`.
+    /// `GET /me/messages/search`: newest first (by time, then id, as the store orders a
+    /// conversation). Each conversation is scanned newest first from the cursor and only until
+    /// it has given a page and one more; nothing is copied until it is on the page.
     pub fn search_messages(
         &self,
         user: &str,
@@ -222,31 +227,16 @@ impl World {
             limit,
         } = self.resolve(q)?;
         let matcher = Matcher::new(&query);
-        let mut hits: Vec<MessageWire> = Vec::new();
+        let mut hits: Vec<&MessageRecord> = Vec::new();
         if !matcher.is_empty() {
             for c in self.searchable_conversations(user, filter.as_ref()) {
-                for m in self.store.messages(&c, None, usize::MAX) {
-                    if searchable_text(&m.content).is_some_and(|t| matcher.matches(&t)) {
-                        let mut w = message_wire(m, user);
-                        w.conversation_id = Some(c.clone());
-                        hits.push(w);
-                    }
-                }
+                hits.extend(self.newest_matches(&c, &matcher, after.as_ref(), limit + 1));
             }
         }
-        hits.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        let start = after.map_or(0, |(t, id)| {
-            hits.iter()
-                .position(|m| m.created_at < t || (m.created_at == t && m.id > id))
-                .unwrap_or(hits.len())
-        });
-        let more = hits.len() > start + limit;
-        let results: Vec<MessageWire> = hits.into_iter().skip(start).take(limit).collect();
-        let cursor = match (more, results.last()) {
+        hits.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let cursor = match (more, hits.last()) {
             (true, Some(last)) => Some(cursor::encode(&SearchCursor {
                 query,
                 filter,
@@ -254,7 +244,47 @@ impl World {
             })),
             _ => None,
         };
+        let results = hits
+            .into_iter()
+            .map(|m| {
+                let mut w = message_wire(m, user);
+                w.conversation_id = Some(m.conversation_id.clone());
+                w
+            })
+            .collect();
         Ok(SearchPage { results, cursor })
+    }
+
+    /// Up to `want` messages of `conversation` that match, newest first, strictly before
+    /// `before`, read from the store [`SCAN_CHUNK`] at a time.
+    fn newest_matches<'a>(
+        &'a self,
+        conversation: &str,
+        matcher: &Matcher,
+        before: Option<&(Millis, String)>,
+        want: usize,
+    ) -> Vec<&'a MessageRecord> {
+        let mut found = Vec::new();
+        let mut before = before.cloned();
+        loop {
+            let chunk = self
+                .store
+                .messages(conversation, before.as_ref(), SCAN_CHUNK);
+            for m in &chunk {
+                if searchable_text(&m.content).is_some_and(|t| matcher.matches(&t)) {
+                    found.push(*m);
+                    if found.len() == want {
+                        return found;
+                    }
+                }
+            }
+            match chunk.last() {
+                Some(last) if chunk.len() == SCAN_CHUNK => {
+                    before = Some((last.created_at, last.id.clone()));
+                }
+                _ => return found,
+            }
+        }
     }
 
     /// `GET /me/conversations/search`: by subject, or by `custom.search`.

@@ -90,6 +90,18 @@ impl World {
         conv: &ConversationRecord,
         user: &str,
     ) -> Option<ConversationWire> {
+        self.conversation_wire_given(conv, user, everyone_read_until(conv))
+    }
+
+    /// [`World::conversation_wire`] with the conversation's everyone-read-until time computed
+    /// already: it reads every participant, so a caller building many users' views computes it
+    /// once.
+    pub(crate) fn conversation_wire_given(
+        &self,
+        conv: &ConversationRecord,
+        user: &str,
+        everyone_read_until: Millis,
+    ) -> Option<ConversationWire> {
         let me = conv.participants.get(user)?;
         let last_at = self.store.last_message(&conv.id).map(|m| m.created_at);
         let unread = self.store.count_unread(&conv.id, user, me.read_until);
@@ -114,18 +126,18 @@ impl World {
             access: me.access,
             notify: me.notify,
             read_until: me.read_until,
-            everyone_read_until: everyone_read_until(conv),
+            everyone_read_until,
         })
     }
 
     /// The fields of `user`'s view that change when messages come and go or are read, as a diff.
     pub(crate) fn side_activity_diff(
         &self,
-        conversation: &str,
+        conv: &ConversationRecord,
         user: &str,
+        everyone_read_until: Millis,
     ) -> Option<ConversationDiff> {
-        let conv = self.store.conversation(conversation)?;
-        let w = self.conversation_wire(conv, user)?;
+        let w = self.conversation_wire_given(conv, user, everyone_read_until)?;
         Some(ConversationDiff {
             last_message_at: Some(w.last_message_at),
             unread_message_count: Some(w.unread_message_count),
