@@ -34,13 +34,13 @@ pub use cache::{Cache, CacheConfig, CacheStats};
 pub use connection::{Lifecycle, Timings};
 pub use error::{Error, ErrorKind, Result};
 pub use http::client as http_client;
-pub use registry::{get_session, terminate_all};
+pub use registry::{SessionConfig, get_session, terminate_all};
 pub use runtime::THREAD_NAME;
 pub use session::handle::{SessionHandle, TopicGuard};
 pub use session::lifecycle::SessionStatus;
 pub use session::routes::{Found, Lookup};
 pub use session::{
-    CLIENT_BUILD, SessionConfig, TokenSource,
+    CLIENT_BUILD, TokenSource,
     auth::{MIN_REFRESH_DELAY, REFRESH_MARGIN, refresh_delay},
     policy::{MAX_500_TRIES, THROTTLE_FACTOR, THROTTLE_MAX, THROTTLE_START, Throttle, retry_delay},
 };

@@ -20,8 +20,25 @@ use actix::prelude::*;
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::handle::{SessionHandle, SessionInfo};
-use crate::session::{Session, SessionConfig};
+use crate::session::{Session, Settings, TokenSource};
 use crate::subscription::Env;
+
+/// How to start a session.
+#[derive(Debug)]
+pub struct SessionConfig {
+    /// The TalkJS app.
+    pub app_id: String,
+    /// The user the session acts as.
+    pub user_id: String,
+    /// The server's URLs.
+    pub urls: talkjs_protocol::endpoints::ApiUrls,
+    /// Where tokens come from.
+    pub tokens: TokenSource,
+    /// The connection's timings.
+    pub timings: crate::connection::Timings,
+    /// The sizes of the session's caches.
+    pub cache: crate::cache::CacheConfig,
+}
 
 /// A session's mailbox before its actor starts (actix's default size).
 const MAILBOX: usize = 16;
@@ -96,7 +113,14 @@ fn start(config: SessionConfig) -> Result<Env> {
     );
     let sink = Box::new(cache.clone());
     let started = arbiter.spawn_fn(move || {
-        Context::with_receiver(rx).run(Session::new(config, ended, vec![sink]));
+        let settings = Settings {
+            app_id: config.app_id,
+            user_id: config.user_id,
+            urls: config.urls,
+            tokens: config.tokens,
+            timings: config.timings,
+        };
+        Context::with_receiver(rx).run(Session::new(settings, ended, vec![sink]));
     });
     if !started {
         return Err(Error::new(

@@ -76,21 +76,15 @@ impl std::fmt::Debug for TokenSource {
     }
 }
 
-/// How to start a session.
+/// What the session actor itself needs (the registry's `SessionConfig` less the cache, which
+/// the registry starts).
 #[derive(Debug)]
-pub struct SessionConfig {
-    /// The TalkJS app.
-    pub app_id: String,
-    /// The user the session acts as.
-    pub user_id: String,
-    /// The server's URLs.
-    pub urls: ApiUrls,
-    /// Where tokens come from.
-    pub tokens: TokenSource,
-    /// The connection's timings.
-    pub timings: Timings,
-    /// The sizes of the session's caches.
-    pub cache: crate::cache::CacheConfig,
+pub(crate) struct Settings {
+    pub(crate) app_id: String,
+    pub(crate) user_id: String,
+    pub(crate) urls: ApiUrls,
+    pub(crate) tokens: TokenSource,
+    pub(crate) timings: Timings,
 }
 
 /// The session actor. See the module docs.
@@ -139,7 +133,7 @@ impl Session {
     /// A session that will get its tokens from `config.tokens` (the token actor starts with it)
     /// and share every event with `sinks`.
     pub(crate) fn new(
-        config: SessionConfig,
+        config: Settings,
         ended: Arc<AtomicBool>,
         sinks: Vec<Box<dyn EventSink>>,
     ) -> Session {
