@@ -67,7 +67,8 @@ impl World {
             kind: MessageType::SystemMessage,
             sender_id: None,
             custom,
-            created_at: self.clock.now(),
+            // Ordered like every message (docs §12.10): after the conversation's last one.
+            created_at: self.message_time(conversation),
             edited_at: None,
             referenced_message_id: None,
             origin: Origin::Rest,

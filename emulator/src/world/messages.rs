@@ -226,7 +226,7 @@ impl World {
     /// The time of a new message: now, but strictly later than every earlier message (pages,
     /// cursors and conversation lists order by it) and than every participant's read time (a
     /// message sent in the millisecond someone joined or read is unread for them).
-    fn message_time(&self, conversation: &str) -> Millis {
+    pub(crate) fn message_time(&self, conversation: &str) -> Millis {
         let last = self.store.last_message(conversation).map(|m| m.created_at);
         let read = self
             .store
