@@ -174,6 +174,16 @@ impl ConversationRef {
 
     /// Creates the conversation with these attributes and joins it, unless it exists (then
     /// nothing changes).
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) -> talkjs::Result<()> {
+    /// use talkjs::params::CreateConversationParams;
+    /// session
+    ///     .conversation("order-1001")
+    ///     .create_if_not_exists(CreateConversationParams::new().subject("Order 1001"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_if_not_exists(&self, params: CreateConversationParams) -> Result<()> {
         let op = self.op("Create conversation");
         require_id(&op, "conversation id", &self.id)?;
@@ -212,6 +222,15 @@ impl ConversationRef {
     ///
     /// Each call carries a fresh idempotency key, re-sent unchanged if the request is retried
     /// (after a reconnect, a 429 or a 500), so the server creates the message once.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) -> talkjs::Result<()> {
+    /// use talkjs::params::SendTextMessageParams;
+    /// let chat = session.conversation("support");
+    /// let hello = chat.send("Hello *world*").await?; // TalkJS markup, parsed here
+    /// chat.send(SendTextMessageParams::new("Thanks!").reply_to(&hello)).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send(&self, message: impl Into<OutgoingMessage>) -> Result<MessageRef> {
         let op = self.op("Send message to conversation");
         require_id(&op, "conversation id", &self.id)?;

@@ -98,11 +98,8 @@ pub use talkjs_actors::{Cache, CacheConfig, CacheStats, Lifecycle, SessionStatus
 pub fn shutdown(reason: &str) {
     talkjs_actors::terminate_all(reason);
 }
-/// The wire protocol crate, for everything below the API.
 pub use talkjs_protocol as protocol;
-/// Content blocks and file tokens.
 pub use talkjs_protocol::content::{ContentBlock, FileToken, LocationBlock};
-/// Conversation filters, for searches.
 pub use talkjs_protocol::filter;
 
 /// A user's live snapshot ([`UserRef::subscribe`]).
@@ -140,7 +137,5 @@ pub type TypingUpdate = Update<Option<std::sync::Arc<snapshot::TypingSnapshot>>>
 /// What a [`UserSubscription`] delivers.
 pub type UserUpdate = Update<Option<std::sync::Arc<snapshot::UserSnapshot>>>;
 
-/// Parameter types of the write calls.
 pub use talkjs_protocol::params;
-/// Snapshot types returned by reads.
 pub use talkjs_protocol::snapshot;

@@ -166,6 +166,19 @@ impl MessageRef {
     }
 
     /// Changes the message's content and/or custom data. Only its sender may.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) -> talkjs::Result<()> {
+    /// use talkjs::{ErrorCode, ErrorKind};
+    /// let sent = session.conversation("support").send("Helo").await?;
+    /// match sent.edit("Hello").await {
+    ///     Ok(()) => {}
+    ///     Err(e) if e.code() == Some(ErrorCode::NotMessageSender) => { /* not ours */ }
+    ///     Err(e) if matches!(e.kind(), ErrorKind::NotFound(_)) => { /* deleted meanwhile */ }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn edit(&self, edit: impl Into<Edit>) -> Result<()> {
         let op: Arc<str> = format!(
             "Edit message {} in conversation {}",

@@ -85,6 +85,22 @@ impl SessionBuilder {
 
     /// Get tokens from a provider, which is asked again before expiry and whenever the server
     /// refuses the current one.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> talkjs::Result<()> {
+    /// use talkjs::token::{JwtSigner, TokenFn, TokenRequest};
+    /// // Your backend holds the app's secret: sign tokens here.
+    /// let alice = talkjs::get_talk_session("my-app", "alice")
+    ///     .token_provider(JwtSigner::new("sk_test_..."))
+    ///     .await?;
+    /// // Or ask your own service for one.
+    /// let bob = talkjs::get_talk_session("my-app", "bob")
+    ///     .token_provider(TokenFn::new(|req: TokenRequest| async move {
+    ///         Ok::<_, String>(format!("token-for-{}", req.user_id)) // e.g. an HTTP call
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn token_provider(mut self, provider: impl TokenProvider) -> SessionBuilder {
         self.tokens = TokenSource::Provider(Box::new(provider));
         self
@@ -228,6 +244,12 @@ impl TalkSession {
     }
 
     /// Authenticates with this token from now on; a live connection renews at once, with no gap.
+    ///
+    /// ```no_run
+    /// # fn demo(session: talkjs::TalkSession, fresh_jwt: String) {
+    /// session.set_token(fresh_jwt); // e.g. after your backend issued a new one
+    /// # }
+    /// ```
     pub fn set_token(&self, token: impl Into<String>) {
         self.inner.session.set_token(token.into());
     }
@@ -240,6 +262,14 @@ impl TalkSession {
 
     /// Calls `listener` once when the session terminates (unknown app id, a token provider that
     /// fails, the server refusing every token). A listener added after termination is called at once.
+    ///
+    /// ```no_run
+    /// # fn demo(session: talkjs::TalkSession) {
+    /// let listener = session.on_error(|e| eprintln!("session over: {e}"));
+    /// // ... later, to stop listening:
+    /// listener.unsubscribe();
+    /// # }
+    /// ```
     pub fn on_error(&self, listener: impl Fn(&Error) + Send + 'static) -> ErrorSubscription {
         let id = NEXT_LISTENER.fetch_add(1, Ordering::Relaxed);
         self.inner.session.on_error(id, Box::new(listener));

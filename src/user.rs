@@ -81,6 +81,16 @@ impl UserRef {
     }
 
     /// Creates the user with these fields if it does not exist yet; an existing user is left as it is.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) -> talkjs::Result<()> {
+    /// use talkjs::params::CreateUserParams;
+    /// session
+    ///     .current_user()
+    ///     .create_if_not_exists(CreateUserParams::new("Alice").custom("team", "support"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn create_if_not_exists(&self, params: CreateUserParams) -> Result<()> {
         let op: Arc<str> = format!("Create user {} if not exists", self.id).into();
         require_id(&op, "user id", &self.id)?;

@@ -336,7 +336,8 @@ pub enum Spelling {
 /// the official client sends:
 ///
 /// ```
-/// use talkjs_protocol::content::{SentContent, Spelling, TextNode};
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::protocol::content::{SentContent, Spelling, TextNode};
 /// let nodes = vec![TextNode::CodeSpan("x".into())];
 /// let json = serde_json::to_string(&SentContent(&nodes[..], Spelling::Sent)).unwrap();
 /// assert_eq!(json, r#"[{"type":"codespan","text":"x"}]"#);

@@ -37,7 +37,8 @@ impl ApiUrls {
     /// their regions), local hosts over plain `ws`/`http`, and any other host over TLS.
     ///
     /// ```
-    /// use talkjs_protocol::endpoints::ApiUrls;
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::protocol::endpoints::ApiUrls;
     /// let local = ApiUrls::for_host("127.0.0.1:8787");
     /// assert_eq!(local.realtime, "ws://127.0.0.1:8787/public_api/v1");
     /// assert_eq!(ApiUrls::for_host("eu.talkjs.com").rest, "https://api-eu.talkjs.com/v1");

@@ -71,7 +71,8 @@ macro_rules! error_codes {
         /// official client knows (see [`codes`]); any other is kept as [`ErrorCode::Other`].
         ///
         /// ```
-        /// use talkjs_protocol::error::ErrorCode;
+        /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+        /// use talkjs::protocol::error::ErrorCode;
         /// assert_eq!(ErrorCode::from("NOT_A_PARTICIPANT"), ErrorCode::NotAParticipant);
         /// assert_eq!(ErrorCode::NotAParticipant.as_str(), "NOT_A_PARTICIPANT");
         /// assert_eq!(ErrorCode::from("SOMETHING_NEW"), ErrorCode::Other("SOMETHING_NEW".into()));

@@ -256,7 +256,8 @@ impl Frame {
     /// Parses one text frame.
     ///
     /// ```
-    /// use talkjs_protocol::{Frame, Method};
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::protocol::{Frame, Method};
     /// let f = Frame::parse(r#"[0,"POST","/session/renew",{"token":"t"},{}]"#).unwrap();
     /// let Frame::Request(r) = f else { panic!() };
     /// assert_eq!((r.seq, r.method, r.path.as_str()), (0, Method::Post, "/session/renew"));
@@ -406,8 +407,9 @@ impl From<Ack> for Frame {
 /// no re-serialisation.
 ///
 /// ```
-/// use talkjs_protocol::event::Event;
-/// use talkjs_protocol::frame::EncodedEvents;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::protocol::event::Event;
+/// use talkjs::protocol::frame::EncodedEvents;
 /// let events = EncodedEvents::encode(&[Event::UpstreamRestarting]).unwrap();
 /// assert_eq!(events.frame(7), r#"[7,"PUBLISH",{"type":"upstream.restarting"}]"#);
 /// ```

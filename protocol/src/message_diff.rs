@@ -61,7 +61,8 @@ impl MessageWire {
     /// an object updates the fields it carries, and an entry whose count is 0 is removed.
     ///
     /// ```
-    /// use talkjs_protocol::wire::{MessageDiff, MessageWire};
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::protocol::wire::{MessageDiff, MessageWire};
     ///
     /// let mut m: MessageWire = serde_json::from_str(r#"{"id":"m1","type":"UserMessage",
     ///     "createdAt":1,"origin":"web","content":[],

@@ -41,7 +41,8 @@ pub const DEFAULT_ROLE: &str = "default";
 /// Parameters of `UserRef::create_if_not_exists` (`POST /users/{u}`).
 ///
 /// ```
-/// use talkjs_protocol::params::CreateUserParams;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::params::CreateUserParams;
 /// let p = CreateUserParams::new("Alice").email("a@x.com").custom("k", "v");
 /// assert_eq!(
 ///     serde_json::to_string(&p).unwrap(),
@@ -155,7 +156,8 @@ impl CreateUserParams {
 /// Parameters of `UserRef::set` (`PUT /users/{u}`): creates the user, or changes the given fields.
 ///
 /// ```
-/// use talkjs_protocol::params::SetUserParams;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::params::SetUserParams;
 /// let p = SetUserParams::new().name("Bob2").phone("+1555").clear_role().clear_custom_key("team");
 /// assert_eq!(
 ///     serde_json::to_string(&p).unwrap(),
@@ -357,8 +359,9 @@ impl SetUserParams {
 /// participants batch; `access` and `notify` are the current user's.
 ///
 /// ```
-/// use talkjs_protocol::params::CreateConversationParams;
-/// use talkjs_protocol::wire::{Access, Notify};
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::params::CreateConversationParams;
+/// use talkjs::protocol::wire::{Access, Notify};
 /// let p = CreateConversationParams::new()
 ///     .subject("Hello")
 ///     .custom("a", "b")
@@ -443,8 +446,9 @@ impl CreateConversationParams {
 /// to `PUT /conversations/{c}` and as the current user's `PUT` action in the participants batch.
 ///
 /// ```
-/// use talkjs_protocol::params::SetConversationParams;
-/// use talkjs_protocol::wire::Notify;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::params::SetConversationParams;
+/// use talkjs::protocol::wire::Notify;
 /// let p = SetConversationParams::new().subject("New").clear_photo_url().clear_custom_key("a").notify(Notify::Off);
 /// assert_eq!(
 ///     serde_json::to_string(&p).unwrap(),
@@ -636,8 +640,9 @@ impl From<CreateParticipantParams> for SetConversationParams {
 /// Parameters of `ParticipantRef::create_if_not_exists`: the new participant's settings.
 ///
 /// ```
-/// use talkjs_protocol::params::CreateParticipantParams;
-/// use talkjs_protocol::wire::{Access, Notify};
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::params::CreateParticipantParams;
+/// use talkjs::protocol::wire::{Access, Notify};
 /// let p = CreateParticipantParams::new().access(Access::ReadWrite).notify(Notify::All);
 /// assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"access":"ReadWrite","notify":true}"#);
 /// ```
@@ -759,7 +764,8 @@ impl SendMessageParams {
 /// block before sending.
 ///
 /// ```
-/// use talkjs_protocol::params::SendTextMessageParams;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::params::SendTextMessageParams;
 /// let p = SendTextMessageParams::new("*hi* there").reply_to("m5").custom("k", "v");
 /// assert_eq!(p.referenced_message.as_deref(), Some("m5"));
 /// ```

@@ -463,8 +463,9 @@ impl Route {
     /// Parses a request's method and wire path into a route.
     ///
     /// ```
-    /// use talkjs_protocol::frame::Method;
-    /// use talkjs_protocol::path::Route;
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::protocol::frame::Method;
+    /// use talkjs::protocol::path::Route;
     /// let r = Route::parse(Method::Put, "/conversations/c1/messages/m9/reactions/%F0%9F%91%8D/alice").unwrap();
     /// assert!(matches!(&r, Route::AddReaction { emoji, .. } if emoji == "👍"));
     /// assert_eq!(r.path().encode(), "/conversations/c1/messages/m9/reactions/%F0%9F%91%8D/alice");

@@ -40,8 +40,9 @@ const JS_EXPONENT_THRESHOLD: f64 = 1e21;
 /// The plaintext of a message's content, as the official client shows it.
 ///
 /// ```
-/// use talkjs_protocol::content::{ContentBlock, LocationBlock, TextBlock, TextNode};
-/// use talkjs_protocol::plaintext::plaintext;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::protocol::content::{ContentBlock, LocationBlock, TextBlock, TextNode};
+/// use talkjs::protocol::plaintext::plaintext;
 ///
 /// let blocks = vec![
 ///     ContentBlock::Text(TextBlock { children: vec![TextNode::text("meet here")] }),
@@ -60,8 +61,9 @@ pub fn plaintext(blocks: &[ContentBlock]) -> String {
 /// The plaintext of the children of one text block.
 ///
 /// ```
-/// use talkjs_protocol::content::TextNode;
-/// use talkjs_protocol::plaintext::text_plaintext;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::protocol::content::TextNode;
+/// use talkjs::protocol::plaintext::text_plaintext;
 ///
 /// let nodes = vec![
 ///     TextNode::text("hi "),

@@ -171,8 +171,9 @@ impl ListConversationsRequest {
     /// The first page, with the filter normalised as the official client does.
     ///
     /// ```
-    /// use talkjs_protocol::filter::ConversationFilter;
-    /// use talkjs_protocol::request::ListConversationsRequest;
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::filter::ConversationFilter;
+    /// use talkjs::protocol::request::ListConversationsRequest;
     /// let r = ListConversationsRequest::first_page(20, &ConversationFilter::default());
     /// assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"limit":20,"filter":{}}"#);
     /// ```
@@ -310,8 +311,9 @@ impl ActionResult {
 /// R17: send a message.
 ///
 /// ```
-/// use talkjs_protocol::content::{SendContentBlock, TextBlock, TextNode};
-/// use talkjs_protocol::request::{IdempotencyKey, SendMessageRequest};
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::protocol::content::{SendContentBlock, TextBlock, TextNode};
+/// use talkjs::protocol::request::{IdempotencyKey, SendMessageRequest};
 /// let block = SendContentBlock::Text(TextBlock { children: vec![TextNode::CodeSpan("x".into())] });
 /// let key = IdempotencyKey::generate(1_700_000_000_000, || 0);
 /// let r = SendMessageRequest { content: vec![block], referenced_message_id: Some("m5".into()), custom: None, idempotency_key: key };
@@ -399,7 +401,8 @@ impl IdempotencyKey {
     /// higher bits are dropped.
     ///
     /// ```
-    /// use talkjs_protocol::request::IdempotencyKey;
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::protocol::request::IdempotencyKey;
     /// let mut n = 0;
     /// let key = IdempotencyKey::generate(0, || { n += 1; n });
     /// assert_eq!(key.as_str(), "--------0123456789AB");

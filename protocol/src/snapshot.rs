@@ -102,8 +102,9 @@ impl UserSnapshot {
     /// (a `null` value deletes the key, `custom: null` empties it).
     ///
     /// ```
-    /// use talkjs_protocol::snapshot::UserSnapshot;
-    /// use talkjs_protocol::wire::{UserDiff, UserWire};
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::snapshot::UserSnapshot;
+    /// use talkjs::protocol::wire::{UserDiff, UserWire};
     /// let wire: UserWire = serde_json::from_str(
     ///     r#"{"id":"bob","name":"Bob","custom":{"team":"a"},"locale":null,"photoUrl":null,"role":"default","welcomeMessage":null}"#,
     /// ).unwrap();
@@ -840,7 +841,8 @@ pub struct MessageSearchState {
 /// `Option<Arc<UserSnapshot>>` for a user, `Vec<Arc<MessageSnapshot>>` for a conversation list.
 ///
 /// ```
-/// use talkjs_protocol::snapshot::SubscriptionState;
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::snapshot::SubscriptionState;
 /// let s: SubscriptionState<Option<u32>> = SubscriptionState::Active { latest_snapshot: None, loaded_all: true };
 /// assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"type":"active","latestSnapshot":null,"loadedAll":true}"#);
 /// ```

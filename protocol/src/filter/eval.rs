@@ -130,8 +130,9 @@ impl ConversationFilter {
     /// True if the conversation matches: the simple filter, or any member of a compound.
     ///
     /// ```
-    /// use talkjs_protocol::filter::ConversationFilter;
-    /// use talkjs_protocol::wire::ConversationWire;
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::filter::ConversationFilter;
+    /// use talkjs::protocol::wire::ConversationWire;
     /// let c: ConversationWire = serde_json::from_str(r#"{"id":"c1","subject":null,"photoUrl":null,
     ///     "welcomeMessages":[],"custom":{},"createdAt":1,"joinedAt":1,"lastMessageAt":1,
     ///     "unreadMessageCount":0,"isUnread":false,"access":"ReadWrite","notify":true,

@@ -19,8 +19,9 @@
 //! byte like the official client's.
 //!
 //! ```
-//! use talkjs_protocol::filter::{ConversationFilter, CustomFieldFilter, SimpleConversationFilter, StringFilter};
-//! use talkjs_protocol::wire::Access;
+//! # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+//! use talkjs::filter::{ConversationFilter, CustomFieldFilter, SimpleConversationFilter, StringFilter};
+//! use talkjs::protocol::wire::Access;
 //!
 //! let unread_writable = SimpleConversationFilter::new()
 //!     .access(StringFilter::Ne(Access::ReadWrite))

@@ -51,7 +51,8 @@ impl ConversationFilter {
     /// `["any",[]]`.
     ///
     /// ```
-    /// use talkjs_protocol::filter::ConversationFilter;
+    /// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+    /// use talkjs::filter::ConversationFilter;
     /// let f: ConversationFilter = serde_json::from_str(r#"{"subject":["oneOf",["s"]],"isUnread":true}"#).unwrap();
     /// assert_eq!(serde_json::to_string(&f.normalise()).unwrap(), r#"{"isUnread":true,"subject":["==","s"]}"#);
     /// ```

@@ -64,8 +64,9 @@ pub enum Profile {
 /// given profile.
 ///
 /// ```
-/// use talkjs_protocol::content::TextNode;
-/// use talkjs_protocol::markup::{parse, Profile};
+/// # mod talkjs { pub use talkjs_protocol::{filter, params, snapshot}; pub use talkjs_protocol as protocol; }
+/// use talkjs::protocol::content::TextNode;
+/// use talkjs::protocol::markup::{parse, Profile};
 ///
 /// let nodes = parse("hi *there*", Profile::Send);
 /// assert_eq!(nodes, vec![TextNode::text("hi "), TextNode::Bold(vec![TextNode::text("there")])]);
