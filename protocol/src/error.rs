@@ -63,6 +63,8 @@ pub mod codes {
     pub const INVALID_AUTOLINK: &str = "INVALID_AUTOLINK";
     /// 413 (uploads): the file is larger than allowed, as TalkJS's upload endpoint says it.
     pub const FILE_TOO_BIG: &str = "FILE_TOO_BIG";
+    /// 429 (talkjs-emulator): too many sockets from one address have not logged in yet.
+    pub const TOO_MANY_PENDING_SOCKETS: &str = "TOO_MANY_PENDING_SOCKETS";
 }
 
 macro_rules! error_codes {
@@ -160,6 +162,8 @@ error_codes! {
     MethodNotAllowed = METHOD_NOT_ALLOWED,
     /// `RATE_LIMITED` (429).
     RateLimited = RATE_LIMITED,
+    /// `TOO_MANY_PENDING_SOCKETS` (429, the emulator's bound on unauthenticated sockets).
+    TooManyPendingSockets = TOO_MANY_PENDING_SOCKETS,
     /// `INTERNAL_ERROR` (500).
     InternalError = INTERNAL_ERROR,
 }
