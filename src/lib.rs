@@ -67,6 +67,7 @@ mod search;
 mod session;
 mod upload;
 mod user;
+pub mod webhook;
 
 pub use conversation::{ConversationRef, OutgoingMessage};
 pub use message::{Edit, MessageRef, Translated};
