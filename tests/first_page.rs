@@ -1,9 +1,8 @@
-//! A message list's first page is the 30 newest messages whatever the session read before:
-//! against the emulator, the official client's `subscribeMessages()` right after
-//! `conversation(c).get()` started from the one message `get()` had fetched (`loadedAll`
-//! false, and `loadMore(30)` then gave 31), and sometimes lacked the newest message after a
-//! burst of sends (issue 14). Our subscriptions keep no store shared with one-off reads, so
-//! neither can happen here.
+//! A message list's first page is the 30 newest messages whatever the session read before.
+//! The official client hands a new listener the snapshot its store last finished building
+//! (docs/protocol.md §9, item 20): after `conversation(c).get()` that is the one message `get()`
+//! fetched, and after a burst of sends it can lack the newest message. Our subscriptions keep no
+//! store shared with one-off reads and publish only what they have applied, so neither happens.
 
 mod common;
 
