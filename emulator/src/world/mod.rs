@@ -18,6 +18,7 @@ mod cursor;
 pub mod files;
 mod messages;
 pub mod participants;
+mod reactions;
 pub mod search;
 mod typing;
 mod users;
