@@ -6,14 +6,12 @@ use std::collections::BTreeMap;
 use talkjs_protocol::content::{ContentBlock, FileBlock, SendContentBlock, TextNode};
 use talkjs_protocol::error::codes;
 use talkjs_protocol::event::{
-    ConversationOnly, Event, MessageCreated, MessageDeleted, MessageEdited, ReactionAdded,
-    ReactionRemoved,
+    ConversationOnly, Event, MessageCreated, MessageDeleted, MessageEdited,
 };
 use talkjs_protocol::path::encode_component;
 use talkjs_protocol::request::{EditMessageRequest, SendMessageRequest};
 use talkjs_protocol::wire::{
-    Access, MessageDiff, MessageType, MessageWire, Millis, Origin, Page, ReactionSummaryDiff,
-    ReactionUserWire, apply_custom_patch,
+    Access, MessageDiff, MessageType, MessageWire, Millis, Origin, Page, apply_custom_patch,
 };
 
 use super::content_rules;
@@ -22,7 +20,7 @@ use super::cursor;
 use super::typing::READ_ONLY_ACCESS;
 use super::view::message_wire;
 use super::{AdminError, ApiError, ApiResult, World};
-use crate::store::{FileRecord, MessageRecord, ReactionRecord};
+use crate::store::{FileRecord, MessageRecord};
 
 /// The message page size when the request gives none (the official client's window).
 pub const DEFAULT_MESSAGE_PAGE: usize = 30;
@@ -235,7 +233,7 @@ impl World {
         self.clock.ordered(last.max(read))
     }
 
-    fn participants_of(&self, conversation: &str) -> Vec<String> {
+    pub(crate) fn participants_of(&self, conversation: &str) -> Vec<String> {
         self.connected_participants(conversation)
     }
 

@@ -2,9 +2,11 @@
 //! [`MAX_REACTIONS_PER_MESSAGE`] distinct emoji per message), the events that tell viewers, and
 //! pages of reacting users.
 
+use std::collections::BTreeMap;
+
 use talkjs_protocol::error::codes;
-use talkjs_protocol::event::{Event, ReactionAdded, ReactionRemoved};
-use talkjs_protocol::wire::{Millis, Page, ReactionSummaryDiff, ReactionUserWire};
+use talkjs_protocol::event::{Event, MessageEdited, ReactionAdded, ReactionRemoved};
+use talkjs_protocol::wire::{MessageDiff, Millis, Page, ReactionSummaryDiff, ReactionUserWire};
 
 use super::conversations::page_size;
 use super::cursor;
