@@ -45,9 +45,6 @@ pub const REFERENCED_MESSAGE_NOT_FOUND: &str = "REFERENCED_MESSAGE_NOT_FOUND";
 /// Error code: the message already has the most distinct reactions allowed.
 pub const TOO_MANY_REACTIONS: &str = "TOO_MANY_REACTIONS";
 
-/// Where a page of reacting users continues.
-type ReactionCursor = (Millis, String);
-
 impl World {
     pub(crate) fn message_in<'a>(
         &'a self,
