@@ -65,16 +65,21 @@ fn npm_script(script: &str, what: &str) {
             .env("TALKJS_EMULATOR_BIN", env!("CARGO_BIN_EXE_talkjs-emulator"));
         cmd
     };
-    if succeeds(&mut suite(), what) {
-        return;
+    // A known intermittent failure of the official client (docs/protocol.md §9, item 21): about
+    // one run of the live tests in eight, a listener added while an internal store of the client
+    // races a send never gets a current snapshot. The suite runs up to three times so that this
+    // does not fail CI; a real regression fails every time, and each failure stays in the log.
+    for attempt in 1..ATTEMPTS {
+        if succeeds(&mut suite(), what) {
+            return;
+        }
+        eprintln!("WARNING: {what} failed (attempt {attempt}); running it again");
     }
-    // A known intermittent failure (about one run in three since the emulator's abuse bounds
-    // landed): one live test of the official client times out waiting for an event (issue 17's
-    // note). The suite runs once more so that it does not hide a real regression, which fails
-    // both times; the first failure stays in the log above.
-    eprintln!("WARNING: {what} failed once; running it again (see the failures above)");
     run(&mut suite(), what);
 }
+
+/// Runs of a suite before its failure counts (see `npm_script`).
+const ATTEMPTS: u32 = 3;
 
 #[test]
 fn the_official_client_works_against_the_emulator() {
