@@ -15,6 +15,7 @@ pub mod admin;
 pub mod content_rules;
 pub mod conversations;
 mod cursor;
+mod errors;
 pub mod files;
 mod messages;
 pub mod participants;
@@ -27,7 +28,6 @@ mod view;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use talkjs_protocol::error::{ErrorBody, codes};
 use talkjs_protocol::event::Event;
 use talkjs_protocol::frame::EncodedEvents;
 use talkjs_protocol::path::Topic;
@@ -38,87 +38,13 @@ use crate::config::Config;
 use crate::outbox::Outbox;
 use crate::store::Store;
 
+pub use errors::{AdminError, ApiError, ApiResult};
 pub use typing::{READ_ONLY_ACCESS, TYPING_TIMEOUT};
 
 /// Identifies one websocket connection.
 pub type ConnId = u64;
 
 pub use crate::outbox::Outbound;
-
-/// A request's failure: an HTTP-like status and the error body the client reads.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{status} {body}")]
-pub struct ApiError {
-    /// Status (never 200).
-    pub status: u16,
-    /// `{errorCode, reasons}`.
-    pub body: ErrorBody,
-}
-
-impl ApiError {
-    /// An error with a status, code and one reason.
-    pub fn new(status: u16, code: &str, reason: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            body: ErrorBody::new(code, reason),
-        }
-    }
-
-    /// 400: the request is malformed.
-    pub fn bad_request(reason: impl Into<String>) -> ApiError {
-        ApiError::new(400, codes::BAD_REQUEST, reason)
-    }
-
-    /// 401: the token is missing, invalid or expired.
-    pub fn unauthorized(reason: impl Into<String>) -> ApiError {
-        ApiError::new(401, codes::INVALID_TOKEN, reason)
-    }
-
-    /// 403 `NOT_A_PARTICIPANT`.
-    pub fn not_a_participant(conversation: &str) -> ApiError {
-        ApiError::new(
-            403,
-            codes::NOT_A_PARTICIPANT,
-            format!("you are not a participant of conversation {conversation}"),
-        )
-    }
-
-    /// 404 `CONVERSATION_NOT_FOUND`.
-    pub fn conversation_not_found(conversation: &str) -> ApiError {
-        ApiError::new(
-            404,
-            codes::CONVERSATION_NOT_FOUND,
-            format!("conversation {conversation} does not exist"),
-        )
-    }
-
-    /// 403 with a specific code.
-    pub fn forbidden(code: &str, reason: impl Into<String>) -> ApiError {
-        ApiError::new(403, code, reason)
-    }
-
-    /// 404 with a specific code.
-    pub fn not_found(code: &str, reason: impl Into<String>) -> ApiError {
-        ApiError::new(404, code, reason)
-    }
-
-    /// 409 `ALREADY_EXISTS`.
-    pub fn conflict(reason: impl Into<String>) -> ApiError {
-        ApiError::new(409, codes::ALREADY_EXISTS, reason)
-    }
-}
-
-/// The result of a world operation.
-pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Why a server-side operation (one a test or TalkJS's REST API performs, with no user behind
-/// it, e.g. [`World::clear_conversation`]) was refused. Client requests fail with [`ApiError`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdminError {
-    /// No conversation has this id.
-    #[error("conversation {0} does not exist")]
-    ConversationNotFound(String),
-}
 
 /// One connected socket, as the world sees it.
 #[derive(Debug)]

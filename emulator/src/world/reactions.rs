@@ -15,12 +15,35 @@ use super::messages::{
     TOO_MANY_REACTIONS,
 };
 use super::{ApiError, ApiResult, World};
-use crate::store::ReactionRecord;
+use crate::store::{MessageRecord, ReactionRecord};
 
 /// Where a page of reacting users continues.
 type ReactionCursor = (Millis, String);
 
 impl World {
+    /// The message `user` may change a reaction of, as `target`: only their own, and only as a
+    /// participant (`may` completes "users can only ..." in the refusal). `check` runs between
+    /// the two, so refusals come in the same order for adding and removing.
+    fn reactable(
+        &self,
+        conversation: &str,
+        user: &str,
+        message: &str,
+        target: &str,
+        may: &str,
+        check: impl FnOnce() -> ApiResult<()>,
+    ) -> ApiResult<MessageRecord> {
+        if target != user {
+            return Err(ApiError::forbidden(
+                codes::FORBIDDEN,
+                format!("users can only {may}"),
+            ));
+        }
+        check()?;
+        self.member(conversation, user)?;
+        Ok(self.message_in(conversation, message)?.clone())
+    }
+
     /// `PUT /conversations/{c}/messages/{m}/reactions/{emoji}/{u}`: `u` must be the current user.
     pub fn add_reaction(
         &mut self,
@@ -30,15 +53,14 @@ impl World {
         emoji: &str,
         target: &str,
     ) -> ApiResult<()> {
-        if target != user {
-            return Err(ApiError::forbidden(
-                codes::FORBIDDEN,
-                "users can only react as themselves",
-            ));
-        }
-        validate_emoji(emoji)?;
-        self.member(conversation, user)?;
-        let mut m = self.message_in(conversation, message)?.clone();
+        let mut m = self.reactable(
+            conversation,
+            user,
+            message,
+            target,
+            "react as themselves",
+            || validate_emoji(emoji),
+        )?;
         if m.reactions
             .get(emoji)
             .is_some_and(|r| r.users.iter().any(|(u, _)| u == user))
@@ -89,14 +111,14 @@ impl World {
         emoji: &str,
         target: &str,
     ) -> ApiResult<()> {
-        if target != user {
-            return Err(ApiError::forbidden(
-                codes::FORBIDDEN,
-                "users can only remove their own reactions",
-            ));
-        }
-        self.member(conversation, user)?;
-        let mut m = self.message_in(conversation, message)?.clone();
+        let mut m = self.reactable(
+            conversation,
+            user,
+            message,
+            target,
+            "remove their own reactions",
+            || Ok(()),
+        )?;
         let Some(r) = m.reactions.get_mut(emoji) else {
             return Err(ApiError::not_found(codes::NOT_FOUND, "no such reaction"));
         };
