@@ -8,9 +8,12 @@
 //! needs Debian's `chromium`: without it, it fails when `CI=true` and is skipped (with a message)
 //! otherwise.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::{Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
 
 /// The packages the two suites load: when one is missing, `npm ci` installs them all.
 const PACKAGES: [&str; 4] = [
@@ -32,12 +35,48 @@ fn run(cmd: &mut Command, what: &str) {
     assert!(succeeds(cmd, what), "{what} failed");
 }
 
+/// Runs `cmd` in its own process group and waits at most [`DEADLINE`]; past it, the whole group
+/// (npm, node, chromium, the emulators they started) is killed and the run counts as failed. Node's
+/// own `--test-timeout` bounds each test; this bounds everything else (a hung install, a child that
+/// never exits), so that a hang fails the run instead of holding CI until its limit.
 fn succeeds(cmd: &mut Command, what: &str) -> bool {
-    let status = cmd.status().unwrap_or_else(|e| {
+    let mut child = cmd.process_group(0).spawn().unwrap_or_else(|e| {
         panic!("cannot run {what} ({e}); the conformance suite needs Node 20+ and npm on PATH")
     });
-    status.success()
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if started.elapsed() < DEADLINE => thread::sleep(Duration::from_millis(200)),
+            Ok(None) => {
+                eprintln!(
+                    "ERROR: {what} did not finish within {} s; killing its process group",
+                    DEADLINE.as_secs()
+                );
+                kill_group(&mut child);
+                return false;
+            }
+            Err(e) => panic!("cannot wait for {what}: {e}"),
+        }
+    }
 }
+
+/// Kills the process group led by `child` (its pid is the group id), then reaps it.
+fn kill_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let killed = Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !killed {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+/// The longest one run of a suite (or `npm ci`) may take. The live suite takes about two minutes
+/// on a 2-core machine, the browser test under one.
+const DEADLINE: Duration = Duration::from_secs(600);
 
 /// Runs `npm run {script}` in `conformance/` against the emulator binary, installing the packages
 /// first if any is missing.
