@@ -8,8 +8,8 @@
 //! received, before any JSON parsing.
 //!
 //! [`verify_headers`] does it all from the request's headers; in an actix-web app the
-//! [`Verified`] extractor (cargo feature `actix-web`, on by default) does it before the handler
-//! runs, with the secret registered as [`WebhookSecret`] app data.
+//! `Verified` extractor (cargo feature `actix-web`, on by default) does it before the handler
+//! runs, with the secret registered as `WebhookSecret` app data.
 //!
 //! ```
 //! use std::time::Duration;

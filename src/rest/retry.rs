@@ -1,27 +1,32 @@
 //! When the REST client sends a request again, and how long it waits first.
 //!
-//! What is retried:
-//!
-//! - **429** always: TalkJS applied nothing, and asks to come back later. The wait is the
-//!   answer's `Retry-After` (seconds) when it has one, else the backoff. A `Retry-After` longer
-//!   than [`RetryPolicy::max_retry_after`] is not waited for: the 429 comes back as the error,
-//!   its `Retry-After` in [`RestFailure`](super::RestFailure), so no call waits unboundedly.
-//! - **No connection** (refused, DNS, TLS handshake) always: nothing was sent.
-//! - **5xx, a timeout, a broken connection** only for requests that are safe to repeat: `GET`,
-//!   `PUT`, `PATCH`, `DELETE` (TalkJS's REST writes are all set-to-a-state), and a message
-//!   `POST` whose messages are all user messages, since the client gives each one an
-//!   idempotency key (TalkJS and the emulator send a keyed message once). A `POST` with a system
-//!   message (which takes no key) and a batch with a `POST` in it are not repeated after the
-//!   server may have seen them: sending them twice could show a message twice.
-//!
-//! Between attempts the client waits `base_delay × 2^(n-1)` (n = attempts so far), at most
-//! `max_delay`, with jitter (50–100 % of that) so many clients do not retry in step. Every
-//! attempt is bounded by the client's timeout, so a call takes at most about
-//! `(retries + 1) × timeout` plus the waits.
+//! The rules are documented on [`RetryPolicy`].
 
 use std::time::Duration;
 
-/// How a [`Client`](super::Client) retries (see the [module docs](self) for what is retried).
+/// How a [`Client`](super::Client) retries.
+///
+/// What is retried:
+///
+/// - **429** always: TalkJS applied nothing, and asks to come back later. The wait is the
+///   answer's `Retry-After` (seconds) when it has one, else the backoff. A `Retry-After` longer
+///   than [`RetryPolicy::max_retry_after`] is not waited for: the 429 comes back as the error,
+///   its `Retry-After` in [`RestFailure`](super::RestFailure), so no call waits unboundedly.
+/// - **No connection** (refused, DNS, TLS handshake) always: nothing was sent.
+/// - **5xx, a timeout, a broken connection** only for requests that are safe to repeat: `GET`,
+///   `PUT`, `PATCH`, `DELETE` (TalkJS's REST writes are all set-to-a-state), and a message
+///   `POST` whose messages are all user messages, since the client gives each one an
+///   idempotency key (TalkJS and the emulator send a keyed message once). A `POST` with a system
+///   message (which takes no key) and a batch with a `POST` in it are not repeated after the
+///   server may have seen them: sending them twice could show a message twice.
+///
+/// Between attempts the client waits `base_delay × 2^(n-1)` (n = attempts so far), at most
+/// `max_delay`, with jitter (50–100 % of that) so many clients do not retry in step. Every
+/// attempt is bounded by the client's timeout, so a call takes at most about
+/// `(retries + 1) × timeout` plus the waits.
+///
+/// A `DELETE` retried after a lost answer may find the thing already gone and answer
+/// `NotFound`; the first attempt did the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
