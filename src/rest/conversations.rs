@@ -86,15 +86,13 @@ impl ConversationParams {
 
     /// Sets one custom data key.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::String(value.into()));
+        super::set_key(&mut self.custom, key.into(), Value::String(value.into()));
         self
     }
 
     /// Removes one custom data key.
     pub fn remove_custom(mut self, key: impl Into<String>) -> ConversationParams {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::Null);
+        super::set_key(&mut self.custom, key.into(), Value::Null);
         self
     }
 }

@@ -56,8 +56,7 @@ impl UserMessage {
 
     /// Sets one custom data key.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<String>) -> UserMessage {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::String(value.into()));
+        super::set_key(&mut self.custom, key.into(), Value::String(value.into()));
         self
     }
 
@@ -93,8 +92,7 @@ impl SystemMessage {
 
     /// Sets one custom data key.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<String>) -> SystemMessage {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::String(value.into()));
+        super::set_key(&mut self.custom, key.into(), Value::String(value.into()));
         self
     }
 }
@@ -203,15 +201,13 @@ impl MessageEdit {
 
     /// Sets one custom data key.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<String>) -> MessageEdit {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::String(value.into()));
+        super::set_key(&mut self.custom, key.into(), Value::String(value.into()));
         self
     }
 
     /// Removes one custom data key.
     pub fn remove_custom(mut self, key: impl Into<String>) -> MessageEdit {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::Null);
+        super::set_key(&mut self.custom, key.into(), Value::Null);
         self
     }
 }

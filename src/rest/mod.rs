@@ -98,6 +98,18 @@ pub use runtime::THREAD_NAME;
 pub use talkjs_protocol::wire::{Access, Notify};
 pub use users::{ConversationListQuery, MAX_USERS_PER_BATCH, Patch, User, UserParams, UserRef};
 
+/// Sets `key` to `value` in a map of changes (custom data, push tokens), starting the map if
+/// there is none yet.
+fn set_key(
+    changes: &mut Option<serde_json::Map<String, serde_json::Value>>,
+    key: String,
+    value: serde_json::Value,
+) {
+    changes
+        .get_or_insert_with(serde_json::Map::new)
+        .insert(key, value);
+}
+
 /// Custom data that may be `null` on the wire reads as an empty map.
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(
     d: D,

@@ -119,29 +119,25 @@ impl UserParams {
 
     /// Sets one custom data key.
     pub fn custom(mut self, key: impl Into<String>, value: impl Into<String>) -> UserParams {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::String(value.into()));
+        super::set_key(&mut self.custom, key.into(), Value::String(value.into()));
         self
     }
 
     /// Removes one custom data key.
     pub fn remove_custom(mut self, key: impl Into<String>) -> UserParams {
-        let map = self.custom.get_or_insert_with(Map::new);
-        map.insert(key.into(), Value::Null);
+        super::set_key(&mut self.custom, key.into(), Value::Null);
         self
     }
 
     /// Registers a push token (`fcm:...` or `apns:...`).
     pub fn push_token(mut self, token: impl Into<String>) -> UserParams {
-        let map = self.push_tokens.get_or_insert_with(Map::new);
-        map.insert(token.into(), Value::Bool(true));
+        super::set_key(&mut self.push_tokens, token.into(), Value::Bool(true));
         self
     }
 
     /// Unregisters a push token.
     pub fn remove_push_token(mut self, token: impl Into<String>) -> UserParams {
-        let map = self.push_tokens.get_or_insert_with(Map::new);
-        map.insert(token.into(), Value::Null);
+        super::set_key(&mut self.push_tokens, token.into(), Value::Null);
         self
     }
 }
