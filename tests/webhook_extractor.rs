@@ -114,7 +114,17 @@ async fn a_genuine_webhook_reaches_the_handler_with_its_event() {
         post(&format!("{url}/webhook"), &headers, EVENT).await.0,
         200
     );
-    assert_eq!(seen.0.load(Ordering::SeqCst), 3);
+    // A type this version does not know is delivered, kept as sent.
+    let unknown: &[u8] = br#"{"type":"notification.opened","data":{}}"#;
+    let (status, body) = post(
+        &format!("{url}/webhook"),
+        &signed(SECRET, now, unknown),
+        unknown,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#"Other(\"notification.opened\")"#), "{body}");
+    assert_eq!(seen.0.load(Ordering::SeqCst), 4);
     server.stop(true).await;
 }
 
