@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use talkjs_protocol::ErrorBody;
 use talkjs_protocol::path::encode_component;
 
-use super::client::{Client, Request, Segment};
+use super::client::Client;
+use super::request::{Request, Segment};
 use super::retry::Repeat;
 use crate::{Error, Result};
 
@@ -92,9 +93,9 @@ impl BatchOperation {
         self
     }
 
-    /// The method.
-    pub fn method(&self) -> &Method {
-        &self.method
+    /// The method (`GET`, `PUT`, ...).
+    pub fn method(&self) -> &str {
+        self.method.as_str()
     }
 
     /// The encoded path under `/v1/{appId}`.

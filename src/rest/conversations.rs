@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use talkjs_protocol::wire::{Access, Notify};
 
-use super::client::{Client, Request, Segment};
+use super::client::Client;
 use super::messages::Message;
+use super::request::{Request, Segment};
 use super::users::Patch;
 use crate::Result;
 

@@ -5,9 +5,9 @@ use awc::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::client::{Request, Segment};
 use super::conversations::ConversationRef;
 use super::paging::{ListQuery, Paged};
+use super::request::{Request, Segment};
 use super::retry::Repeat;
 use crate::{Error, Result};
 

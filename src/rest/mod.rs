@@ -76,6 +76,7 @@ mod conversations;
 mod error;
 mod messages;
 mod paging;
+mod request;
 mod retry;
 mod runtime;
 mod users;

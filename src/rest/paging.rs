@@ -12,7 +12,8 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::client::{Client, Request};
+use super::client::Client;
+use super::request::Request;
 use crate::{Error, Result};
 
 /// The largest page size (the emulator's cap; TalkJS caps `limit` without documenting the

@@ -7,9 +7,10 @@ use awc::http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::client::{Client, Request, Segment};
+use super::client::Client;
 use super::conversations::UserConversation;
 use super::paging::{ListQuery, Paged};
+use super::request::{Request, Segment};
 use crate::{Error, Result};
 
 /// Most users one [`Client::set_users`] may set (TalkJS's documented limit).
