@@ -534,11 +534,12 @@ async fn a_batch_answers_each_operation_in_order() {
             BatchOperation::get(["users", "ghost"]),
             BatchOperation::put(["users"], serde_json::Value::Object(too_many)),
             BatchOperation::post(["batch"], json!([])),
+            BatchOperation::post(["conversations", "c1", "participants", "bob"], json!({})),
         ])
         .await
         .unwrap();
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
-    assert_eq!(statuses, [200, 200, 200, 200, 404, 400, 404]);
+    assert_eq!(statuses, [200, 200, 200, 200, 404, 400, 404, 405]);
     let mut answers = answers.into_iter();
     let alice: talkjs::rest::User = answers.next().unwrap().into_result().unwrap();
     assert_eq!(alice.name.as_deref(), Some("Alice"));
@@ -559,6 +560,15 @@ async fn a_batch_answers_each_operation_in_order() {
         matches!(over.kind(), ErrorKind::Server { status: 400, .. }),
         "{over}"
     );
+    let nested = answers.next().unwrap().into_result::<serde_json::Value>();
+    assert!(nested.unwrap_err().is_absent(), "a batch cannot nest");
+    let not_allowed = answers
+        .next()
+        .unwrap()
+        .into_result::<serde_json::Value>()
+        .unwrap_err();
+    assert_eq!(not_allowed.status(), Some(405), "{not_allowed}");
+    assert_eq!(not_allowed.error_code(), Some("METHOD_NOT_ALLOWED"));
     assert_eq!(
         rest.user("carol").get().await.unwrap().name.as_deref(),
         Some("Carol")
