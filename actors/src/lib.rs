@@ -35,7 +35,7 @@ pub use connection::{Lifecycle, Timings};
 pub use error::{Error, ErrorKind, Result};
 pub use http::client as http_client;
 pub use registry::{SessionConfig, get_session, terminate_all};
-pub use runtime::THREAD_NAME;
+pub use runtime::{THREAD_NAME, run_on_runtime};
 pub use session::handle::{SessionHandle, TopicGuard};
 pub use session::lifecycle::SessionStatus;
 pub use session::routes::{Found, Lookup};

@@ -72,7 +72,7 @@ where
 pub(crate) fn run<F, Fut, T>(
     arbiter: &ArbiterHandle,
     work: F,
-) -> impl Future<Output = Option<T>> + Send + 'static
+) -> impl Future<Output = Option<T>> + Send + 'static + use<F, Fut, T>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = T> + 'static,
@@ -89,5 +89,27 @@ where
             return None;
         }
         rx.await.ok()
+    }
+}
+
+/// Runs `work` where the runtime's actors run: on the current actix arbiter if the caller is on
+/// one, else on the runtime's own thread ([`THREAD_NAME`]), started on first use. Returns a
+/// `Send` future of its output, so `!Send` work (awc's HTTP client) can be awaited from any
+/// async runtime or thread; `None` if no arbiter could run it (the OS refused a thread, or the
+/// caller's actix system is stopping). The work starts now and runs to its end even if the
+/// future is dropped. The `talkjs` crate's REST client uses it, so a program that uses both the
+/// Data API and the REST API outside actix has one such thread, not two.
+pub fn run_on_runtime<F, Fut, T>(work: F) -> impl Future<Output = Option<T>> + Send + 'static
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T> + 'static,
+    T: Send + 'static,
+{
+    let started = arbiter().map(|arbiter| run(&arbiter, work));
+    async move {
+        match started {
+            Some(output) => output.await,
+            None => None,
+        }
     }
 }

@@ -15,8 +15,8 @@ use super::auth::Credentials;
 use super::error::{self, NoAnswer};
 use super::request::{Request, attempt};
 use super::retry::{Repeat, RetryPolicy};
-use super::runtime;
 use crate::{Error, ErrorKind, Result};
+use talkjs_actors::run_on_runtime;
 
 /// TalkJS's REST API host.
 pub const DEFAULT_HOST: &str = "https://api.talkjs.com";
@@ -228,7 +228,7 @@ impl Client {
                 request.body.clone(),
                 inner.timeout,
             );
-            let outcome = runtime::run(move || attempt(method, url2, token, body, timeout))
+            let outcome = run_on_runtime(move || attempt(method, url2, token, body, timeout))
                 .await
                 .ok_or_else(|| {
                     Error::new(
@@ -296,7 +296,7 @@ impl Client {
 
 /// Waits `d` on the client's arbiter, so callers without a runtime timer can wait.
 async fn sleep(op: &Arc<str>, d: Duration) -> Result<()> {
-    runtime::run(move || tokio::time::sleep(d))
+    run_on_runtime(move || tokio::time::sleep(d))
         .await
         .ok_or_else(|| {
             Error::new(

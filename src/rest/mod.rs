@@ -17,7 +17,8 @@
 //! - **Tracing**: one `talkjs_rest` span per call with `method`, `path`, `status` and `attempt`.
 //! - **Runtimes**: the client's futures are `Send`; it works under `#[tokio::main]`, in actix
 //!   and actix-web programs, and on plain threads. awc's work runs on the current actix arbiter,
-//!   or on a thread of the client's own ([`THREAD_NAME`]).
+//!   or on the thread the Data API runtime starts outside actix ([`THREAD_NAME`]), shared with
+//!   every session.
 //!
 //! ```no_run
 //! use futures_util::TryStreamExt;
@@ -78,7 +79,6 @@ mod messages;
 mod paging;
 mod request;
 mod retry;
-mod runtime;
 mod users;
 
 pub use auth::APP_TOKEN_LIFETIME;
@@ -95,7 +95,7 @@ pub use messages::{
 };
 pub use paging::{DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, Paged};
 pub use retry::RetryPolicy;
-pub use runtime::THREAD_NAME;
+pub use talkjs_actors::THREAD_NAME;
 pub use talkjs_protocol::wire::{Access, Notify};
 pub use users::{ConversationListQuery, MAX_USERS_PER_BATCH, Patch, User, UserParams, UserRef};
 
