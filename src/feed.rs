@@ -40,7 +40,8 @@
 //! ```
 
 pub use talkjs_actors::feed::{
-    FeedItem, FeedOptions, FeedState, FeedStats, NewMessage, NewMessageFeed, NewMessageStream,
+    DEFAULT_BUFFER, DEFAULT_MAX_GAP, FeedItem, FeedOptions, FeedState, FeedStats, NewMessage,
+    NewMessageFeed, NewMessageStream, RECENT_IDS,
 };
 
 use crate::{ConversationRef, TalkSession};

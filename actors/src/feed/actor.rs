@@ -354,6 +354,10 @@ impl FeedActor {
                 act.outlet.pump(ctx.address().recipient());
                 if failed {
                     act.retry_later(ctx);
+                } else {
+                    // The consumer may have taken everything at once (no hand-over to wait
+                    // for): what was refused is read now.
+                    act.catch_up_behind(ctx);
                 }
             },
         ));
@@ -434,11 +438,10 @@ impl Actor for FeedActor {
             ),
             Scope::Session => (vec![RouteKey::AllConversations], Topic::Conversations),
         };
-        self.attachment = Some(self.env.session.attach(
+        self.attachment = Some(self.env.session.attach_resyncing(
             self.id,
             keys,
             ctx.address().recipient(),
-            None,
         ));
         // SUBSCRIBE first, then the GETs: the session keeps their order on the wire, so nothing
         // sent after the listing is missed.
