@@ -73,7 +73,11 @@ async fn conversation(owner: &TalkSession, c: &str, others: &[&str]) {
 }
 
 /// Sends `texts` one after the other; returns the new messages' ids.
-async fn send_all(from: &TalkSession, c: &str, texts: impl IntoIterator<Item = String>) -> Vec<String> {
+async fn send_all(
+    from: &TalkSession,
+    c: &str,
+    texts: impl IntoIterator<Item = String>,
+) -> Vec<String> {
     let mut ids = Vec::new();
     for t in texts {
         ids.push(from.conversation(c).send(t).await.unwrap().id().to_owned());
@@ -112,7 +116,10 @@ async fn messages(items: &mut NewMessageStream, n: usize) -> Vec<(String, String
                 m.message.id.clone(),
                 m.message.plaintext.clone(),
             )),
-            other => panic!("expected a message, got {other:?} after {got:?}"),
+            other => panic!(
+                "expected a message, got {other:?} after {} messages",
+                got.len()
+            ),
         }
     }
     got
@@ -138,7 +145,9 @@ async fn bob_gets_each_new_message_once_in_order_and_not_the_history() {
     conversation(&alice, "c1", &["bob"]).await;
     send_all(&alice, "c1", (0..3).map(|i| format!("old {i}"))).await;
 
-    let feed = bob.conversation("c1").subscribe_new_messages(FeedOptions::new());
+    let feed = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
     feed.connected().await.expect("live");
     let mut items = feed.stream();
     let sent = send_all(&alice, "c1", (0..5).map(|i| format!("new {i}"))).await;
@@ -157,7 +166,9 @@ async fn senders_are_shown_as_in_a_message_subscription() {
     let alice = session(&emu, "alice").await;
     let bob = session(&emu, "bob").await;
     conversation(&alice, "c1", &["bob"]).await;
-    let feed = bob.conversation("c1").subscribe_new_messages(FeedOptions::new());
+    let feed = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
     feed.connected().await.unwrap();
     let mut items = feed.stream();
     let first = alice.conversation("c1").send("question").await.unwrap();
@@ -172,8 +183,15 @@ async fn senders_are_shown_as_in_a_message_subscription() {
     let FeedItem::Message(a) = next(&mut items).await else {
         panic!("a message")
     };
-    assert_eq!(q.message.sender.as_ref().map(|u| u.id.as_str()), Some("alice"));
-    let replied = a.message.referenced_message.as_ref().expect("the reply shows its question");
+    assert_eq!(
+        q.message.sender.as_ref().map(|u| u.id.as_str()),
+        Some("alice")
+    );
+    let replied = a
+        .message
+        .referenced_message
+        .as_ref()
+        .expect("the reply shows its question");
     assert_eq!(replied.id, first.id());
     emu.stop().await;
 }
@@ -187,7 +205,9 @@ async fn own_messages_are_skipped_only_when_asked() {
     let others_only = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new().include_own(false));
-    let everything = bob.conversation("c1").subscribe_new_messages(FeedOptions::new());
+    let everything = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
     others_only.connected().await.unwrap();
     everything.connected().await.unwrap();
     let (mut others_only, mut everything) = (others_only.stream(), everything.stream());
@@ -196,7 +216,10 @@ async fn own_messages_are_skipped_only_when_asked() {
     let b1 = send_all(&bob, "c1", ["from bob".to_owned()]).await;
     let a2 = send_all(&alice, "c1", ["from alice 2".to_owned()]).await;
 
-    assert_eq!(ids(&messages(&mut everything, 3).await), [a1.clone(), b1, a2.clone()].concat());
+    assert_eq!(
+        ids(&messages(&mut everything, 3).await),
+        [a1.clone(), b1, a2.clone()].concat()
+    );
     assert_eq!(ids(&messages(&mut others_only, 2).await), [a1, a2].concat());
     marker_is_next(&mut others_only, &alice, "c1").await;
     emu.stop().await;
@@ -233,7 +256,11 @@ async fn a_session_wide_feed_follows_conversations_joined_after_it_started() {
 
     let got = messages(&mut items, 5).await;
     let expected: Vec<String> = [b1, a1, b2, j1].concat();
-    assert_eq!(ids(&got), expected, "in the order they were sent, each once");
+    assert_eq!(
+        ids(&got),
+        expected,
+        "in the order they were sent, each once"
+    );
     let convs: Vec<&str> = got.iter().map(|(c, _, _)| c.as_str()).collect();
     assert_eq!(convs, ["before", "after", "after", "before", "joined"]);
     marker_is_next(&mut items, &alice, "after").await;
@@ -243,7 +270,10 @@ async fn a_session_wide_feed_follows_conversations_joined_after_it_started() {
 }
 
 /// Bob (through `proxy`) cannot reach the server while alice sends; then he can again.
-async fn offline_while(proxy: &FaultProxy, during: impl std::future::Future<Output = Vec<String>>) -> Vec<String> {
+async fn offline_while(
+    proxy: &FaultProxy,
+    during: impl std::future::Future<Output = Vec<String>>,
+) -> Vec<String> {
     proxy.set_refusing(true);
     proxy.cut_all();
     let sent = during.await;
@@ -261,7 +291,8 @@ async fn messages_sent_while_bob_is_offline_arrive_after_the_reconnect_in_order(
     conversation(&alice, "c2", &["bob"]).await;
     for feed_of_one in [false, true] {
         let feed = if feed_of_one {
-            bob.conversation("c1").subscribe_new_messages(FeedOptions::new())
+            bob.conversation("c1")
+                .subscribe_new_messages(FeedOptions::new())
         } else {
             bob.subscribe_new_messages(FeedOptions::new())
         };
@@ -273,14 +304,22 @@ async fn messages_sent_while_bob_is_offline_arrive_after_the_reconnect_in_order(
         let gap = offline_while(&proxy, async {
             let mut sent = Vec::new();
             for i in 0..10 {
-                let c = if i % 3 == 0 && !feed_of_one { "c2" } else { "c1" };
+                let c = if i % 3 == 0 && !feed_of_one {
+                    "c2"
+                } else {
+                    "c1"
+                };
                 sent.extend(send_all(&alice, c, [format!("gap {i}")]).await);
             }
             sent
         })
         .await;
         let got = messages(&mut items, gap.len()).await;
-        assert_eq!(ids(&got), gap, "the gap, oldest first, once (feed of one: {feed_of_one})");
+        assert_eq!(
+            ids(&got),
+            gap,
+            "the gap, oldest first, once (feed of one: {feed_of_one})"
+        );
         marker_is_next(&mut items, &alice, "c1").await;
         assert!(feed.stats().await.unwrap().catch_ups > 0);
         feed.unsubscribe();
@@ -343,7 +382,10 @@ async fn chaos_run(seed: u64, n: usize) {
         }
     }
     proxy.stop_chaos();
-    assert!(proxy.cuts() > 0, "the proxy cut nothing; the test would prove nothing");
+    assert!(
+        proxy.cuts() > 0,
+        "the proxy cut nothing; the test would prove nothing"
+    );
 
     let got = messages(&mut items, n).await;
     let unique: HashSet<&String> = got.iter().map(|(_, id, _)| id).collect();
@@ -354,7 +396,11 @@ async fn chaos_run(seed: u64, n: usize) {
             .filter(|(conv, _, _)| conv == c)
             .map(|(_, id, _)| id.clone())
             .collect();
-        assert_eq!(of_c, server_ids(&emu, c), "{c}: every message once, in order");
+        assert_eq!(
+            of_c,
+            server_ids(&emu, c),
+            "{c}: every message once, in order"
+        );
     }
     marker_is_next(&mut items, &alice, "c1").await;
     eprintln!("seed {seed}: {n} messages, {} cuts", proxy.cuts());
@@ -380,7 +426,9 @@ async fn a_feed_survives_token_refreshes_with_no_gap() {
     let alice = session(&emu, "alice").await;
     let bob = session_at(&emu.host(), "bob", short.clone()).await;
     conversation(&alice, "c1", &["bob"]).await;
-    let feed = bob.conversation("c1").subscribe_new_messages(FeedOptions::new());
+    let feed = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
     feed.connected().await.unwrap();
     let mut items = feed.stream();
     let started = std::time::Instant::now();
@@ -418,9 +466,16 @@ async fn a_slow_consumer_loses_nothing_and_the_buffer_stays_bounded() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(stats.waiting <= 8, "the queue stays within its bound: {stats:?}");
+    assert!(
+        stats.waiting <= 8,
+        "the queue stays within its bound: {stats:?}"
+    );
     let got = messages(&mut items, 60).await;
-    assert_eq!(ids(&got), sent, "read later from the server, in order, once");
+    assert_eq!(
+        ids(&got),
+        sent,
+        "read later from the server, in order, once"
+    );
     let stats = feed.stats().await.unwrap();
     assert!(stats.refused > 0 && stats.catch_ups > 0, "{stats:?}");
     marker_is_next(&mut items, &alice, "c1").await;
@@ -457,8 +512,15 @@ async fn a_consumer_behind_by_more_than_max_gap_is_told_what_was_skipped() {
         .iter()
         .map(|id| sent.iter().position(|s| s == id).expect("a sent message"))
         .collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "in order, no duplicates: {positions:?}");
-    assert_eq!(&delivered[lagged_at..], &sent[sent.len() - 10..], "then the newest max_gap");
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates: {positions:?}"
+    );
+    assert_eq!(
+        &delivered[lagged_at..],
+        &sent[sent.len() - 10..],
+        "then the newest max_gap"
+    );
     assert!(lagged_at < 30, "something was skipped");
     emu.stop().await;
 }
@@ -472,9 +534,22 @@ async fn the_feeds_state_stays_at_its_cap() {
     let feed = bob.subscribe_new_messages(FeedOptions::new());
     feed.connected().await.unwrap();
     let mut items = feed.stream();
-    let n = 300;
-    let sent = send_all(&alice, "c1", (0..n).map(|i| format!("m{i}"))).await;
-    assert_eq!(ids(&messages(&mut items, n).await), sent);
+    // Far more than the cursor remembers (the cursor's own test goes to 10,000 without I/O).
+    let n = 2_000;
+    // Sent 50 at a time while bob reads, as a bot would; the server's order is what bob sees.
+    let send = async {
+        for batch in (0..n).collect::<Vec<_>>().chunks(50) {
+            let sends = batch.iter().map(|i| {
+                let chat = alice.conversation("c1");
+                async move { chat.send(format!("m{i}")).await }
+            });
+            for r in futures_util::future::join_all(sends).await {
+                r.unwrap();
+            }
+        }
+    };
+    let (_, got) = futures_util::future::join(send, messages(&mut items, n)).await;
+    assert_eq!(ids(&got), server_ids(&emu, "c1"));
     let stats = feed.stats().await.unwrap();
     assert_eq!(stats.conversations, 1);
     assert_eq!(stats.remembered_ids, talkjs::feed::RECENT_IDS, "{stats:?}");
@@ -489,7 +564,9 @@ async fn dropping_the_feed_unsubscribes() {
     let bob = session(&emu, "bob").await;
     conversation(&alice, "c1", &["bob"]).await;
     emu.record_requests();
-    let feed = bob.conversation("c1").subscribe_new_messages(FeedOptions::new());
+    let feed = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
     feed.connected().await.unwrap();
     let items = feed.stream();
     drop(feed);
@@ -524,7 +601,9 @@ async fn dropping_the_feed_unsubscribes() {
 async fn feeds_end_with_typed_errors() {
     let emu = emulator().await;
     let bob = session(&emu, "bob").await;
-    let bad = bob.conversation("").subscribe_new_messages(FeedOptions::new());
+    let bad = bob
+        .conversation("")
+        .subscribe_new_messages(FeedOptions::new());
     let mut items = bad.stream();
     match next(&mut items).await {
         FeedItem::Ended(Terminated::Error(e)) => {
@@ -545,7 +624,12 @@ async fn feeds_end_with_typed_errors() {
         other => panic!("expected the end, got {other:?}"),
     }
     assert!(items.next().await.is_none());
-    let unsubscribed = bob.conversation("c1").subscribe_new_messages(FeedOptions::new());
-    assert!(matches!(unsubscribed.terminated().await, Terminated::Error(_)));
+    let unsubscribed = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
+    assert!(matches!(
+        unsubscribed.terminated().await,
+        Terminated::Error(_)
+    ));
     emu.stop().await;
 }

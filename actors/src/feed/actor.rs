@@ -139,7 +139,9 @@ impl FeedActor {
     }
 
     /// Where this scope reads where conversations stand: the conversation, or all of them.
-    fn load(&self) -> futures_util::future::BoxFuture<'static, Result<Vec<ConversationWire>, Error>> {
+    fn load(
+        &self,
+    ) -> futures_util::future::BoxFuture<'static, Result<Vec<ConversationWire>, Error>> {
         match &self.scope {
             Scope::Conversation(c) => {
                 let one = gap::conversation(&self.env.session, c);
@@ -267,24 +269,27 @@ impl FeedActor {
         lagged: Vec<String>,
         ctx: &mut Context<Self>,
     ) {
+        let me = self.env.me.clone();
+        let own = |m: &MessageWire| m.sender_id.as_deref() == Some(&*me);
         let mut wanted = Vec::new();
+        let mut room = self.outlet.room();
         for (c, m) in batch {
             if self.behind.contains(&c) || !self.cursors.is_new(&c, &m) {
                 continue;
             }
-            if self.outlet.is_full() {
-                // No room: no point hydrating; the catch-up reads it again.
+            let shown = self.options.includes_own() || !own(&m);
+            if shown && room == 0 {
+                // No room: no point hydrating; a catch-up reads it again.
                 self.behind.insert(c);
                 self.stats.refused += 1;
                 continue;
             }
+            room -= usize::from(shown);
             wanted.push((c, m));
         }
         if wanted.is_empty() && lagged.is_empty() {
             return;
         }
-        let me = self.env.me.clone();
-        let own = |m: &MessageWire| m.sender_id.as_deref() == Some(&*me);
         let mut by_conversation: HashMap<&str, Vec<MessageWire>> = HashMap::new();
         for (c, m) in &wanted {
             if self.options.includes_own() || !own(m) {
@@ -306,61 +311,68 @@ impl FeedActor {
             })
             .collect();
         let include_own = self.options.includes_own();
-        ctx.wait(futures_util::future::join_all(hydrations).into_actor(self).map(
-            move |results, act, ctx| {
-                // What a feed shows is not kept current, so its senders need not stay watched.
-                act.env.cache.unwatch(act.watcher.id);
-                let mut shown: HashMap<(String, String), Arc<MessageSnapshot>> = HashMap::new();
-                let mut failed = false;
-                for (c, result) in results {
-                    match result {
-                        Ok(h) => shown.extend(h.messages.into_iter().map(|m| ((c.clone(), m.id.clone()), m))),
-                        Err(e) => {
-                            tracing::debug!(error = %e, conversation = %c, "hydration failed");
-                            act.behind.insert(c);
-                            failed = true;
+        ctx.wait(
+            futures_util::future::join_all(hydrations)
+                .into_actor(self)
+                .map(move |results, act, ctx| {
+                    // What a feed shows is not kept current, so its senders need not stay watched.
+                    act.env.cache.unwatch(act.watcher.id);
+                    let mut shown: HashMap<(String, String), Arc<MessageSnapshot>> = HashMap::new();
+                    let mut failed = false;
+                    for (c, result) in results {
+                        match result {
+                            Ok(h) => shown.extend(
+                                h.messages
+                                    .into_iter()
+                                    .map(|m| ((c.clone(), m.id.clone()), m)),
+                            ),
+                            Err(e) => {
+                                tracing::debug!(error = %e, conversation = %c, "hydration failed");
+                                act.behind.insert(c);
+                                failed = true;
+                            }
                         }
                     }
-                }
-                for c in lagged {
-                    act.stats.lagged += 1;
-                    act.outlet.notice(FeedItem::Lagged {
-                        conversation: c.into(),
-                    });
-                }
-                for (c, m) in wanted {
-                    if act.behind.contains(&c) || !act.cursors.is_new(&c, &m) {
-                        continue;
+                    for c in lagged {
+                        act.stats.lagged += 1;
+                        act.outlet.notice(FeedItem::Lagged {
+                            conversation: c.into(),
+                        });
                     }
-                    let taken = if !include_own && m.sender_id.as_deref() == Some(&*act.env.me) {
-                        true
+                    for (c, m) in wanted {
+                        if act.behind.contains(&c) || !act.cursors.is_new(&c, &m) {
+                            continue;
+                        }
+                        let taken = if !include_own && m.sender_id.as_deref() == Some(&*act.env.me)
+                        {
+                            true
+                        } else {
+                            match shown.remove(&(c.clone(), m.id.clone())) {
+                                Some(message) => act.outlet.offer(FeedItem::Message(NewMessage {
+                                    conversation: c.as_str().into(),
+                                    message,
+                                })),
+                                None => false,
+                            }
+                        };
+                        match act.cursors.get_mut(&c) {
+                            Some(cursor) if taken => cursor.advance(&m),
+                            _ => {
+                                act.stats.refused += 1;
+                                act.behind.insert(c);
+                            }
+                        }
+                    }
+                    act.outlet.pump(ctx.address().recipient());
+                    if failed {
+                        act.retry_later(ctx);
                     } else {
-                        match shown.remove(&(c.clone(), m.id.clone())) {
-                            Some(message) => act.outlet.offer(FeedItem::Message(NewMessage {
-                                conversation: c.as_str().into(),
-                                message,
-                            })),
-                            None => false,
-                        }
-                    };
-                    match act.cursors.get_mut(&c) {
-                        Some(cursor) if taken => cursor.advance(&m),
-                        _ => {
-                            act.stats.refused += 1;
-                            act.behind.insert(c);
-                        }
+                        // The consumer may have taken everything at once (no hand-over to wait
+                        // for): what was refused is read now.
+                        act.catch_up_behind(ctx);
                     }
-                }
-                act.outlet.pump(ctx.address().recipient());
-                if failed {
-                    act.retry_later(ctx);
-                } else {
-                    // The consumer may have taken everything at once (no hand-over to wait
-                    // for): what was refused is read now.
-                    act.catch_up_behind(ctx);
-                }
-            },
-        ));
+                }),
+        );
     }
 
     /// Catches up the conversations that are behind once the queue has room again (at most half

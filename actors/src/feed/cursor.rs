@@ -159,7 +159,10 @@ mod tests {
         c.advance(&m);
         assert!(!c.is_new(&m), "delivered once");
         let same_ms = message("m2", 101);
-        assert!(c.is_new(&same_ms), "another message in the same millisecond is new");
+        assert!(
+            c.is_new(&same_ms),
+            "another message in the same millisecond is new"
+        );
         c.advance(&same_ms);
         assert!(!c.is_new(&same_ms));
         assert!(!c.is_new(&message("late", 100)));
@@ -196,7 +199,10 @@ mod tests {
         let mut cursors = Cursors::default();
         assert!(!cursors.is_new("c1", &message("m1", 1)));
         assert!(cursors.follow("c1", Cursor::after(5)));
-        assert!(!cursors.follow("c1", Cursor::after(0)), "the first cursor stays");
+        assert!(
+            !cursors.follow("c1", Cursor::after(0)),
+            "the first cursor stays"
+        );
         assert_eq!(cursors.get("c1").map(Cursor::at), Some(5));
         assert!(cursors.forget("c1"));
         assert_eq!(cursors.len(), 0);

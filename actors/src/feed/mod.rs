@@ -78,7 +78,11 @@ impl Env {
             );
             return ended(describe, options, e);
         }
-        self.start_feed(Scope::Conversation(conversation.to_owned()), describe, options)
+        self.start_feed(
+            Scope::Conversation(conversation.to_owned()),
+            describe,
+            options,
+        )
     }
 
     /// A feed of the messages created from now on in every conversation of the session's user,

@@ -58,6 +58,11 @@ impl Outlet {
         self.queue.len() >= self.bound
     }
 
+    /// How many more items the queue takes now.
+    pub(crate) fn room(&self) -> usize {
+        self.bound.saturating_sub(self.queue.len())
+    }
+
     /// Items waiting in the queue.
     pub(crate) fn waiting(&self) -> usize {
         self.queue.len()
