@@ -633,3 +633,45 @@ async fn feeds_end_with_typed_errors() {
     ));
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_conversation_feed_starts_delivering_when_the_user_joins() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &[]).await;
+    let feed = bob
+        .conversation("c1")
+        .subscribe_new_messages(FeedOptions::new());
+    feed.connected()
+        .await
+        .expect("live, though bob cannot see c1 yet");
+    let mut items = feed.stream();
+    send_all(&alice, "c1", ["before bob joined".to_owned()]).await;
+    alice
+        .conversation("c1")
+        .participant("bob")
+        .create_if_not_exists(CreateParticipantParams::new())
+        .await
+        .unwrap();
+    let after = send_all(&alice, "c1", ["after bob joined".to_owned()]).await;
+    assert_eq!(ids(&messages(&mut items, 1).await), after);
+    // Removed, then back: what was sent while he was out is not his.
+    alice
+        .conversation("c1")
+        .participant("bob")
+        .delete()
+        .await
+        .unwrap();
+    send_all(&alice, "c1", ["while bob was out".to_owned()]).await;
+    alice
+        .conversation("c1")
+        .participant("bob")
+        .create_if_not_exists(CreateParticipantParams::new())
+        .await
+        .unwrap();
+    let back = send_all(&alice, "c1", ["bob is back".to_owned()]).await;
+    assert_eq!(ids(&messages(&mut items, 1).await), back);
+    marker_is_next(&mut items, &alice, "c1").await;
+    emu.stop().await;
+}

@@ -31,7 +31,7 @@
 //!   [`FeedItem::Lagged`], then delivers the newest `max_gap`.
 //! - **Ending**: [`NewMessageFeed::unsubscribe`], or dropping the last handle and stream,
 //!   releases its topics; a feed ends with the session. The last item is a
-//!   [`FeedItem::Ended`] saying how (a typed [`Error`](crate::Error) when it failed).
+//!   [`FeedItem::Ended`] saying how (a typed [`Error`] when it failed).
 //!
 //! A session-wide feed subscribes to the conversation list (`/me/conversations`), reads every
 //! page of it, and follows each conversation's messages topic; `side.created` adds a
