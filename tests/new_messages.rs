@@ -675,3 +675,40 @@ async fn a_conversation_feed_starts_delivering_when_the_user_joins() {
     marker_is_next(&mut items, &alice, "c1").await;
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_slow_consumer_of_several_conversations_keeps_their_order() {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    for c in ["c1", "c2", "c3", "quiet"] {
+        conversation(&alice, c, &["bob"]).await;
+    }
+    let feed = bob.subscribe_new_messages(FeedOptions::new().buffer(4));
+    feed.connected().await.unwrap();
+    let mut items = feed.stream();
+    // Sent one after the other, so the server's order is the order of `sent`.
+    let mut sent = Vec::new();
+    for i in 0..30 {
+        sent.extend(send_all(&alice, ["c1", "c2", "c3"][i % 3], [format!("m{i}")]).await);
+    }
+    // The buffer is full and c1 to c3 are behind. Bob reads one: there is room for one more,
+    // but the behind conversations wait until the buffer is half empty; a message in a
+    // conversation that is not behind must wait with them, not overtake them.
+    assert_eq!(ids(&messages(&mut items, 1).await), sent[..1]);
+    sent.extend(send_all(&alice, "quiet", ["overtaking?".to_owned()]).await);
+    for i in 30..40 {
+        sent.extend(send_all(&alice, ["c1", "c2", "c3"][i % 3], [format!("m{i}")]).await);
+    }
+    let got = messages(&mut items, sent.len() - 1).await;
+    assert_eq!(
+        ids(&got),
+        sent[1..],
+        "one order across conversations, each message once"
+    );
+    assert!(
+        feed.stats().await.unwrap().refused > 0,
+        "the buffer was full"
+    );
+    emu.stop().await;
+}

@@ -339,8 +339,12 @@ impl FeedActor {
                             conversation: c.into(),
                         });
                     }
+                    // `wanted` was chosen with the room there was: its conversations may be
+                    // behind for their later messages, but these go first. A conversation stops
+                    // at its first message not taken, so its cursor never passes a gap.
+                    let mut stopped: HashSet<String> = HashSet::new();
                     for (c, m) in wanted {
-                        if act.behind.contains(&c) || !act.cursors.is_new(&c, &m) {
+                        if stopped.contains(&c) || !act.cursors.is_new(&c, &m) {
                             continue;
                         }
                         let taken = if !include_own && m.sender_id.as_deref() == Some(&*act.env.me)
@@ -359,7 +363,8 @@ impl FeedActor {
                             Some(cursor) if taken => cursor.advance(&m),
                             _ => {
                                 act.stats.refused += 1;
-                                act.behind.insert(c);
+                                act.behind.insert(c.clone());
+                                stopped.insert(c);
                             }
                         }
                     }
@@ -405,6 +410,16 @@ impl FeedActor {
             return;
         }
         match event {
+            // While another conversation is behind, this one waits too: the catch-up merges
+            // them by creation time, so the order across conversations holds.
+            Event::MessageCreated(e)
+                if !self.behind.is_empty()
+                    && !self.behind.contains(c)
+                    && self.cursors.is_new(c, &e.state) =>
+            {
+                self.behind.insert(c.to_owned());
+                self.stats.refused += 1;
+            }
             Event::MessageCreated(e) => {
                 self.deliver(vec![(c.to_owned(), e.state.clone())], Vec::new(), ctx);
             }

@@ -13,7 +13,9 @@
 //!   replayed, and messages of a conversation the user has left are not delivered.
 //! - **Order**: within a conversation, by creation time. Across conversations, in the order the
 //!   server pushed them; what a catch-up reads is merged by creation time and delivered before
-//!   any later event.
+//!   any later event (and while any conversation is behind, the others wait for the same
+//!   catch-up). One exception: when a catch-up fails for some conversations (they are retried
+//!   after [`RETRY_DELAY`]), those it did read are delivered without waiting for them.
 //! - **Exactly once, across reconnects and token refreshes**: each conversation has a
 //!   [`Cursor`] (the creation time of the last message delivered, and the last few ids). After a
 //!   new socket replaces a lost one (and after a server restart, when the other subscriptions do
