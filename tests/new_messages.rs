@@ -8,68 +8,37 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams};
+use talkjs::params::CreateParticipantParams;
 use talkjs::token::JwtSigner;
-use talkjs::{ErrorKind, FeedItem, FeedOptions, NewMessageStream, TalkSession, Terminated};
-use talkjs_emulator::{Emulator, RunningEmulator};
+use talkjs::{
+    ErrorKind, FeedItem, FeedOptions, NewMessageFeed, NewMessageStream, TalkSession, Terminated,
+};
+use talkjs_emulator::RunningEmulator;
 use talkjs_testkit::FaultProxy;
 
-const APP: &str = "app1";
-const SECRET: &str = "s3cret";
+mod common;
 
-async fn emulator() -> RunningEmulator {
-    Emulator::builder()
-        .app_id(APP)
-        .secret(SECRET)
-        .start("127.0.0.1:0")
-        .await
-        .expect("emulator starts")
-}
-
-/// Quick reconnects and lingers, so the fault tests stay short.
-fn timings() -> talkjs::Timings {
-    talkjs::Timings {
-        reconnect_base: Duration::from_millis(10),
-        reconnect_max: Duration::from_millis(100),
-        unsubscribe_delay: Duration::from_millis(200),
-        user_unsubscribe_delay: Duration::from_millis(200),
-        ..Default::default()
-    }
-}
-
-/// A fresh session of `user` at `host` (the emulator, or a proxy in front of it), signed by
-/// `signer`, with the user created.
-async fn session_at(host: &str, user: &str, signer: JwtSigner) -> TalkSession {
-    let s = talkjs::get_talk_session(APP, user)
-        .host(host)
-        .token_provider(signer)
-        .timings(timings())
-        .force_create_new()
-        .await
-        .expect("session");
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new(user))
-        .await
-        .unwrap();
-    s
-}
+use common::{
+    APP, SECRET, conversation, signed_emulator as emulator, signed_session as session_at,
+};
 
 async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
     session_at(&emu.host(), user, JwtSigner::new(SECRET)).await
 }
 
-/// `owner` creates `c` with `others` in it.
-async fn conversation(owner: &TalkSession, c: &str, others: &[&str]) {
-    let chat = owner.conversation(c);
-    chat.create_if_not_exists(CreateConversationParams::new())
-        .await
-        .unwrap();
-    for o in others {
-        chat.participant(*o)
-            .create_if_not_exists(CreateParticipantParams::new())
-            .await
-            .unwrap();
-    }
+/// An emulator, alice and bob, and alice's conversation c1 with bob in it.
+async fn alice_and_bob() -> (RunningEmulator, TalkSession, TalkSession) {
+    let emu = emulator().await;
+    let alice = session(&emu, "alice").await;
+    let bob = session(&emu, "bob").await;
+    conversation(&alice, "c1", &["bob"]).await;
+    (emu, alice, bob)
+}
+
+/// Waits until `feed` is live, and reads it.
+async fn live(feed: &NewMessageFeed) -> NewMessageStream {
+    feed.connected().await.expect("the feed goes live");
+    feed.stream()
 }
 
 /// Sends `texts` one after the other; returns the new messages' ids.
@@ -139,17 +108,13 @@ async fn marker_is_next(items: &mut NewMessageStream, from: &TalkSession, c: &st
 
 #[actix_rt::test]
 async fn bob_gets_each_new_message_once_in_order_and_not_the_history() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, alice, bob) = alice_and_bob().await;
     send_all(&alice, "c1", (0..3).map(|i| format!("old {i}"))).await;
 
     let feed = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.expect("live");
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     let sent = send_all(&alice, "c1", (0..5).map(|i| format!("new {i}"))).await;
 
     let got = messages(&mut items, 5).await;
@@ -162,15 +127,11 @@ async fn bob_gets_each_new_message_once_in_order_and_not_the_history() {
 
 #[actix_rt::test]
 async fn senders_are_shown_as_in_a_message_subscription() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, alice, bob) = alice_and_bob().await;
     let feed = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     let first = alice.conversation("c1").send("question").await.unwrap();
     alice
         .conversation("c1")
@@ -198,10 +159,7 @@ async fn senders_are_shown_as_in_a_message_subscription() {
 
 #[actix_rt::test]
 async fn own_messages_are_skipped_only_when_asked() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, alice, bob) = alice_and_bob().await;
     let others_only = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new().include_own(false));
@@ -234,8 +192,7 @@ async fn a_session_wide_feed_follows_conversations_joined_after_it_started() {
     send_all(&alice, "before", ["history".to_owned()]).await;
 
     let feed = bob.subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
 
     let b1 = send_all(&alice, "before", ["one".to_owned()]).await;
     // Created after the feed started, bob added at once, and written to at once: the first
@@ -335,8 +292,7 @@ async fn a_server_restart_announced_or_not_loses_nothing() {
     let bob = session_at(&proxy.host(), "bob", JwtSigner::new(SECRET)).await;
     conversation(&alice, "c1", &["bob"]).await;
     let feed = bob.subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
 
     // drop_connections: every socket closes, alice's too; her sends wait for her new socket.
     emu.drop_connections();
@@ -365,8 +321,7 @@ async fn chaos_run(seed: u64, n: usize) {
     conversation(&alice, "c1", &["bob"]).await;
     conversation(&alice, "c2", &["bob"]).await;
     let feed = bob.subscribe_new_messages(FeedOptions::new().include_own(false));
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
 
     proxy.chaos(seed, Duration::from_millis(40));
     for (round, batch) in (0..n).collect::<Vec<_>>().chunks(4).enumerate() {
@@ -429,8 +384,7 @@ async fn a_feed_survives_token_refreshes_with_no_gap() {
     let feed = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     let started = std::time::Instant::now();
     let mut sent = Vec::new();
     // Long enough to cross a session.expired (after ~3 s), with a set_token halfway.
@@ -448,15 +402,11 @@ async fn a_feed_survives_token_refreshes_with_no_gap() {
 
 #[actix_rt::test]
 async fn a_slow_consumer_loses_nothing_and_the_buffer_stays_bounded() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, alice, bob) = alice_and_bob().await;
     let feed = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new().buffer(8));
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     // Nobody reads while 60 messages arrive.
     let sent = send_all(&alice, "c1", (0..60).map(|i| format!("m{i}"))).await;
     let stats = loop {
@@ -484,15 +434,11 @@ async fn a_slow_consumer_loses_nothing_and_the_buffer_stays_bounded() {
 
 #[actix_rt::test]
 async fn a_consumer_behind_by_more_than_max_gap_is_told_what_was_skipped() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, alice, bob) = alice_and_bob().await;
     let feed = bob
         .conversation("c1")
         .subscribe_new_messages(FeedOptions::new().buffer(2).max_gap(10));
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     let sent = send_all(&alice, "c1", (0..40).map(|i| format!("m{i}"))).await;
     let mut delivered = Vec::new();
     let mut lagged_at = None;
@@ -527,13 +473,9 @@ async fn a_consumer_behind_by_more_than_max_gap_is_told_what_was_skipped() {
 
 #[actix_rt::test]
 async fn the_feeds_state_stays_at_its_cap() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, alice, bob) = alice_and_bob().await;
     let feed = bob.subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     // Far more than the cursor remembers (the cursor's own test goes to 10,000 without I/O).
     let n = 2_000;
     // Sent 50 at a time while bob reads, as a bot would; the server's order is what bob sees.
@@ -559,10 +501,7 @@ async fn the_feeds_state_stays_at_its_cap() {
 
 #[actix_rt::test]
 async fn dropping_the_feed_unsubscribes() {
-    let emu = emulator().await;
-    let alice = session(&emu, "alice").await;
-    let bob = session(&emu, "bob").await;
-    conversation(&alice, "c1", &["bob"]).await;
+    let (emu, _alice, bob) = alice_and_bob().await;
     emu.record_requests();
     let feed = bob
         .conversation("c1")
@@ -614,8 +553,7 @@ async fn feeds_end_with_typed_errors() {
     assert!(items.next().await.is_none());
 
     let feed = bob.subscribe_new_messages(FeedOptions::new());
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     bob.terminate("done");
     match next(&mut items).await {
         FeedItem::Ended(Terminated::Error(e)) => {
@@ -685,8 +623,7 @@ async fn a_slow_consumer_of_several_conversations_keeps_their_order() {
         conversation(&alice, c, &["bob"]).await;
     }
     let feed = bob.subscribe_new_messages(FeedOptions::new().buffer(4));
-    feed.connected().await.unwrap();
-    let mut items = feed.stream();
+    let mut items = live(&feed).await;
     // Sent one after the other, so the server's order is the order of `sent`.
     let mut sent = Vec::new();
     for i in 0..30 {
