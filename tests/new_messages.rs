@@ -649,3 +649,90 @@ async fn a_slow_consumer_of_several_conversations_keeps_their_order() {
     );
     emu.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_feed_started_while_messages_flow_misses_nothing_sent_once_it_is_live() {
+    use std::cell::{Cell, RefCell};
+    let (emu, alice, bob) = alice_and_bob().await;
+    let convs = ["c1", "c2", "c3", "c4"];
+    for c in &convs[1..] {
+        conversation(&alice, c, &["bob"]).await;
+    }
+    // Alice writes in every conversation without pause; bob's feed starts in the middle, so its
+    // listing and its subscriptions to the conversations race her messages.
+    let live = Cell::new(false);
+    let stop = Cell::new(false);
+    let after_live: RefCell<Vec<String>> = RefCell::default();
+    let writer = async {
+        let mut i = 0;
+        while !stop.get() {
+            let started_after_live = live.get();
+            let id = send_all(&alice, convs[i % 4], [format!("m{i}")])
+                .await
+                .remove(0);
+            if started_after_live {
+                after_live.borrow_mut().push(id);
+            }
+            i += 1;
+        }
+    };
+    let reader = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let feed = bob.subscribe_new_messages(FeedOptions::new());
+        let items = live_feed(&feed, &live).await;
+        while after_live.borrow().len() < 100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.set(true);
+        (feed, items)
+    };
+    let ((), (_feed, mut items)) = futures_util::future::join(writer, reader).await;
+    let marker = send_all(&alice, "c1", ["marker".to_owned()])
+        .await
+        .remove(0);
+    let mut got = Vec::new();
+    loop {
+        let FeedItem::Message(m) = next(&mut items).await else {
+            panic!("only messages")
+        };
+        if m.message.id == marker {
+            break;
+        }
+        got.push((m.conversation.to_string(), m.message.id.clone()));
+    }
+    // Per conversation: an unbroken run of the server's newest messages, each once.
+    for c in convs {
+        let of_c: Vec<String> = got
+            .iter()
+            .filter(|(conv, _)| conv == c)
+            .map(|(_, id)| id.clone())
+            .collect();
+        let mut server = server_ids(&emu, c);
+        if c == "c1" {
+            server.pop(); // the marker
+        }
+        assert!(
+            server.ends_with(&of_c),
+            "{c}: {of_c:?} is not the end of {server:?}"
+        );
+    }
+    let delivered: HashSet<&String> = got.iter().map(|(_, id)| id).collect();
+    assert_eq!(delivered.len(), got.len(), "no duplicates");
+    let missed: Vec<String> = after_live
+        .take()
+        .into_iter()
+        .filter(|id| !delivered.contains(id))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "sent after the feed was live, not delivered: {missed:?}"
+    );
+    emu.stop().await;
+}
+
+/// Waits until `feed` is live, says so in `flag`, and reads it.
+async fn live_feed(feed: &NewMessageFeed, flag: &std::cell::Cell<bool>) -> NewMessageStream {
+    feed.connected().await.expect("the feed goes live");
+    flag.set(true);
+    feed.stream()
+}
