@@ -43,6 +43,7 @@
 
 mod actor;
 mod cursor;
+mod deliver;
 mod gap;
 mod handle;
 mod item;
