@@ -49,7 +49,7 @@ impl FeedActor {
                                 && let (Some(first), Some(cursor)) =
                                     (gap.messages.first(), act.cursors.get_mut(&c))
                             {
-                                cursor.jump_to(first.created_at - 1);
+                                cursor.jump_to(first.created_at.saturating_sub(1));
                                 lagged.push(c.clone());
                             }
                             batch.extend(gap.messages.into_iter().map(|m| (c.clone(), m)));
