@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::wire::ConversationWire;
@@ -150,18 +151,28 @@ impl FeedActor {
     }
 
     /// Starts following `conversation` from `cursor` (and, for the session, holds its message
-    /// topic, so its `SUBSCRIBE` goes out before any catch-up's `GET`).
-    fn follow(&mut self, conversation: &str, cursor: Cursor) {
-        if !self.cursors.follow(conversation, cursor) {
-            return;
+    /// topic, so its `SUBSCRIBE` goes out before any catch-up's `GET`). With `answer`, the
+    /// future of the `SUBSCRIBE`'s answer (a session going live waits for them all).
+    fn follow(
+        &mut self,
+        conversation: &str,
+        cursor: Cursor,
+        answer: bool,
+    ) -> Option<BoxFuture<'static, Result<(), Error>>> {
+        if !self.cursors.follow(conversation, cursor) || self.scope != Scope::Session {
+            return None;
         }
-        if self.scope == Scope::Session {
-            let topic = Topic::Messages {
-                conversation: conversation.to_owned(),
-            };
-            self.topics
-                .insert(conversation.to_owned(), self.env.session.hold(topic));
-        }
+        let topic = Topic::Messages {
+            conversation: conversation.to_owned(),
+        };
+        let (guard, subscribed) = if answer {
+            let (guard, subscribed) = self.env.session.subscribe_topic(topic);
+            (guard, Some(subscribed))
+        } else {
+            (self.env.session.hold(topic), None)
+        };
+        self.topics.insert(conversation.to_owned(), guard);
+        subscribed
     }
 
     pub(super) fn unfollow(&mut self, conversation: &str) {
@@ -174,14 +185,22 @@ impl FeedActor {
     /// their last message at the start; after a reconnect, from when the user joined, since
     /// they joined while the socket was down), ones that moved on are caught up, and (after a
     /// reconnect) ones no longer listed are dropped.
-    fn install(&mut self, listed: Vec<ConversationWire>, initial: bool, ctx: &mut Context<Self>) {
+    fn install(
+        &mut self,
+        listed: Vec<ConversationWire>,
+        initial: bool,
+        ctx: &mut Context<Self>,
+    ) -> Vec<BoxFuture<'static, Result<(), Error>>> {
         let mut catch = Vec::new();
+        let mut subscribed = Vec::new();
         let ids: HashSet<String> = listed.iter().map(|c| c.id.clone()).collect();
         for c in listed {
             match self.cursors.get(&c.id) {
-                None if initial => self.follow(&c.id, Cursor::after(c.last_message_at)),
+                None if initial => {
+                    subscribed.extend(self.follow(&c.id, Cursor::after(c.last_message_at), true));
+                }
                 None => {
-                    self.follow(&c.id, Cursor::after(c.joined_at));
+                    self.follow(&c.id, Cursor::after(c.joined_at), false);
                     if c.last_message_at > c.joined_at {
                         catch.push(c.id);
                     }
@@ -203,6 +222,7 @@ impl FeedActor {
             catch.extend(self.behind.iter().cloned());
         }
         self.catch_up(catch, ctx);
+        subscribed
     }
 
     fn on_event(&mut self, event: &Event, ctx: &mut Context<Self>) {
@@ -229,7 +249,7 @@ impl FeedActor {
                 self.deliver(vec![(c.to_owned(), e.state.clone())], Vec::new(), ctx);
             }
             Event::SideCreated(e) if self.cursors.get(c).is_none() => {
-                self.follow(c, Cursor::after(e.state.joined_at));
+                self.follow(c, Cursor::after(e.state.joined_at), false);
                 // The session subscribes to the conversation's messages only now: read what was
                 // sent since the user joined.
                 if self.scope == Scope::Session {
@@ -287,14 +307,23 @@ impl Actor for FeedActor {
         };
         ctx.wait(work.into_actor(self).map(|result, act, ctx| match result {
             Ok(listed) => {
-                act.install(listed, true, ctx);
-                act.state.send_if_modified(|s| {
-                    if matches!(s, FeedState::Starting) {
-                        *s = FeedState::Live;
-                        return true;
+                // Live once every conversation's messages are subscribed: anything sent from
+                // then on arrives as an event (what was sent between the listing and the
+                // subscription is caught up through `side.edited`).
+                let subscribed = act.install(listed, true, ctx);
+                let all = futures_util::future::join_all(subscribed);
+                ctx.wait(all.into_actor(act).map(|answers, act, _| {
+                    for e in answers.into_iter().filter_map(Result::err) {
+                        tracing::debug!(error = %e, "a feed's conversation was not subscribed");
                     }
-                    false
-                });
+                    act.state.send_if_modified(|s| {
+                        if matches!(s, FeedState::Starting) {
+                            *s = FeedState::Live;
+                            return true;
+                        }
+                        false
+                    });
+                }));
             }
             Err(e) => act.end(Terminated::Error(e), ctx),
         }));
@@ -318,7 +347,9 @@ impl Handler<Routed> for FeedActor {
             Routed::Resync => {
                 let load = self.load();
                 ctx.wait(load.into_actor(self).map(|result, act, ctx| match result {
-                    Ok(listed) => act.install(listed, false, ctx),
+                    Ok(listed) => {
+                        act.install(listed, false, ctx);
+                    }
                     Err(e) => {
                         // The socket may have dropped again; the next resync retries.
                         tracing::debug!(error = %e, "feed refetch after reconnect failed");

@@ -2,15 +2,21 @@
 //! conversations, without rebuilding "which messages are new" from list snapshots.
 //!
 //! A feed ([`NewMessageFeed`]) delivers each message created after it started, exactly once,
-//! oldest first, as a [`FeedItem::Message`] carrying the same [`MessageSnapshot`](talkjs_protocol::snapshot::MessageSnapshot) a message
-//! subscription shows (with its sender and the message it replies to) and its conversation's
-//! id. Optionally without the session's own messages ([`FeedOptions::include_own`]).
+//! oldest first, as a [`FeedItem::Message`] carrying the same
+//! [`MessageSnapshot`](talkjs_protocol::snapshot::MessageSnapshot) a message subscription
+//! shows (with its sender and the message it replies to) and its conversation's id. Optionally without the session's own messages ([`FeedOptions::include_own`]).
+//! Messages edited or deleted after delivery are not delivered again: a feed is about
+//! creation (subscribe to the conversation's messages to follow edits).
 //!
 //! - **"Created after it started"**: per conversation, a message created after the
-//!   conversation's last message when the feed became live ([`NewMessageFeed::connected`];
-//!   the server's `lastMessageAt`, read after the `SUBSCRIBE`, so nothing falls between); for a
-//!   conversation the user joins later, a message created after they joined. History is never
-//!   replayed, and messages of a conversation the user has left are not delivered.
+//!   conversation's `lastMessageAt` as the feed read it when it started (for one conversation,
+//!   read after its `SUBSCRIBE`, so nothing falls between); for a conversation the user joins
+//!   later, a message created after they joined. History is never replayed, and messages of a
+//!   conversation the user has left are not delivered. Once [`NewMessageFeed::connected`]
+//!   resolves, every conversation's messages are subscribed: whatever is sent from then on is
+//!   delivered. (A session-wide feed lists the conversations before it can subscribe to their
+//!   messages; a message sent in between is new too, and is caught up when the list's
+//!   `side.edited` announces it.)
 //! - **Order**: within a conversation, by creation time. Across conversations, in the order the
 //!   server pushed them; what a catch-up reads is merged by creation time and delivered before
 //!   any later event (and while any conversation is behind, the others wait for the same
