@@ -64,6 +64,7 @@ mod hydrate;
 mod message;
 mod participant;
 mod reactions;
+pub mod rest;
 mod search;
 mod session;
 mod upload;

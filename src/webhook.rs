@@ -7,6 +7,10 @@
 //! `tolerance` from now, so a captured request cannot be replayed later. Verify the raw bytes as
 //! received, before any JSON parsing.
 //!
+//! [`verify_headers`] does it all from the request's headers; in an actix-web app the
+//! `Verified` extractor (cargo feature `actix-web`, on by default) does it before the handler
+//! runs, with the secret registered as `WebhookSecret` app data.
+//!
 //! ```
 //! use std::time::Duration;
 //! use talkjs::webhook::{self, WebhookEventType};
@@ -23,12 +27,20 @@
 //! assert_eq!(event.data["message"]["id"], "m1");
 //! ```
 
+#[cfg(feature = "actix-web")]
+mod extractor;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+#[cfg(feature = "actix-web")]
+pub use extractor::{
+    DEFAULT_BODY_LIMIT, DEFAULT_TOLERANCE, Verified, WebhookRejection, WebhookSecret,
+};
 
 /// The header that carries the signing time.
 pub const TIMESTAMP_HEADER: &str = "X-TalkJS-Timestamp";
@@ -55,6 +67,97 @@ pub enum WebhookError {
     /// The body is not a webhook event.
     #[error("the webhook's body is not an event: {0}")]
     Body(String),
+    /// A header the check needs is missing (or not text): [`TIMESTAMP_HEADER`] or
+    /// [`SIGNATURE_HEADER`].
+    #[error("the webhook has no {0} header")]
+    MissingHeader(&'static str),
+}
+
+/// Request headers to read a webhook's signature from, whatever HTTP library received it.
+/// Names are matched without regard to case.
+///
+/// Implemented for actix's (and awc's) `HeaderMap`, for maps of strings, and for slices of
+/// name/value pairs; implement it for another library's header type in a few lines.
+pub trait WebhookHeaders {
+    /// The value of the header `name` as text, if present.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl<T: WebhookHeaders + ?Sized> WebhookHeaders for &T {
+    fn header(&self, name: &str) -> Option<&str> {
+        (**self).header(name)
+    }
+}
+
+impl WebhookHeaders for awc::http::header::HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> WebhookHeaders for [(K, V)] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>, S> WebhookHeaders for std::collections::HashMap<K, V, S> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> WebhookHeaders for std::collections::BTreeMap<K, V> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// Checks a webhook from its request headers and raw body, as [`verify`] does, and reads its
+/// event: the one call a receiver needs. A missing header is
+/// [`WebhookError::MissingHeader`]; the signature is compared in constant time.
+///
+/// ```
+/// use std::time::Duration;
+/// use talkjs::webhook::{self, WebhookError};
+///
+/// let secret = "sk_test_...";
+/// let body = br#"{"type":"user.created","data":{"user":{"id":"u1"}}}"#;
+/// let timestamp = webhook::now_millis().to_string();
+/// let headers = [
+///     ("x-talkjs-timestamp", timestamp.clone()),
+///     ("x-talkjs-signature", webhook::signature(secret, &timestamp, body)),
+/// ];
+/// let event = webhook::verify_headers(secret, &headers[..], body, Duration::from_secs(300))?;
+/// assert_eq!(event.data["user"]["id"], "u1");
+///
+/// let unsigned = [("x-talkjs-timestamp", timestamp)];
+/// assert_eq!(
+///     webhook::verify_headers(secret, &unsigned[..], body, Duration::from_secs(300)),
+///     Err(WebhookError::MissingHeader(webhook::SIGNATURE_HEADER)),
+/// );
+/// # Ok::<(), WebhookError>(())
+/// ```
+pub fn verify_headers(
+    secret: &str,
+    headers: impl WebhookHeaders,
+    body: &[u8],
+    tolerance: Duration,
+) -> Result<WebhookEvent, WebhookError> {
+    let timestamp = headers
+        .header(TIMESTAMP_HEADER)
+        .ok_or(WebhookError::MissingHeader(TIMESTAMP_HEADER))?;
+    let signature = headers
+        .header(SIGNATURE_HEADER)
+        .ok_or(WebhookError::MissingHeader(SIGNATURE_HEADER))?;
+    verify(secret, timestamp, signature, body, tolerance)?;
+    parse(body)
 }
 
 /// The signature TalkJS computes for `body` sent at `timestamp`: uppercase hex of

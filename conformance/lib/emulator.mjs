@@ -399,6 +399,21 @@ export async function startConversation(owner, id, others = [], params = {}) {
   return c;
 }
 
+/// Waits until session `s` has loaded the messages of conversation `id` (its first snapshot),
+/// then drops the listener. Use it before another user's first send into a conversation `s` was
+/// just added to: if `s`'s conversation list is still subscribed, the official client opens an
+/// internal message store on `side.created`, and a send racing that store's first load can be
+/// missed by listeners added later (docs/protocol.md §9, item 21), a client-side race that no
+/// server answer avoids.
+export async function loadedBy(s, id) {
+  const w = watch((cb) => s.conversation(id).subscribeMessages(cb));
+  try {
+    await w.until((l) => Array.isArray(l), `${id}'s messages loaded`);
+  } finally {
+    w.unsubscribe();
+  }
+}
+
 /// Creates users (by id, named after the id) through `s`'s user-sync rights.
 export async function createUsers(s, ids) {
   await Promise.all(ids.map((id) => s.user(id).createIfNotExists({ name: capitalise(id) })));

@@ -17,6 +17,7 @@ import {
   rawSocket,
   rejection,
   errorText,
+  loadedBy,
 } from "../lib/emulator.mjs";
 
 let emu, alice, bob;
@@ -177,6 +178,7 @@ test("bob's conversation list gains the conversation when alice adds him and los
 test("when alice removes bob, his conversation, messages and participants become null", async () => {
   const id = uid("kicked");
   const conv = await startConversation(alice, id, ["bob"]);
+  await loadedBy(bob, id);
   await conv.send("bye soon");
   const c = watch((cb) => bob.conversation(id).subscribe(cb));
   const m = watch((cb) => bob.conversation(id).subscribeMessages(cb));
@@ -215,6 +217,7 @@ test("alice's rename shows in bob's message list as the sender's new name", asyn
   const writer = await user(session(emu, writerId), { name: "Writer" });
   const id = uid("rename");
   const conv = await startConversation(writer, id, ["bob"]);
+  await loadedBy(bob, id);
   await conv.send("signed");
   const w = watch((cb) => bob.conversation(id).subscribeMessages(cb));
   await w.until((l) => l?.[0]?.sender?.name === "Writer", "the original name");
@@ -230,6 +233,7 @@ test("a rename shows in bob's participant list and conversation lastMessage too"
   const writer = await user(session(emu, writerId), { name: "Before" });
   const id = uid("rename");
   const conv = await startConversation(writer, id, ["bob"]);
+  await loadedBy(bob, id);
   await conv.send("hello");
   const p = watch((cb) => bob.conversation(id).subscribeParticipants(cb));
   const c = watch((cb) => bob.conversation(id).subscribe(cb));
@@ -258,6 +262,7 @@ test("bob sees alice's subject change in his conversation snapshot", async () =>
 test("bob sees alice's edit and deletion of a message live", async () => {
   const id = uid("editlive");
   const conv = await startConversation(alice, id, ["bob"]);
+  await loadedBy(bob, id);
   const ref = await conv.send("draft");
   await conv.send("second");
   const w = watch((cb) => bob.conversation(id).subscribeMessages(cb));
@@ -273,6 +278,7 @@ test("bob sees alice's edit and deletion of a message live", async () => {
 test("when the last message is deleted, bob's conversation shows the previous one as lastMessage", async () => {
   const id = uid("lastdel");
   const conv = await startConversation(alice, id, ["bob"]);
+  await loadedBy(bob, id);
   await conv.send("stays");
   const gone = await conv.send("goes");
   const w = watch((cb) => bob.conversation(id).subscribe(cb));
