@@ -1,17 +1,18 @@
 //! A support bot as an actix actor.
 //!
-//! The bot's message subscription delivers each new snapshot of the conversation's messages to
-//! the actor's mailbox ([`Subscription::send_to`](talkjs::Subscription::send_to)); the actor
-//! answers every new message from someone else, once (it tracks message ids, so re-emitted
-//! snapshots, its own answers and the history it found on start are never answered). A short
-//! scripted customer asks a few questions and waits for each answer; then the bot is stopped,
-//! which ends its subscription, and the emulator with it.
+//! The bot follows a feed of the conversation's new messages
+//! ([`subscribe_new_messages`](talkjs::ConversationRef::subscribe_new_messages)), delivered to
+//! the actor's mailbox ([`NewMessageFeed::send_to`](talkjs::NewMessageFeed::send_to)): each
+//! message someone else sends after the bot started arrives once, oldest first, even across
+//! reconnects, so the bot answers every question exactly once without tracking what it has
+//! seen, and never answers itself (`include_own(false)`). A short scripted customer asks a few
+//! questions and waits for each answer; then the bot is stopped, which ends its feed, and the
+//! emulator with it.
 //!
 //! ```text
 //! cargo run --example bot_actor
 //! ```
 
-use std::collections::HashSet;
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use talkjs::params::{
     CreateConversationParams, CreateParticipantParams, CreateUserParams, SendTextMessageParams,
 };
 use talkjs::snapshot::{MessageSnapshot, UserSnapshot};
-use talkjs::{ConversationRef, ListItems, MessageSubscription, MessagesUpdate, TalkSession};
+use talkjs::{ConversationRef, FeedItem, FeedOptions, NewMessageFeed, TalkSession};
 use talkjs_emulator::Emulator;
 
 const APP_ID: &str = "support";
@@ -30,28 +31,20 @@ const BOT: &str = "support-bot";
 const CUSTOMER: &str = "casey";
 const CHAT: &str = "support-casey";
 
-/// The bot. It owns its subscription: when the actor stops, the subscription ends.
+/// The bot. It owns its feed: when the actor stops, the feed ends.
 pub struct SupportBot {
     /// The conversation, as the bot's session sees it.
     chat: ConversationRef,
-    /// The bot's own user id.
-    me: String,
-    messages: MessageSubscription,
-    /// Every message the bot has looked at.
-    seen: HashSet<String>,
-    /// The first snapshot is history: it is marked seen, not answered.
-    has_history: bool,
+    /// The messages others send, from now on.
+    feed: NewMessageFeed,
 }
 
 impl SupportBot {
     /// A bot answering in `chat`, as the user of the session `chat` comes from.
     pub fn new(chat: ConversationRef) -> SupportBot {
         SupportBot {
-            messages: chat.subscribe_messages(),
-            me: chat.session().current_user().id().to_owned(),
+            feed: chat.subscribe_new_messages(FeedOptions::new().include_own(false)),
             chat,
-            seen: HashSet::new(),
-            has_history: false,
         }
     }
 }
@@ -60,40 +53,36 @@ impl Actor for SupportBot {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.messages.send_to(ctx.address().recipient());
+        self.feed.send_to(ctx.address().recipient());
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.messages.unsubscribe();
+        self.feed.unsubscribe();
     }
 }
 
-/// Each snapshot of the conversation's messages (newest first) arrives as a `MessagesUpdate`.
-impl Handler<MessagesUpdate> for SupportBot {
+/// Each new message from someone else arrives as a `FeedItem`, once, oldest first.
+impl Handler<FeedItem> for SupportBot {
     type Result = ();
 
-    fn handle(&mut self, update: MessagesUpdate, ctx: &mut Context<Self>) {
-        let list = update.snapshot.items();
-        let history = !std::mem::replace(&mut self.has_history, true);
-        let mut answers = Vec::new();
-        // Oldest first, so questions are answered in order.
-        for message in list.iter().rev() {
-            let from_others = message.sender.as_ref().is_some_and(|u| u.id != self.me);
-            if self.seen.insert(message.id.clone()) && from_others && !history {
-                answers.push(answer(message));
+    fn handle(&mut self, item: FeedItem, ctx: &mut Context<Self>) {
+        let question = match item {
+            FeedItem::Message(new) => new.message,
+            FeedItem::Lagged { conversation } => {
+                eprintln!("too far behind in {conversation}: some questions were skipped");
+                return;
             }
-        }
-        if answers.is_empty() {
-            return;
-        }
+            FeedItem::Ended(how) => {
+                eprintln!("the feed ended: {how}");
+                return ctx.stop();
+            }
+        };
         // Send while holding the mailbox, so answers keep their order and a stop waits for them.
         let chat = self.chat.clone();
         ctx.wait(
             async move {
-                for answer in answers {
-                    if let Err(e) = chat.send(answer).await {
-                        eprintln!("could not answer: {e}");
-                    }
+                if let Err(e) = chat.send(answer(&question)).await {
+                    eprintln!("could not answer: {e}");
                 }
             }
             .into_actor(self),
@@ -152,8 +141,8 @@ pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn E
         .await?;
 
     let support_bot = SupportBot::new(chat);
-    // Wait until the bot has its first snapshot, so it sees the customer's first question as new.
-    support_bot.messages.connected().await?;
+    // Wait until the feed is live, so the customer's first question is new to it.
+    support_bot.feed.connected().await?;
     let support_bot = support_bot.start();
 
     let transcript = ask(

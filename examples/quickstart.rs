@@ -1,8 +1,9 @@
 //! Quickstart: a live chat between two users, on an emulator started in this process.
 //!
-//! Alice starts a conversation with Bob. Bob subscribes to its messages; Alice sends a few
-//! (markup, a reply, a file) and Bob prints each one as it arrives, once, as
-//! `<sender name>: <plaintext>`. Then everything shuts down and the program exits.
+//! Alice starts a conversation with Bob. Bob follows the new messages of all his conversations
+//! (`subscribe_new_messages`: each message once, oldest first); Alice sends a few (markup, a
+//! reply, a file) and Bob prints each one as it arrives, as `<sender name>: <plaintext>`. Then
+//! everything shuts down and the program exits.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -11,7 +12,6 @@
 //! To use TalkJS itself, leave out `.host(...)`, use your app id, and give each session a token
 //! (`.token(...)`, or `.token_provider(...)` for one that refreshes).
 
-use std::collections::HashSet;
 use std::error::Error;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use talkjs::params::{
     SendTextMessageParams,
 };
 use talkjs::snapshot::MessageSnapshot;
-use talkjs::{ConversationRef, ListSnapshot, SubscriptionStream, TalkSession};
+use talkjs::{ConversationRef, FeedItem, FeedOptions, NewMessageStream, TalkSession};
 use talkjs_emulator::Emulator;
 
 const APP_ID: &str = "quickstart";
@@ -54,14 +54,14 @@ pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn E
         .create_if_not_exists(CreateParticipantParams::new())
         .await?;
 
-    // Bob subscribes to the messages; the stream starts with the current (empty) list.
-    let messages = bob.conversation(CHAT).subscribe_messages();
-    let updates = messages.stream();
-    messages.connected().await?;
+    // Bob follows every message sent to him from now on, in any of his conversations.
+    let feed = bob.subscribe_new_messages(FeedOptions::new());
+    feed.connected().await?;
 
     // Alice sends while Bob prints what arrives.
     let (sent, received) =
-        futures_util::future::join(send_a_few(&alice, &chat), print_messages(updates, 3)).await;
+        futures_util::future::join(send_a_few(&alice, &chat), print_messages(feed.stream(), 3))
+            .await;
     sent?;
     let received = received?;
 
@@ -72,7 +72,7 @@ pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn E
         .map_or(0, |c| c.unread_message_count);
     println!("(Bob has {unread} unread messages)");
 
-    messages.unsubscribe();
+    feed.unsubscribe();
     Ok(received)
 }
 
@@ -107,28 +107,28 @@ async fn send_a_few(alice: &TalkSession, chat: &ConversationRef) -> talkjs::Resu
     Ok(())
 }
 
-/// Bob's side: prints every message once, oldest first, until `count` have arrived; returns the
-/// last list.
+/// Bob's side: prints each new message as it arrives (the feed delivers each once, oldest
+/// first) until `count` have arrived; returns them newest first.
 async fn print_messages(
-    mut updates: SubscriptionStream<ListSnapshot<MessageSnapshot>>,
+    mut items: NewMessageStream,
     count: usize,
 ) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn Error>> {
-    let mut printed = HashSet::new();
-    while let Some(update) = updates.next().await {
-        // `None` would mean Bob is not a participant.
-        let list = update.snapshot.unwrap_or_default();
-        // Lists are newest first; a snapshot may bring several new messages at once.
-        for message in list.iter().rev() {
-            if printed.insert(message.id.clone()) {
-                let sender = message.sender.as_ref().map_or("(system)", |u| &u.name);
-                // One line per message: the plaintext of a list spans lines.
-                let text = message.plaintext.trim_end().replace('\n', " / ");
-                println!("{sender}: {text}");
-            }
-        }
-        if printed.len() >= count {
-            return Ok(list);
+    let mut received = Vec::with_capacity(count);
+    while let Some(item) = items.next().await {
+        let message = match item {
+            FeedItem::Message(new) => new.message,
+            FeedItem::Lagged { .. } => continue,
+            FeedItem::Ended(how) => return Err(how.into()),
+        };
+        let sender = message.sender.as_ref().map_or("(system)", |u| &u.name);
+        // One line per message: the plaintext of a list spans lines.
+        let text = message.plaintext.trim_end().replace('\n', " / ");
+        println!("{sender}: {text}");
+        received.push(message);
+        if received.len() >= count {
+            received.reverse();
+            return Ok(Arc::new(received));
         }
     }
-    Err("the subscription ended".into())
+    Err("the feed ended".into())
 }

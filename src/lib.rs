@@ -59,6 +59,7 @@
 #![deny(missing_docs)]
 
 mod conversation;
+pub mod feed;
 mod hydrate;
 mod message;
 mod participant;
@@ -71,6 +72,7 @@ mod user;
 pub mod webhook;
 
 pub use conversation::{ConversationRef, OutgoingMessage};
+pub use feed::{FeedItem, FeedOptions, NewMessage, NewMessageFeed, NewMessageStream};
 pub use message::{Edit, MessageRef, Translated};
 pub use participant::ParticipantRef;
 pub use reactions::ReactionsRef;

@@ -6,48 +6,22 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams};
+mod common;
+
+use talkjs::params::{CreateConversationParams, CreateParticipantParams};
 use talkjs::token::JwtSigner;
 use talkjs::{MessageSubscription, TalkSession};
-use talkjs_emulator::{Emulator, RunningEmulator};
+use talkjs_emulator::RunningEmulator;
 use talkjs_testkit::FaultProxy;
 
-const APP: &str = "app1";
-const SECRET: &str = "s3cret";
+use common::{APP, SECRET};
 
 async fn emulator() -> RunningEmulator {
-    Emulator::builder()
-        .app_id(APP)
-        .secret(SECRET)
-        .start("127.0.0.1:0")
-        .await
-        .expect("emulator starts")
-}
-
-/// Quick reconnects, so a run with many cuts stays short.
-fn timings() -> talkjs::Timings {
-    talkjs::Timings {
-        reconnect_base: Duration::from_millis(10),
-        reconnect_max: Duration::from_millis(100),
-        unsubscribe_delay: Duration::from_millis(200),
-        user_unsubscribe_delay: Duration::from_millis(200),
-        ..Default::default()
-    }
+    common::signed_emulator().await
 }
 
 async fn session(host: &str, user: &str, signer: JwtSigner) -> TalkSession {
-    let s = talkjs::get_talk_session(APP, user)
-        .host(host)
-        .token_provider(signer)
-        .timings(timings())
-        .force_create_new()
-        .await
-        .expect("session");
-    s.current_user()
-        .create_if_not_exists(CreateUserParams::new(user))
-        .await
-        .unwrap();
-    s
+    common::signed_session(host, user, signer).await
 }
 
 /// The server's messages of a conversation, newest first.

@@ -7,6 +7,7 @@
 //! - `connection`: the realtime websocket: lazy, authenticated, numbered, watched, redialled;
 //! - `cache`: the session's user and message cache, in shard actors;
 //! - [`subscription`]: one actor per live subscription, and the handles that drive it;
+//! - [`feed`]: feeds of new messages (one actor each), for bots;
 //! - [`token`]: where tokens come from, as an actor any application can replace;
 //! - `runtime`: where the actors run: the current actix arbiter, or a thread of the runtime's
 //!   own, so that every handle works from any async runtime and any thread.
@@ -21,6 +22,7 @@ mod boken;
 mod cache;
 mod connection;
 mod error;
+pub mod feed;
 mod http;
 pub mod plugin;
 mod random;

@@ -34,12 +34,15 @@ pub fn timings() -> talkjs::Timings {
 
 /// A fresh session of `user` (named after their id), their user created.
 pub async fn session(emu: &RunningEmulator, user: &str) -> TalkSession {
-    let s = talkjs::get_talk_session(APP, user)
+    let builder = talkjs::get_talk_session(APP, user)
         .host(emu.host())
-        .timings(timings())
-        .force_create_new()
-        .await
-        .expect("session");
+        .timings(timings());
+    with_user(builder, user).await
+}
+
+/// A fresh session from `builder`, with `user` (named after their id) created.
+async fn with_user(builder: talkjs::SessionBuilder, user: &str) -> TalkSession {
+    let s = builder.force_create_new().await.expect("session");
     s.current_user()
         .create_if_not_exists(CreateUserParams::new(user))
         .await
@@ -73,4 +76,43 @@ pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> 
         actix_rt::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("timed out waiting until {what}");
+}
+
+/// The secret of [`signed_emulator`]'s app, for `JwtSigner`s.
+pub const SECRET: &str = "s3cret";
+
+/// An emulator on a free loopback port whose app checks tokens signed with [`SECRET`].
+pub async fn signed_emulator() -> RunningEmulator {
+    Emulator::builder()
+        .app_id(APP)
+        .secret(SECRET)
+        .start("127.0.0.1:0")
+        .await
+        .expect("emulator starts")
+}
+
+/// Quick reconnects and lingers (the usual idle close), so runs with many cut sockets stay
+/// short.
+pub fn fault_timings() -> talkjs::Timings {
+    talkjs::Timings {
+        reconnect_base: Duration::from_millis(10),
+        reconnect_max: Duration::from_millis(100),
+        unsubscribe_delay: Duration::from_millis(200),
+        user_unsubscribe_delay: Duration::from_millis(200),
+        ..Default::default()
+    }
+}
+
+/// A fresh session of `user` at `host` (an emulator, or a proxy in front of one) with
+/// [`fault_timings`] and tokens from `signer`, their user created.
+pub async fn signed_session(
+    host: &str,
+    user: &str,
+    signer: talkjs::token::JwtSigner,
+) -> TalkSession {
+    let builder = talkjs::get_talk_session(APP, user)
+        .host(host)
+        .token_provider(signer)
+        .timings(fault_timings());
+    with_user(builder, user).await
 }

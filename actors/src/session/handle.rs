@@ -222,12 +222,35 @@ impl SessionHandle {
         inbox: Recipient<Routed>,
         finder: Option<Recipient<Find>>,
     ) -> Attachment {
-        self.addr.do_send(Attach {
+        self.attach_as(Attach {
             id,
             keys,
             inbox,
             finder,
-        });
+            resync_always: false,
+        })
+    }
+
+    /// Like [`SessionHandle::attach`], for an actor that must refetch after every new socket,
+    /// even after a restart the server announced (a feed of new messages).
+    pub(crate) fn attach_resyncing(
+        &self,
+        id: u64,
+        keys: Vec<RouteKey>,
+        inbox: Recipient<Routed>,
+    ) -> Attachment {
+        self.attach_as(Attach {
+            id,
+            keys,
+            inbox,
+            finder: None,
+            resync_always: true,
+        })
+    }
+
+    fn attach_as(&self, attach: Attach) -> Attachment {
+        let id = attach.id;
+        self.addr.do_send(attach);
         Attachment {
             id,
             session: self.addr.clone(),

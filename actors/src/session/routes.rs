@@ -74,6 +74,9 @@ pub(crate) struct Attach {
     pub(crate) inbox: Recipient<Routed>,
     /// Where [`Find`]s about its keys go: a live subscription answers reads of what it shows.
     pub(crate) finder: Option<Recipient<Find>>,
+    /// Resync even after the server announced its restart (`upstream.restarting`), when the
+    /// subscriptions do not refetch: a feed of new messages must still read what it missed.
+    pub(crate) resync_always: bool,
 }
 
 /// Something a one-off read asks for, that a live subscription may already show.
@@ -164,6 +167,8 @@ pub(crate) struct Routes {
     by_key: std::collections::HashMap<RouteKey, Vec<(u64, Recipient<Routed>)>>,
     keys_of: std::collections::HashMap<u64, (Vec<RouteKey>, Recipient<Routed>)>,
     finders: std::collections::HashMap<u64, Recipient<Find>>,
+    /// The actors attached with [`Attach::resync_always`].
+    always: std::collections::HashSet<u64>,
 }
 
 impl Routes {
@@ -176,6 +181,9 @@ impl Routes {
         }
         if let Some(f) = a.finder {
             self.finders.insert(a.id, f);
+        }
+        if a.resync_always {
+            self.always.insert(a.id);
         }
         self.keys_of.insert(a.id, (a.keys, a.inbox));
     }
@@ -202,6 +210,7 @@ impl Routes {
 
     pub(crate) fn detach(&mut self, id: u64) {
         self.finders.remove(&id);
+        self.always.remove(&id);
         if let Some((keys, _)) = self.keys_of.remove(&id) {
             for k in keys {
                 if let Some(v) = self.by_key.get_mut(&k) {
@@ -238,6 +247,16 @@ impl Routes {
         }
     }
 
+    /// Tells the actors attached with [`Attach::resync_always`] to refetch (after a restart the
+    /// server announced, when the others do not).
+    pub(crate) fn resync_always(&self) {
+        for id in &self.always {
+            if let Some((_, inbox)) = self.keys_of.get(id) {
+                inbox.do_send(Routed::Resync);
+            }
+        }
+    }
+
     /// Tells every attached actor that the session ended, and forgets them.
     pub(crate) fn terminate(&mut self, error: &Option<Error>) {
         if let Some(e) = error {
@@ -248,6 +267,7 @@ impl Routes {
         self.by_key.clear();
         self.keys_of.clear();
         self.finders.clear();
+        self.always.clear();
     }
 
     /// How many actors are attached.

@@ -9,7 +9,8 @@
 //!
 //! After a lost socket, the next one re-sends a `SUBSCRIBE` for every held topic and then
 //! tells every attached actor to refetch ([`Routed::Resync`](super::routes::Routed)), unless
-//! the server announced its restart (`upstream.restarting`), as the official client does.
+//! the server announced its restart (`upstream.restarting`), as the official client does; feeds
+//! of new messages refetch even then (they promise every message).
 
 use actix::prelude::*;
 use futures_util::FutureExt;
@@ -219,6 +220,7 @@ impl Session {
             );
         }
         if std::mem::take(&mut self.upstream_restarting) {
+            self.routes.resync_always();
             return;
         }
         for sink in &self.sinks {
