@@ -108,6 +108,8 @@ fn help_lists_the_flags_and_their_environment_variables() {
         "--import",
         "--export",
         "--export-on-exit",
+        "--webhook-url",
+        "TALKJS_EMULATOR_WEBHOOK_URL",
         "TALKJS_EMULATOR_SECRET",
         "TALKJS_EMULATOR_BIND",
     ] {

@@ -1,0 +1,195 @@
+//! Webhooks: the emulator posts TalkJS's webhook events (`message.sent`, `user.created`, ...) to
+//! the URLs given with `--webhook-url`, signed as TalkJS signs them (docs/protocol.md §12.11).
+//!
+//! The world decides *which* events an action fires, in `world/webhooks.rs`, at the one place
+//! each write is applied, so client writes, REST writes and batches all fire them, once per
+//! action. It hands them to [`Webhooks::emit`], which never waits: it logs a pending entry per
+//! URL and puts the event on a bounded channel (a full URL queue drops the event and logs it as
+//! dropped). One dispatcher task (`delivery.rs`) takes them off the channel into lanes, one per
+//! URL and conversation (or user): a lane posts its events one after another, lanes run in
+//! parallel. So a slow or dead receiver holds up only its own lanes, never the world's lock or a
+//! socket, and costs at most its queue cap in memory.
+
+mod delivery;
+pub mod event;
+pub mod log;
+mod routes;
+pub mod sign;
+
+use std::io;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix_web::web::Bytes;
+use serde_json::Value;
+use talkjs_protocol::wire::Millis;
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::config::WebhookConfig;
+pub use event::WebhookType;
+use log::{Delivery, DeliveryLog, DeliveryState};
+pub use routes::routes;
+
+/// Checks that `url` is one the emulator can post to: `http://` with a host (the emulator has no
+/// TLS client; a local receiver or a tunnel's http address is what it is for).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let uri: awc::http::Uri = url
+        .parse()
+        .map_err(|e| format!("webhook URL {url:?} is not a URL: {e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(host)) if !host.is_empty() => Ok(()),
+        _ => Err(format!(
+            "webhook URL {url:?} must be http://HOST[:PORT]/PATH (no TLS in the emulator)"
+        )),
+    }
+}
+
+/// One delivery to make: the log entry it updates, and what to send where.
+#[derive(Debug, Clone)]
+struct Job {
+    entry: u64,
+    url_index: usize,
+    lane: String,
+    body: Bytes,
+}
+
+/// The webhook sender of one emulator: a cheap handle shared by the world (which emits) and the
+/// log endpoints. See the module docs.
+#[derive(Clone)]
+pub struct Webhooks {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: WebhookConfig,
+    secret: Option<String>,
+    tx: mpsc::Sender<Job>,
+    log: Mutex<DeliveryLog>,
+    /// Events queued or in flight, per URL: the bound of [`WebhookConfig::queue`].
+    waiting: Vec<AtomicUsize>,
+    next_event: AtomicU64,
+    clock: Clock,
+}
+
+impl Webhooks {
+    /// Starts the dispatcher on the current actix runtime (when there is a URL) and returns the
+    /// handle. Without `secret` events go out unsigned (no `X-TalkJS-Signature`). A URL that is
+    /// not `http://HOST...` is refused with [`io::ErrorKind::InvalidInput`].
+    pub fn start(config: WebhookConfig, secret: Option<String>) -> io::Result<Webhooks> {
+        for url in &config.urls {
+            check_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        }
+        // The per-URL caps bound what is in the channel, so it never refuses for being full.
+        let capacity = config.queue.max(1).saturating_mul(config.urls.len().max(1));
+        let (tx, rx) = mpsc::channel(capacity);
+        if !config.urls.is_empty() && secret.is_none() {
+            tracing::warn!("webhooks are sent unsigned: the emulator has no --secret");
+        }
+        let shared = Arc::new(Shared {
+            waiting: config.urls.iter().map(|_| AtomicUsize::new(0)).collect(),
+            log: Mutex::new(DeliveryLog::new(config.log)),
+            config,
+            secret,
+            tx,
+            next_event: AtomicU64::new(1),
+            clock: Clock::default(),
+        });
+        if !shared.config.urls.is_empty() {
+            actix_rt::spawn(delivery::run(
+                Webhooks {
+                    shared: shared.clone(),
+                },
+                rx,
+            ));
+        }
+        Ok(Webhooks { shared })
+    }
+
+    /// Whether any URL is configured: the world builds no event data otherwise.
+    pub fn active(&self) -> bool {
+        !self.shared.config.urls.is_empty()
+    }
+
+    /// Sends an event to every URL, without waiting: `lane` is what orders it (events of one
+    /// lane are delivered one after another), `created_at` its time, `data` its `data` field.
+    pub fn emit(&self, kind: WebhookType, lane: String, created_at: Millis, data: Value) {
+        if !self.active() {
+            return;
+        }
+        let n = self.shared.next_event.fetch_add(1, Ordering::Relaxed);
+        let event_id = format!("evt_{n:06}");
+        let body = Bytes::from(event::body(&event_id, kind, created_at, data));
+        for (i, url) in self.shared.config.urls.iter().enumerate() {
+            let entry = log::pending(
+                event_id.clone(),
+                kind,
+                i,
+                url.clone(),
+                lane.clone(),
+                body.clone(),
+                self.shared.clock.now(),
+            );
+            self.enqueue(entry);
+        }
+    }
+
+    /// Sends the event of log entry `id` again, to the same URL, with a fresh timestamp and
+    /// signature; the new entry, or `None` if `id` is no longer in the log.
+    pub fn replay(&self, id: u64) -> Option<Delivery> {
+        let mut entry = self.log().get(id)?.clone();
+        let now = self.shared.clock.now();
+        entry.attempts = 0;
+        entry.last_status = None;
+        entry.last_error = None;
+        entry.duration_ms = None;
+        entry.state = DeliveryState::Pending;
+        entry.replay_of = Some(id);
+        entry.created_at = now;
+        entry.updated_at = now;
+        let new = self.enqueue(entry);
+        self.log().get(new).cloned()
+    }
+
+    /// The delivery log, newest first.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.log().entries().cloned().collect()
+    }
+
+    /// Logs the entry and queues it, or logs it dropped when its URL's queue is full.
+    fn enqueue(&self, entry: Delivery) -> u64 {
+        let (url_index, lane, body) = (entry.url_index, entry.lane.clone(), entry.body.clone());
+        let (kind, url) = (entry.kind, entry.url.clone());
+        let id = self.log().push(entry);
+        let waiting = &self.shared.waiting[url_index];
+        let full = waiting.fetch_add(1, Ordering::AcqRel) >= self.shared.config.queue;
+        let job = Job {
+            entry: id,
+            url_index,
+            lane,
+            body,
+        };
+        if full || self.shared.tx.try_send(job).is_err() {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%url, event = kind, entry = id, "webhook dropped: the URL's queue is full");
+            self.update(id, |d| d.state = DeliveryState::Dropped);
+        }
+        id
+    }
+
+    fn log(&self) -> MutexGuard<'_, DeliveryLog> {
+        // A panic while holding the log leaves nothing half-written worth refusing service for.
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update(&self, id: u64, f: impl FnOnce(&mut Delivery)) {
+        let now = self.shared.clock.now();
+        self.log().update(id, |d| {
+            f(d);
+            d.updated_at = now;
+        });
+    }
+}
