@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::log::DeliveryState;
 use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, timestamp_now};
-use super::{Job, Webhooks};
+use super::{Job, Shared};
 
 /// A lane: one URL (by index) and one conversation or user.
 type LaneKey = (usize, String);
@@ -22,9 +23,9 @@ type LaneKey = (usize, String);
 type Lanes = Rc<RefCell<HashMap<LaneKey, VecDeque<Job>>>>;
 
 /// Takes jobs off the channel until every sender is gone, into their lanes.
-pub(super) async fn run(hooks: Webhooks, mut rx: mpsc::Receiver<Job>) {
+pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     let client = awc::Client::builder()
-        .timeout(hooks.shared.config.timeout)
+        .timeout(shared.config.timeout)
         .disable_redirects()
         .finish();
     let lanes: Lanes = Rc::default();
@@ -35,20 +36,20 @@ pub(super) async fn run(hooks: Webhooks, mut rx: mpsc::Receiver<Job>) {
             Some(queue) => queue.push_back(job),
             None => {
                 queues.insert(key.clone(), VecDeque::from([job]));
-                actix_rt::spawn(lane(hooks.clone(), client.clone(), lanes.clone(), key));
+                actix_rt::spawn(lane(shared.clone(), client.clone(), lanes.clone(), key));
             }
         }
     }
 }
 
 /// Delivers a lane's jobs one after another, and ends when its queue is empty.
-async fn lane(hooks: Webhooks, client: awc::Client, lanes: Lanes, key: LaneKey) {
+async fn lane(shared: Arc<Shared>, client: awc::Client, lanes: Lanes, key: LaneKey) {
     loop {
         let Some(job) = lanes.borrow().get(&key).and_then(|q| q.front().cloned()) else {
             return;
         };
-        deliver(&hooks, &client, &job).await;
-        hooks.shared.waiting[job.url_index].fetch_sub(1, Ordering::AcqRel);
+        deliver(&shared, &client, &job).await;
+        shared.waiting[job.url_index].fetch_sub(1, Ordering::AcqRel);
         let mut queues = lanes.borrow_mut();
         if let Some(queue) = queues.get_mut(&key) {
             queue.pop_front();
@@ -62,8 +63,8 @@ async fn lane(hooks: Webhooks, client: awc::Client, lanes: Lanes, key: LaneKey) 
 
 /// Attempts one job up to 1 + retries times, waiting `backoff`, then twice that, ... between
 /// attempts, and logs each attempt.
-async fn deliver(hooks: &Webhooks, client: &awc::Client, job: &Job) {
-    let config = &hooks.shared.config;
+async fn deliver(shared: &Shared, client: &awc::Client, job: &Job) {
+    let config = &shared.config;
     let url = &config.urls[job.url_index];
     let mut wait = config.backoff;
     for attempt in 1..=config.retries.saturating_add(1) {
@@ -72,11 +73,11 @@ async fn deliver(hooks: &Webhooks, client: &awc::Client, job: &Job) {
             wait = wait.saturating_mul(2);
         }
         let started = Instant::now();
-        let outcome = post(hooks, client, url, job).await;
+        let outcome = post(shared, client, url, job).await;
         let took = duration_ms(started.elapsed());
         let last = attempt > config.retries;
         let delivered = matches!(outcome, Ok(status) if (200..300).contains(&status));
-        hooks.update(job.entry, |d| {
+        shared.update(job.entry, |d| {
             d.attempts = attempt;
             d.duration_ms = Some(took);
             match &outcome {
@@ -103,13 +104,13 @@ async fn deliver(hooks: &Webhooks, client: &awc::Client, job: &Job) {
 }
 
 /// One signed POST: the status, or why there was none.
-async fn post(hooks: &Webhooks, client: &awc::Client, url: &str, job: &Job) -> Result<u16, String> {
+async fn post(shared: &Shared, client: &awc::Client, url: &str, job: &Job) -> Result<u16, String> {
     let timestamp = timestamp_now();
     let mut request = client
         .post(url)
         .insert_header(("Content-Type", "application/json"))
         .insert_header((TIMESTAMP_HEADER, timestamp.as_str()));
-    if let Some(secret) = &hooks.shared.secret {
+    if let Some(secret) = &shared.secret {
         request =
             request.insert_header((SIGNATURE_HEADER, signature(secret, &timestamp, &job.body)));
     }

@@ -55,16 +55,18 @@ struct Job {
 }
 
 /// The webhook sender of one emulator: a cheap handle shared by the world (which emits) and the
-/// log endpoints. See the module docs.
+/// log endpoints. See the module docs. When the last handle goes (the emulator stopped), the
+/// dispatcher ends; lanes finish the events they hold, each bounded by its attempts' timeouts.
 #[derive(Clone)]
 pub struct Webhooks {
     shared: Arc<Shared>,
+    tx: mpsc::Sender<Job>,
 }
 
+/// What the handles and the dispatcher share.
 struct Shared {
     config: WebhookConfig,
     secret: Option<String>,
-    tx: mpsc::Sender<Job>,
     log: Mutex<DeliveryLog>,
     /// Events queued or in flight, per URL: the bound of [`WebhookConfig::queue`].
     waiting: Vec<AtomicUsize>,
@@ -91,19 +93,13 @@ impl Webhooks {
             log: Mutex::new(DeliveryLog::new(config.log)),
             config,
             secret,
-            tx,
             next_event: AtomicU64::new(1),
             clock: Clock::default(),
         });
         if !shared.config.urls.is_empty() {
-            actix_rt::spawn(delivery::run(
-                Webhooks {
-                    shared: shared.clone(),
-                },
-                rx,
-            ));
+            actix_rt::spawn(delivery::run(shared.clone(), rx));
         }
-        Ok(Webhooks { shared })
+        Ok(Webhooks { shared, tx })
     }
 
     /// Whether any URL is configured: the world builds no event data otherwise.
@@ -137,7 +133,7 @@ impl Webhooks {
     /// Sends the event of log entry `id` again, to the same URL, with a fresh timestamp and
     /// signature; the new entry, or `None` if `id` is no longer in the log.
     pub fn replay(&self, id: u64) -> Option<Delivery> {
-        let mut entry = self.log().get(id)?.clone();
+        let mut entry = self.shared.log().get(id)?.clone();
         let now = self.shared.clock.now();
         entry.attempts = 0;
         entry.last_status = None;
@@ -148,19 +144,19 @@ impl Webhooks {
         entry.created_at = now;
         entry.updated_at = now;
         let new = self.enqueue(entry);
-        self.log().get(new).cloned()
+        self.shared.log().get(new).cloned()
     }
 
     /// The delivery log, newest first.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.log().entries().cloned().collect()
+        self.shared.log().entries().cloned().collect()
     }
 
     /// Logs the entry and queues it, or logs it dropped when its URL's queue is full.
     fn enqueue(&self, entry: Delivery) -> u64 {
         let (url_index, lane, body) = (entry.url_index, entry.lane.clone(), entry.body.clone());
         let (kind, url) = (entry.kind, entry.url.clone());
-        let id = self.log().push(entry);
+        let id = self.shared.log().push(entry);
         let waiting = &self.shared.waiting[url_index];
         let full = waiting.fetch_add(1, Ordering::AcqRel) >= self.shared.config.queue;
         let job = Job {
@@ -169,24 +165,26 @@ impl Webhooks {
             lane,
             body,
         };
-        if full || self.shared.tx.try_send(job).is_err() {
+        if full || self.tx.try_send(job).is_err() {
             waiting.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!(%url, event = kind, entry = id, "webhook dropped: the URL's queue is full");
-            self.update(id, |d| d.state = DeliveryState::Dropped);
+            self.shared.update(id, |d| d.state = DeliveryState::Dropped);
         }
         id
     }
+}
 
+impl Shared {
     fn log(&self) -> MutexGuard<'_, DeliveryLog> {
         // A panic while holding the log leaves nothing half-written worth refusing service for.
-        self.shared
-            .log
+        self.log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Changes a log entry (if still in the log) and stamps it.
     fn update(&self, id: u64, f: impl FnOnce(&mut Delivery)) {
-        let now = self.shared.clock.now();
+        let now = self.clock.now();
         self.log().update(id, |d| {
             f(d);
             d.updated_at = now;
