@@ -681,3 +681,14 @@ async fn a_hanging_receiver_does_not_slow_realtime_delivery() {
     hooked.stop().await;
     receiver.handle.stop(false).await;
 }
+
+#[actix_rt::test]
+async fn the_builder_refuses_a_webhook_url_it_cannot_post_to() {
+    let refused = Emulator::builder()
+        .webhook_url("https://example.com/hook")
+        .start("127.0.0.1:0")
+        .await;
+    let err = refused.err().expect("an https URL is refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("http://"), "{err}");
+}

@@ -36,7 +36,7 @@ pub use routes::routes;
 pub fn check_url(url: &str) -> Result<(), String> {
     let uri: awc::http::Uri = url
         .parse()
-        .map_err(|e| format!("webhook URL {url:?} is not a URL: {e}"))?;
+        .map_err(|e| format!("webhook URL {url:?} is not an http://HOST[:PORT]/PATH URL: {e}"))?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http"), Some(host)) if !host.is_empty() => Ok(()),
         _ => Err(format!(
