@@ -18,7 +18,8 @@
 //! [`http`] serves the client's HTTP endpoints ([`app_settings`] is what the UI components
 //! fetch); [`rest`] is TalkJS's REST API v1 and the reset endpoint; [`store`] is the storage
 //! trait with its in-memory and SQLite implementations; [`state_file`] reads and writes the whole
-//! state as JSON (import, export, seed); [`auth`] checks tokens.
+//! state as JSON (import, export, seed); [`auth`] checks tokens; [`webhooks`] posts TalkJS's
+//! webhook events to `--webhook-url` receivers.
 
 #![deny(missing_docs)]
 
