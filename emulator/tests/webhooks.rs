@@ -4,144 +4,20 @@
 //! realtime path.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use talkjs_emulator::{Emulator, RunningEmulator};
 
 mod common;
-use common::{Client, WAIT, eventually, login};
+use common::receiver::{Behaviour, Received, Receiver, types};
+use common::{Client, WAIT, eventually, message_latencies};
 
 const APP: &str = "app1";
 const SECRET: &str = "sk_test_webhooks";
-
-/// What the test receiver does with each request.
-#[derive(Clone, Copy)]
-enum Behaviour {
-    /// Answers 200 after `delay`.
-    Ok { delay: Duration },
-    /// Answers 500 to the first `n` requests, then 200.
-    FailFirst(usize),
-    /// Never answers (for an hour).
-    Hang,
-}
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    timestamp: String,
-    signature: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn event(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    got: Mutex<Vec<Received>>,
-    answered: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-/// A webhook receiver on loopback.
-struct Receiver {
-    url: String,
-    seen: Arc<Seen>,
-    handle: ServerHandle,
-}
-
-impl Receiver {
-    async fn start(behaviour: Behaviour) -> Receiver {
-        let seen = Arc::new(Seen::default());
-        let state = web::Data::from(seen.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::Data::new(behaviour))
-                .default_service(web::to(receive))
-        })
-        .workers(2)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .expect("the receiver binds");
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
-        Receiver {
-            url: format!("http://{addr}/talkjs"),
-            seen,
-            handle,
-        }
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.seen.got.lock().unwrap().clone()
-    }
-
-    /// Waits until `n` requests arrived; all of them.
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
-        assert!(
-            eventually(WAIT, || self.seen.got.lock().unwrap().len() >= n).await,
-            "expected {n} webhooks, got {:?}",
-            types(&self.got())
-        );
-        self.got()
-    }
-}
-
-async fn receive(
-    req: HttpRequest,
-    body: web::Bytes,
-    seen: web::Data<Seen>,
-    behaviour: web::Data<Behaviour>,
-) -> HttpResponse {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    seen.got.lock().unwrap().push(Received {
-        timestamp: header("X-TalkJS-Timestamp").unwrap_or_default(),
-        signature: header("X-TalkJS-Signature"),
-        body: body.to_vec(),
-    });
-    let n = seen.answered.fetch_add(1, Ordering::SeqCst);
-    let answer = match **behaviour {
-        Behaviour::Ok { delay } => {
-            actix_rt::time::sleep(delay).await;
-            HttpResponse::Ok().finish()
-        }
-        Behaviour::FailFirst(fail) if n < fail => HttpResponse::InternalServerError().finish(),
-        Behaviour::FailFirst(_) => HttpResponse::Ok().finish(),
-        Behaviour::Hang => {
-            actix_rt::time::sleep(Duration::from_secs(3600)).await;
-            HttpResponse::Ok().finish()
-        }
-    };
-    seen.in_flight.fetch_sub(1, Ordering::SeqCst);
-    answer
-}
-
-fn types(got: &[Received]) -> Vec<String> {
-    got.iter()
-        .map(|r| r.event()["type"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 /// The signature computed here, independently of the emulator's code.
 fn expected_signature(timestamp: &str, body: &[u8]) -> String {
@@ -628,40 +504,16 @@ async fn events_of_one_conversation_arrive_in_order_while_conversations_go_in_pa
     receiver.handle.stop(false).await;
 }
 
-/// Sends `n` messages from alice and returns how long each took to reach bob's subscription.
-async fn realtime_latencies(emu: &RunningEmulator, n: usize) -> Vec<Duration> {
-    let mut alice = login(emu, "alice").await;
-    common::alice_and_bob_in_c1(&mut alice).await;
-    let mut bob = login(emu, "bob").await;
-    assert_eq!(
-        bob.request("SUBSCRIBE", "/me/conversations/c1/messages", json!({}))
-            .await
-            .0,
-        200
-    );
-    let mut latencies = Vec::new();
-    for i in 0..n {
-        let started = Instant::now();
-        let id = common::send(&mut alice, "c1", &format!("m{i}")).await;
-        bob.event("the message", |e| {
-            e["type"] == "message.created" && e["messageId"] == id.as_str()
-        })
-        .await;
-        latencies.push(started.elapsed());
-    }
-    latencies
-}
-
 #[actix_rt::test]
 async fn a_hanging_receiver_does_not_slow_realtime_delivery() {
     const MESSAGES: usize = 30;
     let plain = common::emulator().await;
-    let without = realtime_latencies(&plain, MESSAGES).await;
+    let without = message_latencies(&plain, MESSAGES).await;
     plain.stop().await;
 
     let receiver = Receiver::start(Behaviour::Hang).await;
     let hooked = start(Emulator::builder().app_id(APP).webhook_url(&receiver.url)).await;
-    let with = realtime_latencies(&hooked, MESSAGES).await;
+    let with = message_latencies(&hooked, MESSAGES).await;
     assert!(
         !receiver.got().is_empty(),
         "the receiver was reached, and hangs"

@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -49,7 +48,7 @@ async fn lane(shared: Arc<Shared>, client: awc::Client, lanes: Lanes, key: LaneK
             return;
         };
         deliver(&shared, &client, &job).await;
-        shared.waiting[job.url_index].fetch_sub(1, Ordering::AcqRel);
+        shared.waiting[job.url_index].release(job.body.len());
         let mut queues = lanes.borrow_mut();
         if let Some(queue) = queues.get_mut(&key) {
             queue.pop_front();

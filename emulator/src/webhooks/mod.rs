@@ -68,8 +68,8 @@ struct Shared {
     config: WebhookConfig,
     secret: Option<String>,
     log: Mutex<DeliveryLog>,
-    /// Events queued or in flight, per URL: the bound of [`WebhookConfig::queue`].
-    waiting: Vec<AtomicUsize>,
+    /// What waits (queued or in flight) for each URL.
+    waiting: Vec<Waiting>,
     next_event: AtomicU64,
     clock: Clock,
 }
@@ -89,7 +89,7 @@ impl Webhooks {
             tracing::warn!("webhooks are sent unsigned: the emulator has no --secret");
         }
         let shared = Arc::new(Shared {
-            waiting: config.urls.iter().map(|_| AtomicUsize::new(0)).collect(),
+            waiting: config.urls.iter().map(|_| Waiting::default()).collect(),
             log: Mutex::new(DeliveryLog::new(config.log)),
             config,
             secret,
@@ -158,19 +158,54 @@ impl Webhooks {
         let (kind, url) = (entry.kind, entry.url.clone());
         let id = self.shared.log().push(entry);
         let waiting = &self.shared.waiting[url_index];
-        let full = waiting.fetch_add(1, Ordering::AcqRel) >= self.shared.config.queue;
+        let size = body.len();
         let job = Job {
             entry: id,
             url_index,
             lane,
             body,
         };
-        if full || self.tx.try_send(job).is_err() {
-            waiting.fetch_sub(1, Ordering::AcqRel);
+        let admitted = waiting.reserve(size, self.shared.config.queue);
+        if !admitted || self.tx.try_send(job).is_err() {
+            if admitted {
+                waiting.release(size);
+            }
             tracing::warn!(%url, event = kind, entry = id, "webhook dropped: the URL's queue is full");
             self.shared.update(id, |d| d.state = DeliveryState::Dropped);
         }
         id
+    }
+}
+
+/// Most body bytes waiting for one URL: with the event cap this bounds what a dead receiver
+/// costs even when events are large (a message of 1 MiB appears twice in its event, as the
+/// message and as the conversation's last message).
+pub const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Events and body bytes waiting (queued or in flight) for one URL.
+#[derive(Debug, Default)]
+struct Waiting {
+    events: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Waiting {
+    /// Counts an event of `size` bytes in, unless that would pass `max_events` or
+    /// [`MAX_QUEUED_BYTES`].
+    fn reserve(&self, size: usize, max_events: usize) -> bool {
+        let events = self.events.fetch_add(1, Ordering::AcqRel);
+        let bytes = self.bytes.fetch_add(size, Ordering::AcqRel);
+        if events >= max_events || bytes.saturating_add(size) > MAX_QUEUED_BYTES {
+            self.release(size);
+            return false;
+        }
+        true
+    }
+
+    /// Counts a delivered, failed or refused event out.
+    fn release(&self, size: usize) {
+        self.events.fetch_sub(1, Ordering::AcqRel);
+        self.bytes.fetch_sub(size, Ordering::AcqRel);
     }
 }
 
@@ -189,5 +224,30 @@ impl Shared {
             f(d);
             d.updated_at = now;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_admits_events_up_to_its_event_and_byte_caps() {
+        let w = Waiting::default();
+        assert!(w.reserve(10, 2) && w.reserve(10, 2));
+        assert!(!w.reserve(10, 2), "a third event passes the event cap");
+        w.release(10);
+        assert!(w.reserve(10, 2), "room again once one is done");
+        let w = Waiting::default();
+        assert!(w.reserve(MAX_QUEUED_BYTES - 1, 10));
+        assert!(!w.reserve(2, 10), "the bytes would pass the byte cap");
+        assert!(w.reserve(1, 10));
+        assert_eq!(
+            (
+                w.events.load(Ordering::Relaxed),
+                w.bytes.load(Ordering::Relaxed)
+            ),
+            (2, MAX_QUEUED_BYTES)
+        );
     }
 }
