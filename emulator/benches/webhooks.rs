@@ -41,10 +41,7 @@ async fn scenario(receiver: Option<&Receiver>) -> (Duration, Duration) {
 #[actix_rt::main]
 async fn main() {
     let plain = scenario(None).await;
-    let ok = Receiver::start(Behaviour::Ok {
-        delay: Duration::ZERO,
-    })
-    .await;
+    let ok = Receiver::start(Behaviour::AT_ONCE).await;
     let healthy = scenario(Some(&ok)).await;
     let hang = Receiver::start(Behaviour::Hang).await;
     let hanging = scenario(Some(&hang)).await;
@@ -70,6 +67,6 @@ async fn main() {
         ok.got().len(),
         hang.got().len()
     );
-    ok.handle.stop(false).await;
-    hang.handle.stop(false).await;
+    ok.stop().await;
+    hang.stop().await;
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use talkjs_emulator::webhooks::log::DeliveryState;
 use talkjs_emulator::{Emulator, RunningEmulator};
 
 mod common;
@@ -90,16 +91,28 @@ async fn socket(emu: &RunningEmulator, user: &str) -> Client {
     c
 }
 
+/// Waits until the newest log entry is in `state`; whether it got there.
+async fn newest_becomes(emu: &RunningEmulator, state: DeliveryState) -> bool {
+    eventually(WAIT, || emu.webhook_deliveries()[0].state == state).await
+}
+
+/// The status of one call with an optional token and no body.
+async fn status(emu: &RunningEmulator, token: Option<&str>, method: &str, path: &str) -> u16 {
+    common::call(&emu.url(), token, method, path, None).await.0
+}
+
+async fn stop(emu: RunningEmulator, receiver: Receiver) {
+    emu.stop().await;
+    receiver.stop().await;
+}
+
 fn of_type<'a>(got: &'a [Received], t: &str) -> Vec<&'a Received> {
     got.iter().filter(|r| r.event()["type"] == t).collect()
 }
 
 #[actix_rt::test]
 async fn every_action_fires_its_webhook_once_signed_with_the_apps_secret() {
-    let receiver = Receiver::start(Behaviour::Ok {
-        delay: Duration::ZERO,
-    })
-    .await;
+    let receiver = Receiver::start(Behaviour::AT_ONCE).await;
     let emu = start(builder(&receiver)).await;
     for user in ["alice", "bob", "carol"] {
         rest(
@@ -236,11 +249,11 @@ async fn every_action_fires_its_webhook_once_signed_with_the_apps_secret() {
     let log = emu.webhook_deliveries();
     assert_eq!(log.len(), got.len());
     assert!(log.windows(2).all(|w| w[0].id > w[1].id));
-    assert!(log.iter().all(|d| d.state
-        == talkjs_emulator::webhooks::log::DeliveryState::Delivered
-        && d.attempts == 1));
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    assert!(
+        log.iter()
+            .all(|d| d.state == DeliveryState::Delivered && d.attempts == 1)
+    );
+    stop(emu, receiver).await;
 }
 
 async fn log(emu: &RunningEmulator, token: Option<&str>) -> (u16, Value) {
@@ -262,11 +275,7 @@ async fn a_failed_attempt_is_retried_and_the_log_shows_both_attempts() {
     let got = receiver.wait_for(2).await;
     assert_eq!(got[0].body, got[1].body, "the same event, sent again");
     got.iter().for_each(assert_signed);
-    assert!(
-        eventually(WAIT, || emu.webhook_deliveries()[0].state
-            == talkjs_emulator::webhooks::log::DeliveryState::Delivered)
-        .await
-    );
+    assert!(newest_becomes(&emu, DeliveryState::Delivered).await);
     let (status, body) = log(&emu, Some(SECRET)).await;
     assert_eq!(status, 200);
     let entry = &body["data"][0];
@@ -286,8 +295,7 @@ async fn a_failed_attempt_is_retried_and_the_log_shows_both_attempts() {
         "{entry}"
     );
     assert!(entry["durationMs"].is_u64() && entry["url"] == receiver.url.as_str());
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    stop(emu, receiver).await;
 }
 
 #[actix_rt::test]
@@ -317,11 +325,7 @@ async fn without_a_secret_events_go_out_unsigned_and_every_attempt_is_logged() {
         got.iter()
             .all(|r| r.signature.is_none() && !r.timestamp.is_empty())
     );
-    assert!(
-        eventually(WAIT, || emu.webhook_deliveries()[0].state
-            == talkjs_emulator::webhooks::log::DeliveryState::Failed)
-        .await
-    );
+    assert!(newest_becomes(&emu, DeliveryState::Failed).await);
     let (status, body) = log(&emu, any_token).await;
     assert_eq!(
         (
@@ -331,53 +335,30 @@ async fn without_a_secret_events_go_out_unsigned_and_every_attempt_is_logged() {
         ),
         (200, &json!(3), &json!(500))
     );
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    stop(emu, receiver).await;
 }
 
 #[actix_rt::test]
 async fn the_log_and_replay_refuse_without_authorisation() {
-    let receiver = Receiver::start(Behaviour::Ok {
-        delay: Duration::ZERO,
-    })
-    .await;
+    let receiver = Receiver::start(Behaviour::AT_ONCE).await;
     let emu = start(builder(&receiver)).await;
     rest(&emu, "PUT", "/users/alice", Some(json!({"name": "Alice"}))).await;
     receiver.wait_for(1).await;
     assert_eq!(log(&emu, None).await.0, 401);
     assert_eq!(log(&emu, Some("sk_test_wrong")).await.0, 401);
     let replay = format!("/emulator/v1/apps/{APP}/webhooks/1/replay");
-    assert_eq!(
-        common::call(&emu.url(), None, "POST", &replay, None)
-            .await
-            .0,
-        401
-    );
+    assert_eq!(status(&emu, None, "POST", &replay).await, 401);
     let other_app = "/emulator/v1/apps/other/webhooks";
-    assert_eq!(
-        common::call(&emu.url(), Some(SECRET), "GET", other_app, None)
-            .await
-            .0,
-        404
-    );
+    assert_eq!(status(&emu, Some(SECRET), "GET", other_app).await, 404);
     let missing = format!("/emulator/v1/apps/{APP}/webhooks/999/replay");
-    assert_eq!(
-        common::call(&emu.url(), Some(SECRET), "POST", &missing, None)
-            .await
-            .0,
-        404
-    );
+    assert_eq!(status(&emu, Some(SECRET), "POST", &missing).await, 404);
     assert_eq!(receiver.got().len(), 1, "nothing was replayed");
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    stop(emu, receiver).await;
 }
 
 #[actix_rt::test]
 async fn a_replay_redelivers_the_event_with_a_fresh_valid_signature() {
-    let receiver = Receiver::start(Behaviour::Ok {
-        delay: Duration::ZERO,
-    })
-    .await;
+    let receiver = Receiver::start(Behaviour::AT_ONCE).await;
     let emu = start(builder(&receiver)).await;
     rest(&emu, "PUT", "/users/alice", Some(json!({"name": "Alice"}))).await;
     let first = receiver.wait_for(1).await.remove(0);
@@ -398,13 +379,10 @@ async fn a_replay_redelivers_the_event_with_a_fresh_valid_signature() {
     assert_signed(&again);
     let (_, body) = log(&emu, Some(SECRET)).await;
     assert!(
-        eventually(WAIT, || emu.webhook_deliveries()[0].state
-            == talkjs_emulator::webhooks::log::DeliveryState::Delivered)
-        .await,
+        newest_becomes(&emu, DeliveryState::Delivered).await,
         "{body}"
     );
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    stop(emu, receiver).await;
 }
 
 #[actix_rt::test]
@@ -421,7 +399,7 @@ async fn a_dead_receiver_costs_a_bounded_queue_and_the_overflow_is_logged_droppe
         .await;
     }
     let log = emu.webhook_deliveries();
-    use talkjs_emulator::webhooks::log::DeliveryState::{Dropped, Pending};
+    use DeliveryState::{Dropped, Pending};
     let count = |s| log.iter().filter(|d| d.state == s).count();
     assert_eq!((log.len(), count(Pending), count(Dropped)), (10, 3, 7));
     // The newest events were the ones dropped.
@@ -430,8 +408,7 @@ async fn a_dead_receiver_costs_a_bounded_queue_and_the_overflow_is_logged_droppe
             .iter()
             .all(|d| d.state == Dropped && d.attempts == 0)
     );
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    stop(emu, receiver).await;
 }
 
 #[actix_rt::test]
@@ -500,8 +477,7 @@ async fn events_of_one_conversation_arrive_in_order_while_conversations_go_in_pa
         receiver.seen.max_in_flight.load(Ordering::SeqCst) >= 2,
         "conversations are delivered in parallel"
     );
-    emu.stop().await;
-    receiver.handle.stop(false).await;
+    stop(emu, receiver).await;
 }
 
 #[actix_rt::test]
@@ -530,8 +506,7 @@ async fn a_hanging_receiver_does_not_slow_realtime_delivery() {
         *worst < Duration::from_secs(1),
         "a send waited {worst:?}: far above any realtime path, near the 5 s webhook timeout"
     );
-    hooked.stop().await;
-    receiver.handle.stop(false).await;
+    stop(hooked, receiver).await;
 }
 
 #[actix_rt::test]

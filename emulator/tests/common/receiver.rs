@@ -22,6 +22,13 @@ pub enum Behaviour {
     Hang,
 }
 
+impl Behaviour {
+    /// Answers 200 at once.
+    pub const AT_ONCE: Behaviour = Behaviour::Ok {
+        delay: Duration::ZERO,
+    };
+}
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -78,6 +85,11 @@ impl Receiver {
 
     pub fn got(&self) -> Vec<Received> {
         self.seen.got.lock().unwrap().clone()
+    }
+
+    /// Stops the receiver without waiting for requests it holds.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
     }
 
     /// Waits until `n` requests arrived; all of them.
