@@ -97,15 +97,15 @@ impl World {
     /// participant it should notify (a user message, a participant other than the sender with
     /// notifications on, or on for mentions and mentioned, and no authenticated socket).
     pub(crate) fn webhook_message_sent(&self, conversation: &str, message: &str) {
+        if !self.webhooks_on() {
+            return;
+        }
         let (Some(conv), Some(m)) = (
             self.store.conversation(conversation),
             self.store.message(conversation, message),
         ) else {
             return;
         };
-        if !self.webhooks_on() {
-            return;
-        }
         let data = self.message_data(conv, m);
         let lane = conversation_lane(conversation);
         let Some(sender) = m.sender_id.as_deref() else {
