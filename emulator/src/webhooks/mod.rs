@@ -5,10 +5,12 @@
 //! each write is applied, so client writes, REST writes and batches all fire them, once per
 //! action. It hands them to [`Webhooks::emit`], which never waits: it logs a pending entry per
 //! URL and puts the event on a bounded channel (a full URL queue drops the event and logs it as
-//! dropped). One dispatcher task (`delivery.rs`) takes them off the channel into lanes, one per
+//! dropped). That push happens under the world's lock on purpose: it is what makes the channel's
+//! order the order the world applied the writes in (two writers enqueueing after unlocking could
+//! swap), and it never blocks. One dispatcher task (`delivery.rs`) takes them off the channel into lanes, one per
 //! URL and conversation (or user): a lane posts its events one after another, lanes run in
 //! parallel. So a slow or dead receiver holds up only its own lanes, never the world's lock or a
-//! socket, and costs at most its queue cap in memory.
+//! socket, and costs at most its queue caps (events and bytes) in memory.
 
 mod delivery;
 pub mod event;
