@@ -1,7 +1,8 @@
 //! The dispatcher and its lanes: posting events, retrying, keeping per-conversation order.
 //!
-//! Everything here runs on the actix runtime that started the emulator, on one thread (awc's
-//! client is single-threaded), so the lanes share their queues through a `RefCell`.
+//! Everything here runs on the dispatcher's own thread and single-threaded runtime (awc's client
+//! is single-threaded), so the lanes share their queues through a `RefCell`. When every sender
+//! is gone, [`run`] returns and the runtime, with any lane still working, goes with it.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -15,13 +16,16 @@ use super::log::DeliveryState;
 use super::sign::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, timestamp_now};
 use super::{Job, Shared};
 
+/// Most bytes of a receiver's answer read (and ignored): TalkJS's receivers answer an empty 200.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// A lane: one URL (by index) and one conversation or user.
 type LaneKey = (usize, String);
 /// The queued jobs of each lane that has any; a lane with a queue has exactly one task working
 /// through it, front first.
 type Lanes = Rc<RefCell<HashMap<LaneKey, VecDeque<Job>>>>;
 
-/// Takes jobs off the channel until every sender is gone, into their lanes.
+/// Takes jobs off the channel into their lanes until every sender is gone.
 pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
     let client = awc::Client::builder()
         .timeout(shared.config.timeout)
@@ -113,13 +117,20 @@ async fn post(shared: &Shared, client: &awc::Client, url: &str, job: &Job) -> Re
         request =
             request.insert_header((SIGNATURE_HEADER, signature(secret, &timestamp, &job.body)));
     }
-    let response = request
+    let mut response = request
         .send_body(job.body.clone())
         .await
         .map_err(|e| e.to_string())?;
-    // The body is not read: the answer's status is all that counts, and a receiver that
-    // streams a long body must not hold the lane.
-    Ok(response.status().as_u16())
+    let status = response.status().as_u16();
+    // Only the status counts, but reading the (usually empty) answer lets the connection be
+    // reused for the lane's next event; a receiver that streams a long or endless body gets
+    // [`MAX_ANSWER_BYTES`] and the attempt's timeout, not the lane.
+    let _ = actix_rt::time::timeout(
+        shared.config.timeout,
+        response.body().limit(MAX_ANSWER_BYTES),
+    )
+    .await;
+    Ok(status)
 }
 
 fn duration_ms(d: Duration) -> u64 {

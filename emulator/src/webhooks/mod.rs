@@ -7,7 +7,7 @@
 //! URL and puts the event on a bounded channel (a full URL queue drops the event and logs it as
 //! dropped). That push happens under the world's lock on purpose: it is what makes the channel's
 //! order the order the world applied the writes in (two writers enqueueing after unlocking could
-//! swap), and it never blocks. One dispatcher task (`delivery.rs`) takes them off the channel into lanes, one per
+//! swap), and it never blocks. One dispatcher task (`delivery.rs`), on a thread of its own, takes them off the channel into lanes, one per
 //! URL and conversation (or user): a lane posts its events one after another, lanes run in
 //! parallel. So a slow or dead receiver holds up only its own lanes, never the world's lock or a
 //! socket, and costs at most its queue caps (events and bytes) in memory.
@@ -58,7 +58,7 @@ struct Job {
 
 /// The webhook sender of one emulator: a cheap handle shared by the world (which emits) and the
 /// log endpoints. See the module docs. When the last handle goes (the emulator stopped), the
-/// dispatcher ends; lanes finish the events they hold, each bounded by its attempts' timeouts.
+/// dispatcher's thread ends, abandoning what was still queued or in flight.
 #[derive(Clone)]
 pub struct Webhooks {
     shared: Arc<Shared>,
@@ -77,7 +77,7 @@ struct Shared {
 }
 
 impl Webhooks {
-    /// Starts the dispatcher on the current actix runtime (when there is a URL) and returns the
+    /// Starts the dispatcher on a thread of its own (when there is a URL) and returns the
     /// handle. Without `secret` events go out unsigned (no `X-TalkJS-Signature`). A URL that is
     /// not `http://HOST...` is refused with [`io::ErrorKind::InvalidInput`].
     pub fn start(config: WebhookConfig, secret: Option<String>) -> io::Result<Webhooks> {
@@ -99,7 +99,12 @@ impl Webhooks {
             clock: Clock::default(),
         });
         if !shared.config.urls.is_empty() {
-            actix_rt::spawn(delivery::run(shared.clone(), rx));
+            // Its own thread and runtime: posting, retry timers and slow receivers cost the
+            // server's threads (and an in-process caller's) nothing but the channel's wake-up.
+            let dispatcher = shared.clone();
+            std::thread::Builder::new()
+                .name("talkjs-webhooks".into())
+                .spawn(move || actix_rt::System::new().block_on(delivery::run(dispatcher, rx)))?;
         }
         Ok(Webhooks { shared, tx })
     }
