@@ -256,6 +256,65 @@ async fn every_action_fires_its_webhook_once_signed_with_the_apps_secret() {
     stop(emu, receiver).await;
 }
 
+#[actix_rt::test]
+async fn a_rest_batch_fires_each_applied_write_once_and_refused_or_empty_writes_nothing() {
+    let receiver = Receiver::start(Behaviour::AT_ONCE).await;
+    let emu = start(builder(&receiver)).await;
+    rest(&emu, "PUT", "/users/alice", Some(json!({"name": "A"}))).await;
+    rest(
+        &emu,
+        "PUT",
+        "/conversations/c1",
+        Some(json!({"participants": ["alice"]})),
+    )
+    .await;
+    let answer = rest(
+        &emu,
+        "POST",
+        "/batch",
+        Some(json!([
+            [1, "PUT", "/users/dave", {"name": "Dave"}],
+            [2, "POST", "/conversations/c1/messages", [{"type": "SystemMessage", "text": "welcome"}]],
+            // Refused (no such sender): fires nothing.
+            [3, "POST", "/conversations/c1/messages", [{"type": "UserMessage", "sender": "nobody", "text": "x"}]],
+            // Changes nothing: fires nothing.
+            [4, "PUT", "/users/alice", {"name": "A"}]
+        ])),
+    )
+    .await;
+    let statuses: Vec<i64> = answer
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[1].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{answer}"
+    );
+    let got = receiver.wait_for(3).await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    let got_later = receiver.got();
+    assert_eq!(got_later.len(), 3, "{:?}", types(&got_later));
+    let mut kinds = types(&got);
+    kinds.sort();
+    assert_eq!(kinds, ["message.sent", "user.created", "user.created"]);
+    let system = of_type(&got, "message.sent")[0].event();
+    assert_eq!(
+        (
+            &system["data"]["message"]["type"],
+            &system["data"]["sender"]
+        ),
+        (&json!("SystemMessage"), &Value::Null)
+    );
+    assert!(
+        of_type(&got, "notification.triggered").is_empty(),
+        "system messages notify no one"
+    );
+    stop(emu, receiver).await;
+}
+
 async fn log(emu: &RunningEmulator, token: Option<&str>) -> (u16, Value) {
     common::call(
         &emu.url(),
