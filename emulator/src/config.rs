@@ -28,6 +28,49 @@ pub const DEFAULT_MAX_QUEUED_FRAMES: usize = 4096;
 /// (1 MiB, `realtime::MAX_FRAME_BYTES`), so a burst of big edits still fits.
 pub const DEFAULT_MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
 
+/// How long one webhook delivery attempt may take: TalkJS waits 5 s for an answer.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries after a failed webhook attempt: TalkJS retries once.
+pub const DEFAULT_WEBHOOK_RETRIES: u32 = 1;
+/// Wait before the first retry, doubled for each later one. TalkJS retries "shortly after".
+pub const DEFAULT_WEBHOOK_BACKOFF: Duration = Duration::from_secs(1);
+/// Most webhook events waiting (queued or in flight) for one URL. A dead receiver holds each event
+/// for up to (1 + retries) timeouts; at 1,000 a local receiver that stops for minutes loses the
+/// newest events, logged as dropped, and the emulator's memory stays bounded.
+pub const DEFAULT_WEBHOOK_QUEUE: usize = 1000;
+/// Entries kept in the webhook delivery log (`GET /emulator/v1/apps/{appId}/webhooks`).
+pub const DEFAULT_WEBHOOK_LOG: usize = 1000;
+
+/// Where and how the emulator posts TalkJS webhook events (docs/protocol.md §12.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Every event is posted to each of these URLs (`http://` only). None: no webhooks.
+    pub urls: Vec<String>,
+    /// Retries after a failed attempt (an error, a timeout or a status other than 2xx).
+    pub retries: u32,
+    /// Wait before the first retry; each later retry waits twice as long as the one before.
+    pub backoff: Duration,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+    /// Most events waiting for one URL; more are dropped (the newest) and logged as dropped.
+    pub queue: usize,
+    /// Entries kept in the delivery log, newest first.
+    pub log: usize,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> WebhookConfig {
+        WebhookConfig {
+            urls: Vec::new(),
+            retries: DEFAULT_WEBHOOK_RETRIES,
+            backoff: DEFAULT_WEBHOOK_BACKOFF,
+            timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            queue: DEFAULT_WEBHOOK_QUEUE,
+            log: DEFAULT_WEBHOOK_LOG,
+        }
+    }
+}
+
 /// What one client may cost the emulator: the bounds that keep a hostile or broken client from
 /// holding memory, sockets or file descriptors (docs/protocol.md §12.10).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +118,8 @@ pub struct Config {
     pub conversation_sync: bool,
     /// Per-client bounds.
     pub limits: Limits,
+    /// Webhook receivers and delivery settings.
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for Config {
@@ -86,6 +131,7 @@ impl Default for Config {
             user_sync: true,
             conversation_sync: true,
             limits: Limits::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -18,7 +18,8 @@
 //! [`http`] serves the client's HTTP endpoints ([`app_settings`] is what the UI components
 //! fetch); [`rest`] is TalkJS's REST API v1 and the reset endpoint; [`store`] is the storage
 //! trait with its in-memory and SQLite implementations; [`state_file`] reads and writes the whole
-//! state as JSON (import, export, seed); [`auth`] checks tokens.
+//! state as JSON (import, export, seed); [`auth`] checks tokens; [`webhooks`] posts TalkJS's
+//! webhook events to `--webhook-url` receivers.
 
 #![deny(missing_docs)]
 
@@ -37,6 +38,7 @@ pub mod realtime;
 pub mod rest;
 pub mod state_file;
 pub mod store;
+pub mod webhooks;
 pub mod world;
 
 use std::io;
@@ -53,6 +55,7 @@ use pending::PendingSockets;
 use realtime::{SharedWorld, lock};
 use state_file::StateFile;
 use store::{MemoryStore, SqliteStore, Store};
+use webhooks::Webhooks;
 pub use world::AdminError;
 use world::World;
 
@@ -128,6 +131,49 @@ impl Emulator {
         self
     }
 
+    /// Posts TalkJS webhook events to `url` (`http://` only); call again for more receivers.
+    /// Each gets every event, signed with the [`Emulator::secret`] (docs/protocol.md §12.11).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use talkjs_emulator::Emulator;
+    ///
+    /// let emulator = Emulator::builder()
+    ///     .secret("sk_test_local")
+    ///     .webhook_url("http://127.0.0.1:3000/talkjs")
+    ///     .webhook_retries(3, Duration::from_millis(200))
+    ///     .start("127.0.0.1:0")
+    ///     .await?;
+    /// # emulator.stop().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Emulator {
+        self.config.webhooks.urls.push(url.into());
+        self
+    }
+
+    /// Retries after a failed webhook attempt (default 1, as TalkJS), the first after `backoff`
+    /// (default 1 s), each later one after twice the wait before it.
+    pub fn webhook_retries(mut self, retries: u32, backoff: Duration) -> Emulator {
+        self.config.webhooks.retries = retries;
+        self.config.webhooks.backoff = backoff;
+        self
+    }
+
+    /// How long one webhook attempt may take (default 5 s, as TalkJS).
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Emulator {
+        self.config.webhooks.timeout = timeout;
+        self
+    }
+
+    /// Most webhook events waiting for one URL (default 1,000); newer ones are dropped and
+    /// logged as dropped.
+    pub fn webhook_queue(mut self, events: usize) -> Emulator {
+        self.config.webhooks.queue = events;
+        self
+    }
+
     /// Uses another store than the in-memory one.
     pub fn store(mut self, store: Box<dyn Store>) -> Emulator {
         self.store = Some(store);
@@ -164,7 +210,9 @@ impl Emulator {
             (None, Some(store)) => store,
             (None, None) => Box::new(MemoryStore::new()),
         };
+        let hooks = Webhooks::start(self.config.webhooks.clone(), self.config.secret.clone())?;
         let mut world = World::new(self.config, store);
+        world.set_webhooks(hooks.clone());
         let empty =
             world.store().all_users().is_empty() && world.store().all_conversations().is_empty();
         match (&self.import, &self.seed) {
@@ -183,13 +231,16 @@ impl Emulator {
         let data = web::Data::new(world.clone());
         let seed_for_handle = self.seed.map(Arc::new);
         let seed = web::Data::new(rest::Seed(seed_for_handle.clone()));
+        let hooks_data = web::Data::new(hooks.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(access_log::log_request))
                 .app_data(data.clone())
                 .app_data(pending.clone())
                 .app_data(seed.clone())
+                .app_data(hooks_data.clone())
                 .configure(rest::routes)
+                .configure(webhooks::routes)
                 .configure(http::routes)
         })
         .on_connect(access_log::log_connection)
@@ -211,6 +262,7 @@ impl Emulator {
             world,
             task,
             seed: seed_for_handle,
+            hooks,
         })
     }
 }
@@ -223,6 +275,7 @@ pub struct RunningEmulator {
     world: SharedWorld,
     task: actix_rt::task::JoinHandle<io::Result<()>>,
     seed: Option<Arc<StateFile>>,
+    hooks: Webhooks,
 }
 
 impl RunningEmulator {
@@ -298,6 +351,12 @@ impl RunningEmulator {
     pub fn reset(&self) -> Result<(), state_file::StateFileError> {
         let seed = self.seed.clone();
         lock(&self.world).reset(seed.as_deref())
+    }
+
+    /// The webhook delivery log, newest first (what `GET /emulator/v1/apps/{appId}/webhooks`
+    /// answers).
+    pub fn webhook_deliveries(&self) -> Vec<webhooks::log::Delivery> {
+        self.hooks.deliveries()
     }
 
     /// The whole state as a document (what `--export` writes).

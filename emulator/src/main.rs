@@ -62,6 +62,22 @@ struct Cli {
     /// Serve, and write --export FILE on SIGTERM or Ctrl-C.
     #[arg(long, requires = "export")]
     export_on_exit: bool,
+    /// Post TalkJS webhook events (message.sent, user.created, ...) to URL, signed with --secret.
+    /// Repeat for more receivers (in the environment variable: comma-separated). The delivery
+    /// log is at GET /emulator/v1/apps/{appId}/webhooks.
+    #[arg(
+        long,
+        env = "TALKJS_EMULATOR_WEBHOOK_URL",
+        value_name = "URL",
+        value_delimiter = ',',
+        value_parser = webhook_url
+    )]
+    webhook_url: Vec<String>,
+}
+
+/// A `--webhook-url` the emulator can post to, or why not.
+fn webhook_url(url: &str) -> Result<String, String> {
+    talkjs_emulator::webhooks::check_url(url).map(|()| url.to_owned())
 }
 
 /// Why the binary stops with an error.
@@ -83,6 +99,9 @@ fn emulator(cli: &Cli) -> Result<Emulator, Failure> {
         .conversation_sync(!cli.no_conversation_sync);
     if let Some(secret) = &cli.secret {
         e = e.secret(secret.clone());
+    }
+    for url in &cli.webhook_url {
+        e = e.webhook_url(url.clone());
     }
     if let Some(dir) = &cli.data {
         e = e.data_dir(dir.clone());

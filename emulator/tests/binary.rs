@@ -108,6 +108,8 @@ fn help_lists_the_flags_and_their_environment_variables() {
         "--import",
         "--export",
         "--export-on-exit",
+        "--webhook-url",
+        "TALKJS_EMULATOR_WEBHOOK_URL",
         "TALKJS_EMULATOR_SECRET",
         "TALKJS_EMULATOR_BIND",
     ] {
@@ -115,6 +117,22 @@ fn help_lists_the_flags_and_their_environment_variables() {
     }
     let bad = Command::new(BIN).arg("--no-such-flag").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn a_webhook_url_the_emulator_cannot_post_to_is_refused_before_it_starts() {
+    for url in ["https://example.com/hook", "not a url", "/relative"] {
+        let out = Command::new(BIN)
+            .args(["--bind", "127.0.0.1:0", "--webhook-url", url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--webhook-url") && err.contains("http://"),
+            "{err}"
+        );
+    }
 }
 
 #[actix_rt::test]

@@ -71,7 +71,7 @@ pub(crate) fn error_response(e: ApiError) -> HttpResponse {
 }
 
 /// Checks the app id of the URL and the caller's authorization.
-fn admit(w: &World, req: &HttpRequest, app: &str) -> ApiResult<()> {
+pub(crate) fn admit(w: &World, req: &HttpRequest, app: &str) -> ApiResult<()> {
     if app != w.config().app_id {
         return Err(ApiError::not_found(
             APP_NOT_FOUND,

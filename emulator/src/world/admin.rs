@@ -25,6 +25,7 @@ impl World {
     /// deleting a large conversation costs what it has participants. Another participant's
     /// list of participants learns nothing more, as the conversation is gone for them too.
     pub fn delete_conversation(&mut self, conversation: &str) -> ApiResult<()> {
+        let data = self.webhook_conversation_data(conversation);
         let Some(conv) = self.store.remove_conversation(conversation) else {
             return Err(ApiError::conversation_not_found(conversation));
         };
@@ -44,6 +45,7 @@ impl World {
                 conversation_id: conversation.to_owned(),
             }),
         );
+        self.webhook_conversation_deleted(conversation, data);
         Ok(())
     }
 

@@ -249,7 +249,8 @@ impl World {
 
     /// `POST /me/conversations/{c}/read`.
     pub fn mark_read(&mut self, conversation: &str, user: &str) -> ApiResult<()> {
-        self.member(conversation, user)?;
+        let (_, me) = self.member(conversation, user)?;
+        let before = me.read_until;
         let now = self.read_time(conversation);
         self.update_participant(conversation, user, |p| {
             p.read_until = now;
@@ -257,6 +258,7 @@ impl World {
         });
         self.publish_side_activity(conversation, [user]);
         self.publish_everyone_read_until(conversation, Some(user));
+        self.webhook_read(conversation, user, before, now);
         Ok(())
     }
 

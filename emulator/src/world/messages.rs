@@ -21,6 +21,7 @@ use super::typing::READ_ONLY_ACCESS;
 use super::view::message_wire;
 use super::{AdminError, ApiError, ApiResult, World};
 use crate::store::{FileRecord, MessageRecord};
+use crate::webhooks::WebhookType;
 
 /// The message page size when the request gives none (the official client's window).
 pub const DEFAULT_MESSAGE_PAGE: usize = 30;
@@ -215,6 +216,7 @@ impl World {
             }),
         );
         self.publish_side_activity(conversation, participants.iter().map(String::as_str));
+        self.webhook_message_sent(conversation, &reply.id);
         reply
     }
 
@@ -287,6 +289,8 @@ impl World {
         m.edited_at = Some(now);
         diff.edited_at = Some(Some(now));
         self.store.put_message(m);
+        let data = self.webhook_message_data(conversation, message);
+        self.webhook_message(WebhookType::MessageUpdated, conversation, data);
         let users = self.participants_of(conversation);
         self.publish_to_users(
             users.iter().map(String::as_str),
@@ -321,6 +325,7 @@ impl World {
     /// Deletes a message whoever sent it (the REST API's delete); 404 if it does not exist.
     pub(crate) fn apply_delete(&mut self, conversation: &str, message: &str) -> ApiResult<()> {
         self.message_in(conversation, message)?;
+        let data = self.webhook_message_data(conversation, message);
         self.store.remove_message(conversation, message);
         let replies: Vec<MessageRecord> = self
             .store
@@ -350,6 +355,7 @@ impl World {
             }))
         });
         self.publish_side_activity(conversation, users.iter().map(String::as_str));
+        self.webhook_message(WebhookType::MessageDeleted, conversation, data);
         Ok(())
     }
 

@@ -24,6 +24,7 @@ pub mod search;
 mod typing;
 mod users;
 mod view;
+mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::outbox::Outbox;
 use crate::store::Store;
+use crate::webhooks::Webhooks;
 
 pub use errors::{AdminError, ApiError, ApiResult};
 pub use typing::{READ_ONLY_ACCESS, TYPING_TIMEOUT};
@@ -72,6 +74,8 @@ pub struct World {
     pub(crate) typing: HashMap<String, HashMap<String, Millis>>,
     /// Every request received, when [`World::record_requests`] is on (for wire-parity tests).
     recorded: Option<Vec<RecordedRequest>>,
+    /// Where webhook events go, once [`World::set_webhooks`] was called.
+    webhooks: Option<Webhooks>,
 }
 
 /// A request as a socket received it (see [`World::record_requests`]).
@@ -101,7 +105,13 @@ impl World {
             next_id: 1,
             typing: HashMap::new(),
             recorded: None,
+            webhooks: None,
         }
+    }
+
+    /// Sends this world's webhook events (world/webhooks.rs decides which) to `hooks`.
+    pub fn set_webhooks(&mut self, hooks: Webhooks) {
+        self.webhooks = Some(hooks);
     }
 
     /// Starts (or stops) keeping every request sockets send, for tests that compare a client's

@@ -10,6 +10,7 @@ use talkjs_protocol::wire::{OnlineWire, UserDiff, UserWire, apply_custom_patch};
 use super::view::user_wire;
 use super::{ApiError, ApiResult, World};
 use crate::store::UserRecord;
+use crate::webhooks::WebhookType;
 
 /// Code for user writes refused because user synchronization is off.
 pub const UNAUTHORIZED_TO_EDIT_USER: &str = "UNAUTHORIZED_TO_EDIT_USER";
@@ -62,6 +63,7 @@ impl World {
             user_id: id.clone(),
             state: user_wire(&user),
         });
+        self.webhook_user(WebhookType::UserCreated, &user);
         self.store.put_user(user);
         self.publish_user_event(&id, &event);
     }
@@ -110,6 +112,11 @@ impl World {
         let mut user = old.clone();
         apply_user_patch(&mut user, &p);
         let diff = user_diff(&old, &user, &p);
+        // Private fields (e-mail, phone, push tokens) change no client's view, but they are an
+        // update for webhooks.
+        if user != old {
+            self.webhook_user(WebhookType::UserUpdated, &user);
+        }
         self.store.put_user(user);
         if diff != UserDiff::default() {
             self.publish_user_event(

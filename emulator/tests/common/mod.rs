@@ -3,6 +3,8 @@
 //! texts of a message page.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod receiver;
+
 use std::time::Duration;
 
 use awc::ws;
@@ -292,4 +294,29 @@ pub fn texts(page: &Value) -> Vec<String> {
         .iter()
         .map(|m| m["text"].as_str().expect("text").to_owned())
         .collect()
+}
+
+/// alice and bob in `c1`, bob subscribed to its messages: alice sends `n` messages, one at a time,
+/// and this returns how long each took from alice's request to bob's `message.created`.
+pub async fn message_latencies(emu: &RunningEmulator, n: usize) -> Vec<Duration> {
+    let mut alice = login(emu, "alice").await;
+    alice_and_bob_in_c1(&mut alice).await;
+    let mut bob = login(emu, "bob").await;
+    assert_eq!(
+        bob.request("SUBSCRIBE", "/me/conversations/c1/messages", json!({}))
+            .await
+            .0,
+        200
+    );
+    let mut latencies = Vec::new();
+    for i in 0..n {
+        let started = std::time::Instant::now();
+        let id = send(&mut alice, "c1", &format!("m{i}")).await;
+        bob.event("the message", |e| {
+            e["type"] == "message.created" && e["messageId"] == id.as_str()
+        })
+        .await;
+        latencies.push(started.elapsed());
+    }
+    latencies
 }
