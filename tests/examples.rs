@@ -279,6 +279,36 @@ fn bot_actor_answers_each_question_once_and_exits_0() {
     insta::assert_snapshot!("bot_actor_transcript", stdout);
 }
 
+#[test]
+fn webhook_bot_answers_each_question_once_through_webhooks_and_rest_and_exits_0() {
+    let stdout = run_example("webhook_bot", &[]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "Casey: Hi! Where is my order?",
+            "Desk Bot: Orders ship within two working days; you get a tracking link by email.",
+            "Casey: And how do refunds work?",
+            "Desk Bot: Refunds go back to the card you paid with, within five working days.",
+        ]
+    );
+    // The delivery log: two questions and two answers posted once each, every event delivered.
+    // (Events of different users and conversations go out in parallel, so their order varies.)
+    let log = lines[4]
+        .strip_prefix("(webhooks: ")
+        .and_then(|l| l.strip_suffix(')'))
+        .expect("the delivery log line");
+    let entries: Vec<&str> = log.split(", ").collect();
+    let count = |entry: &str| entries.iter().filter(|e| **e == entry).count();
+    assert_eq!(count("message.sent delivered"), 4, "{log}");
+    assert_eq!(count("user.created delivered"), 2, "{log}");
+    assert!(
+        entries.iter().all(|e| e.ends_with(" delivered")),
+        "every webhook delivered: {log}"
+    );
+    assert_eq!(lines.len(), 5, "{stdout}");
+}
+
 #[actix_rt::test]
 async fn bot_actor_flow_snapshot() {
     let emulator = emulator("support").await;
