@@ -32,9 +32,7 @@ mod extractor;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 #[cfg(feature = "actix-web")]
@@ -42,10 +40,9 @@ pub use extractor::{
     DEFAULT_BODY_LIMIT, DEFAULT_TOLERANCE, Verified, WebhookRejection, WebhookSecret,
 };
 
-/// The header that carries the signing time.
-pub const TIMESTAMP_HEADER: &str = "X-TalkJS-Timestamp";
-/// The header that carries the signature.
-pub const SIGNATURE_HEADER: &str = "X-TalkJS-Signature";
+pub use talkjs_protocol::webhook::{
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookEventType, signature,
+};
 /// Timestamps below this are taken as seconds, above as milliseconds (10^11 s is the year 5138;
 /// 10^11 ms is 1973), since TalkJS's documentation does not say which it sends.
 const SECONDS_OR_MILLIS: i64 = 100_000_000_000;
@@ -160,21 +157,6 @@ pub fn verify_headers(
     parse(body)
 }
 
-/// The signature TalkJS computes for `body` sent at `timestamp`: uppercase hex of
-/// HMAC-SHA256(secret, `timestamp` + "." + `body`).
-pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
-}
-
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> i64 {
     SystemTime::now()
@@ -228,46 +210,6 @@ fn verify_at(
         Ok(())
     } else {
         Err(WebhookError::BadSignature)
-    }
-}
-
-/// The type of a webhook event; types this version does not know are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WebhookEventType {
-    /// `user.created`
-    UserCreated,
-    /// `user.updated`
-    UserUpdated,
-    /// `message.sent`
-    MessageSent,
-    /// `message.updated`
-    MessageUpdated,
-    /// `message.deleted`
-    MessageDeleted,
-    /// `message.read`
-    MessageRead,
-    /// `conversation.deleted`
-    ConversationDeleted,
-    /// `notification.triggered`
-    NotificationTriggered,
-    /// Any other type, as sent.
-    Other(String),
-}
-
-impl From<&str> for WebhookEventType {
-    fn from(t: &str) -> WebhookEventType {
-        match t {
-            "user.created" => WebhookEventType::UserCreated,
-            "user.updated" => WebhookEventType::UserUpdated,
-            "message.sent" => WebhookEventType::MessageSent,
-            "message.updated" => WebhookEventType::MessageUpdated,
-            "message.deleted" => WebhookEventType::MessageDeleted,
-            "message.read" => WebhookEventType::MessageRead,
-            "conversation.deleted" => WebhookEventType::ConversationDeleted,
-            "notification.triggered" => WebhookEventType::NotificationTriggered,
-            other => WebhookEventType::Other(other.to_owned()),
-        }
     }
 }
 

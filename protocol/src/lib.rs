@@ -32,6 +32,7 @@ pub mod path;
 pub mod plaintext;
 pub mod request;
 pub mod snapshot;
+pub mod webhook;
 pub mod wire;
 
 pub use error::ErrorBody;

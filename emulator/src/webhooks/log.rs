@@ -39,7 +39,7 @@ pub struct Delivery {
     pub event_id: String,
     /// The event's type.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: WebhookType,
     /// The receiver.
     pub url: String,
     /// Attempts made so far.
@@ -148,7 +148,7 @@ pub(crate) fn pending(
     Delivery {
         id: 0,
         event_id,
-        kind: kind.as_str(),
+        kind,
         url,
         attempts: 0,
         last_status: None,

@@ -122,11 +122,11 @@ impl Webhooks {
         }
         let n = self.shared.next_event.fetch_add(1, Ordering::Relaxed);
         let event_id = format!("evt_{n:06}");
-        let body = Bytes::from(event::body(&event_id, kind, created_at, data));
+        let body = Bytes::from(event::body(&event_id, &kind, created_at, data));
         for (i, url) in self.shared.config.urls.iter().enumerate() {
             let entry = log::pending(
                 event_id.clone(),
-                kind,
+                kind.clone(),
                 i,
                 url.clone(),
                 lane.clone(),
@@ -162,7 +162,7 @@ impl Webhooks {
     /// Logs the entry and queues it, or logs it dropped when its URL's queue is full.
     fn enqueue(&self, entry: Delivery) -> u64 {
         let (url_index, lane, body) = (entry.url_index, entry.lane.clone(), entry.body.clone());
-        let (kind, url) = (entry.kind, entry.url.clone());
+        let (kind, url) = (entry.kind.clone(), entry.url.clone());
         let id = self.shared.log().push(entry);
         let waiting = &self.shared.waiting[url_index];
         let size = body.len();
@@ -177,7 +177,7 @@ impl Webhooks {
             if admitted {
                 waiting.release(size);
             }
-            tracing::warn!(%url, event = kind, entry = id, "webhook dropped: the URL's queue is full");
+            tracing::warn!(%url, event = %kind, entry = id, "webhook dropped: the URL's queue is full");
             self.shared.update(id, |d| d.state = DeliveryState::Dropped);
         }
         id

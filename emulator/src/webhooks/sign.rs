@@ -3,28 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-/// The header that carries the signing time, in Unix milliseconds.
-pub const TIMESTAMP_HEADER: &str = "X-TalkJS-Timestamp";
-/// The header that carries the signature.
-pub const SIGNATURE_HEADER: &str = "X-TalkJS-Signature";
-
-/// Uppercase hex of HMAC-SHA256(`secret`, `timestamp` + "." + `body`).
-pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        unreachable!("HMAC takes keys of any length")
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect()
-}
+pub use talkjs_protocol::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 
 /// Now, in Unix milliseconds, as the timestamp header carries it. The wall clock, not the
 /// world's: a receiver compares it with its own clock.
