@@ -13,7 +13,6 @@
 
 use std::collections::HashSet;
 use std::error::Error;
-use std::sync::Arc;
 
 use futures_util::StreamExt;
 use talkjs::params::{
@@ -21,7 +20,7 @@ use talkjs::params::{
     SendTextMessageParams,
 };
 use talkjs::snapshot::MessageSnapshot;
-use talkjs::{ConversationRef, ListSnapshot, SubscriptionStream, TalkSession};
+use talkjs::{ConversationRef, List, ListSnapshot, SubscriptionStream, TalkSession};
 use talkjs_emulator::Emulator;
 
 const APP_ID: &str = "quickstart";
@@ -42,7 +41,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 /// The whole chat against the TalkJS at `host`. Returns the message list Bob ended with
 /// (newest first).
-pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn Error>> {
+pub async fn run(host: &str) -> Result<List<MessageSnapshot>, Box<dyn Error>> {
     let alice = signed_in(host, "alice", "Alice").await?;
     let bob = signed_in(host, "bob", "Bob").await?;
 
@@ -112,7 +111,7 @@ async fn send_a_few(alice: &TalkSession, chat: &ConversationRef) -> talkjs::Resu
 async fn print_messages(
     mut updates: SubscriptionStream<ListSnapshot<MessageSnapshot>>,
     count: usize,
-) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn Error>> {
+) -> Result<List<MessageSnapshot>, Box<dyn Error>> {
     let mut printed = HashSet::new();
     while let Some(update) = updates.next().await {
         // `None` would mean Bob is not a participant.
