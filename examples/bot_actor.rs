@@ -23,7 +23,7 @@ use talkjs::params::{
     CreateConversationParams, CreateParticipantParams, CreateUserParams, SendTextMessageParams,
 };
 use talkjs::snapshot::{MessageSnapshot, UserSnapshot};
-use talkjs::{ConversationRef, FeedItem, FeedOptions, NewMessageFeed, TalkSession};
+use talkjs::{ConversationRef, FeedItem, FeedOptions, List, NewMessageFeed, TalkSession};
 use talkjs_emulator::Emulator;
 
 const APP_ID: &str = "support";
@@ -130,7 +130,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 /// The bot and the customer's script against the TalkJS at `host`. Returns the conversation's
 /// messages as the customer saw them last (newest first).
-pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn Error>> {
+pub async fn run(host: &str) -> Result<List<MessageSnapshot>, Box<dyn Error>> {
     let bot = signed_in(host, BOT, "Support Bot").await?;
     let customer = signed_in(host, CUSTOMER, "Casey").await?;
     let chat = bot.conversation(CHAT);
@@ -163,7 +163,7 @@ pub async fn run(host: &str) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn E
 async fn ask(
     chat: &ConversationRef,
     questions: &[&str],
-) -> Result<Arc<Vec<Arc<MessageSnapshot>>>, Box<dyn Error>> {
+) -> Result<List<MessageSnapshot>, Box<dyn Error>> {
     let messages = chat.subscribe_messages();
     let mut updates = messages.stream();
     let mut latest = messages.connected().await?.snapshot.unwrap_or_default();

@@ -236,7 +236,7 @@ impl OpenChat {
 }
 
 /// Prints the messages of `list` not shown yet, oldest first.
-fn show_new(list: &[Arc<MessageSnapshot>], shown: &mut HashSet<String>) {
+fn show_new(list: &talkjs::List<MessageSnapshot>, shown: &mut HashSet<String>) {
     for message in list.iter().rev() {
         if shown.insert(message.id.clone()) {
             println!("{}", line(message));

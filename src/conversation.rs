@@ -306,6 +306,33 @@ impl ConversationRef {
         self.session.env().subscribe_messages(&self.id)
     }
 
+    /// [`subscribe_messages`](Self::subscribe_messages) with a bounded window, for a
+    /// subscription that stays open for days (a Rust addition; see
+    /// [`WindowOptions::max_window`](crate::WindowOptions::max_window)). The changes of each
+    /// snapshot ([`Subscription::diffs`](crate::Subscription::diffs)) show the oldest message
+    /// leaving as a new one arrives.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: talkjs::TalkSession) {
+    /// use talkjs::WindowOptions;
+    ///
+    /// let messages = session
+    ///     .conversation("support")
+    ///     .subscribe_messages_with(WindowOptions::default().max_window(500));
+    /// if let Ok(first) = messages.connected().await {
+    ///     println!("{} messages", first.snapshot.map_or(0, |l| l.len()));
+    /// }
+    /// # }
+    /// ```
+    pub fn subscribe_messages_with(
+        &self,
+        options: crate::WindowOptions,
+    ) -> crate::MessageSubscription {
+        self.session
+            .env()
+            .subscribe_messages_with(&self.id, options)
+    }
+
     /// Subscribes to the conversation as the current user sees it, with its last message:
     /// `None` while the user is not a participant (or it does not exist), then every change.
     ///

@@ -52,6 +52,16 @@
 //! }
 //! ```
 //!
+//! List snapshots (messages, conversations, participants, reactions) are [`ListSnapshot`]s:
+//! `None` while the list cannot be seen, else a [`List`], a persistent vector that clones in
+//! O(1) and that every listener shares, so a subscription left open for days costs the same
+//! per message at any window size. Read it like a slice (`len`, `iter`, `list[0]`, `to_vec()`).
+//! Besides whole snapshots, a list subscription offers the changes of each one
+//! ([`Subscription::diffs`], [`Subscription::send_to_diffs`]) as [`VectorDiff`]s, the shape
+//! matrix-rust-sdk's timelines use; and a messages window can be bounded
+//! ([`ConversationRef::subscribe_messages_with`], [`WindowOptions`]). These are Rust additions:
+//! the official client's snapshots and windows are unchanged by default.
+//!
 //! Errors are [`Error`]s: the operation that failed and an [`ErrorKind`] to match on. Empty ids
 //! are refused before anything is sent. A subscription that ends reports how as a
 //! [`Terminated`].
@@ -87,11 +97,12 @@ pub use session::{ErrorSubscription, SessionBuilder, TalkSession, get_talk_sessi
 pub use talkjs_actors::{Error, ErrorCode, ErrorKind, Result};
 pub use user::UserRef;
 
+pub use talkjs_actors::imbl;
 pub use talkjs_actors::plugin;
 pub use talkjs_actors::plugin::{InboundEvent, LifecycleEvent};
 pub use talkjs_actors::subscription::{
-    ListItems, ListSnapshot, Subscription, SubscriptionStream, Terminated, Update,
-    handle::WindowLen,
+    DIFF_BUFFER, DiffStream, DiffUpdate, List, ListItems, ListSnapshot, Subscription,
+    SubscriptionStream, Terminated, Update, VectorDiff, WindowLen, WindowOptions,
 };
 pub use talkjs_actors::token;
 pub use talkjs_actors::{Cache, CacheConfig, CacheStats, Lifecycle, SessionStatus, Timings};
@@ -127,6 +138,14 @@ pub type ConversationSubscription =
     Subscription<Option<std::sync::Arc<snapshot::ConversationSnapshot>>>;
 /// The current user's conversations, most recent first ([`TalkSession::subscribe_conversations`]).
 pub type ConversationListSubscription = Subscription<ListSnapshot<snapshot::ConversationSnapshot>>;
+
+/// The changes of a [`MessageSubscription`]'s snapshots, as an actor receives them
+/// ([`Subscription::send_to_diffs`]): `impl Handler<MessagesDiff>`.
+pub type MessagesDiff = DiffUpdate<VectorDiff<std::sync::Arc<snapshot::MessageSnapshot>>>;
+/// The changes of a [`ConversationListSubscription`]'s snapshots, as an actor receives them.
+pub type ConversationsDiff = DiffUpdate<VectorDiff<std::sync::Arc<snapshot::ConversationSnapshot>>>;
+/// The changes of a [`ParticipantSubscription`]'s snapshots, as an actor receives them.
+pub type ParticipantsDiff = DiffUpdate<VectorDiff<std::sync::Arc<snapshot::ParticipantSnapshot>>>;
 
 /// What a [`MessageSubscription`] delivers (to a bot actor, say: `impl Handler<MessagesUpdate>`).
 pub type MessagesUpdate = Update<ListSnapshot<snapshot::MessageSnapshot>>;

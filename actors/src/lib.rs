@@ -36,6 +36,8 @@ pub use cache::{Cache, CacheConfig, CacheStats};
 pub use connection::{Lifecycle, Timings};
 pub use error::{Error, ErrorKind, Result};
 pub use http::client as http_client;
+/// The persistent vectors behind list snapshots ([`subscription::List`]).
+pub use imbl;
 pub use registry::{SessionConfig, get_session, terminate_all};
 pub use runtime::{THREAD_NAME, run_on_runtime};
 pub use session::handle::{SessionHandle, TopicGuard};

@@ -64,6 +64,15 @@ impl<I> Clone for Progress<I> {
     }
 }
 
+impl<I: Send + Sync + 'static> talkjs_actors::subscription::Observed for Progress<I> {
+    /// Search results are read whole (`on_results`), not as changes.
+    type Diff = std::convert::Infallible;
+
+    fn reset(&self) -> Vec<Self::Diff> {
+        Vec::new()
+    }
+}
+
 impl<I> PartialEq for Progress<I> {
     /// Results only ever grow or restart empty, so the count tells whether they changed.
     fn eq(&self, other: &Self) -> bool {

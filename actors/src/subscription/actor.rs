@@ -1,9 +1,12 @@
 //! [`SubscriptionActor`]: the generic actor behind every subscription (see the module docs of
 //! [`crate::subscription`]), and [`start`], which starts one on its session's thread.
+use std::sync::Arc;
+
 use actix::prelude::*;
 use talkjs_protocol::path::Topic;
 
 use super::Env;
+use super::diffs::{DiffListener, Observed};
 use super::handle::{self, Listener, Subscription};
 use super::kind::{Kind, LoadReason, Scope, Step};
 use super::published::Published;
@@ -16,6 +19,13 @@ use crate::session::routes::{Find, Found, Routed};
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct AddListener<T: Send + 'static>(pub(crate) Listener<T>);
+
+/// Add a listener of changes; answers the snapshot its first changes apply to.
+pub(crate) struct AddDiffListener<T: Observed>(pub(crate) DiffListener<T>);
+
+impl<T: Observed> Message for AddDiffListener<T> {
+    type Result = Option<T>;
+}
 
 /// Grow a list's window to at least this many items.
 #[derive(Debug, Message)]
@@ -58,7 +68,8 @@ impl<K: Kind> SubscriptionActor<K> {
     fn emit(&mut self) {
         let snapshot = self.kind.snapshot();
         let loaded_all = self.kind.loaded_all();
-        self.published.publish(snapshot, loaded_all);
+        let change = self.kind.take_change();
+        self.published.publish_change(snapshot, loaded_all, change);
     }
 
     fn fail(&mut self, error: &Error, ctx: &mut Context<Self>) {
@@ -211,6 +222,18 @@ impl<K: Kind> Handler<AddListener<K::Snapshot>> for SubscriptionActor<K> {
     }
 }
 
+impl<K: Kind> Handler<AddDiffListener<K::Snapshot>> for SubscriptionActor<K> {
+    type Result = Option<K::Snapshot>;
+
+    fn handle(
+        &mut self,
+        AddDiffListener(l): AddDiffListener<K::Snapshot>,
+        _ctx: &mut Context<Self>,
+    ) -> Option<K::Snapshot> {
+        self.published.add_diff_listener(l)
+    }
+}
+
 impl<K: Kind> Handler<LoadMore> for SubscriptionActor<K> {
     // Atomic: the page holds the mailbox like any other fetch, so events wait for it.
     type Result = AtomicResponse<Self, Result<(), Error>>;
@@ -284,6 +307,7 @@ where
             max_load_more,
             default_load_more,
             listen: addr.clone().recipient(),
+            diffs: Arc::new(addr.clone().recipient::<AddDiffListener<K::Snapshot>>()),
             more: addr.clone().recipient(),
             stop: addr.recipient(),
         }),

@@ -9,7 +9,9 @@ use actix::prelude::*;
 use talkjs_protocol::snapshot::SubscriptionState;
 use tokio::sync::{mpsc, watch};
 
-use super::actor::{AddListener, LoadMore, Unsubscribe};
+use super::actor::{AddDiffListener, AddListener, LoadMore, Unsubscribe};
+use super::diffs::{DiffStream, DiffUpdate};
+use super::list::{List, VectorDiff, WindowLen};
 use crate::error::{Error, ErrorKind};
 
 /// A new snapshot, as listeners receive it. It is also an actix message, so a bot actor can
@@ -128,6 +130,9 @@ pub(crate) struct Mailboxes<T: Send + 'static> {
     /// The count `load_more_default` asks for.
     pub(crate) default_load_more: usize,
     pub(crate) listen: Recipient<AddListener<T>>,
+    /// A `Recipient<AddDiffListener<T>>`, for list snapshots only (a `Recipient` of it needs
+    /// `T: Observed`, which a `Subscription` does not ask of every snapshot).
+    pub(crate) diffs: Arc<dyn std::any::Any + Send + Sync>,
     pub(crate) more: Recipient<LoadMore>,
     pub(crate) stop: Recipient<Unsubscribe>,
 }
@@ -160,7 +165,9 @@ impl<T: Send + 'static> Drop for Inner<T> {
 /// [`on_snapshot`](Subscription::on_snapshot) (a closure), [`stream`](Subscription::stream)
 /// (a `futures` `Stream`), [`send_to`](Subscription::send_to) (an actor's mailbox). A listener
 /// added after the first snapshot starts with the current one. Or read
-/// [`state`](Subscription::state) whenever you like.
+/// [`state`](Subscription::state) whenever you like. A list subscription also offers the
+/// changes of each snapshot ([`diffs`](Subscription::diffs),
+/// [`send_to_diffs`](Subscription::send_to_diffs)).
 pub struct Subscription<T: Send + 'static> {
     inner: Arc<Inner<T>>,
 }
@@ -392,43 +399,87 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Subscription<Option<Arc<Vec<Arc<T>>>>> {
-    /// The items of a list subscription's latest snapshot: empty while it is pending, ended,
-    /// or the list cannot be seen.
+impl<T: PartialEq + Send + Sync + 'static> Subscription<Option<List<T>>> {
+    /// The items of a list subscription's latest snapshot (O(1), shared with the snapshot):
+    /// empty while it is pending, ended, or the list cannot be seen.
     ///
     /// ```no_run
     /// # fn demo(messages: talkjs_actors::subscription::Subscription<talkjs_actors::subscription::ListSnapshot<talkjs_protocol::snapshot::MessageSnapshot>>) {
-    /// for m in messages.items().iter() {
+    /// for m in &messages.items() {
     ///     println!("{}", m.plaintext);
     /// }
     /// # }
     /// ```
-    pub fn items(&self) -> Arc<Vec<Arc<T>>> {
+    pub fn items(&self) -> List<T> {
         self.latest().flatten().unwrap_or_default()
     }
-}
 
-/// Reading a list snapshot without its two layers of `Option`.
-pub trait ListItems<T> {
-    /// The items; empty when the list cannot be seen.
-    fn items(&self) -> &[Arc<T>];
-}
-
-impl<T> ListItems<T> for Option<Arc<Vec<Arc<T>>>> {
-    fn items(&self) -> &[Arc<T>] {
-        self.as_deref().map_or(&[], Vec::as_slice)
+    /// The current snapshot and a `Stream` of the changes of every later one: one `Vec` of
+    /// [`VectorDiff`]s per new snapshot, which applied in order to the items before give the
+    /// items after ([`List::apply`]). A list that cannot be seen (`None`) has no items, so
+    /// hiding it shows as a `Clear`. A snapshot that differs only in `loaded_all` sends no
+    /// changes. A listener that falls behind by [`DIFF_BUFFER`](super::DIFF_BUFFER) batches
+    /// gets one `Reset` with the latest items instead of the batches it missed.
+    ///
+    /// Waits for the first snapshot; `Err` if the subscription ended before it.
+    ///
+    /// ```no_run
+    /// # async fn demo(messages: talkjs_actors::subscription::Subscription<talkjs_actors::subscription::ListSnapshot<talkjs_protocol::snapshot::MessageSnapshot>>) {
+    /// use futures_util::StreamExt;
+    /// use talkjs_actors::subscription::ListItems;
+    ///
+    /// let Ok((first, mut changes)) = messages.diffs().await else { return };
+    /// let mut shown = first.items();
+    /// while let Some(batch) = changes.next().await {
+    ///     shown = shown.apply(batch);
+    ///     println!("{} messages", shown.len());
+    /// }
+    /// # }
+    /// ```
+    pub async fn diffs(
+        &self,
+    ) -> Result<(Option<List<T>>, DiffStream<Option<List<T>>>), Terminated> {
+        let first = self.connected().await?;
+        let Some(actor) = self.mailboxes() else {
+            return Err(Terminated::Unsubscribed);
+        };
+        let (stream, listener) = DiffStream::new(self.clone());
+        match actor.send(AddDiffListener(listener)).await {
+            Ok(Some(current)) => Ok((current, stream)),
+            Ok(None) => Ok((first.snapshot, stream)),
+            Err(_) => Err(self.terminated().await),
+        }
     }
-}
 
-/// How many items a list snapshot shows (for [`Subscription::load_more`]).
-pub trait WindowLen {
-    /// The number of items shown.
-    fn window_len(&self) -> usize;
-}
+    /// Delivers the changes of every new snapshot to an actor's mailbox as a [`DiffUpdate`],
+    /// and returns the snapshot they start from (see [`diffs`](Self::diffs)). When the mailbox
+    /// is full, the actor gets a `Reset` with the next snapshot instead of the changes it
+    /// could not take (raise its capacity with `ctx.set_mailbox_capacity` for bursts).
+    ///
+    /// Waits for the first snapshot; `Err` if the subscription ended before it.
+    pub async fn send_to_diffs(
+        &self,
+        recipient: Recipient<DiffUpdate<VectorDiff<Arc<T>>>>,
+    ) -> Result<Option<List<T>>, Terminated> {
+        let first = self.connected().await?;
+        let Some(actor) = self.mailboxes() else {
+            return Err(Terminated::Unsubscribed);
+        };
+        let listener = super::diffs::DiffListener::Recipient {
+            to: recipient,
+            lagged: false,
+        };
+        match actor.send(AddDiffListener(listener)).await {
+            Ok(current) => Ok(current.unwrap_or(first.snapshot)),
+            Err(_) => Err(self.terminated().await),
+        }
+    }
 
-impl<T> WindowLen for Option<Arc<Vec<Arc<T>>>> {
-    fn window_len(&self) -> usize {
-        self.as_ref().map_or(0, |v| v.len())
+    fn mailboxes(&self) -> Option<Recipient<AddDiffListener<Option<List<T>>>>> {
+        let diffs = self.inner.actor.as_ref()?.diffs.clone();
+        diffs
+            .downcast_ref::<Recipient<AddDiffListener<Option<List<T>>>>>()
+            .cloned()
     }
 }
 

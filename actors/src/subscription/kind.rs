@@ -9,6 +9,7 @@ use talkjs_protocol::path::Topic;
 use talkjs_protocol::snapshot::UserSnapshot;
 
 use super::Env;
+use super::diffs::{Change, Observed};
 use crate::cache::Watcher;
 use crate::error::Error;
 use crate::session::routes::{Found, Lookup, RouteKey};
@@ -58,7 +59,7 @@ impl Scope<'_> {
 /// One kind of subscription: what it subscribes to, how it loads, how events change it.
 pub(crate) trait Kind: Sized + Unpin + Send + 'static {
     /// What listeners receive.
-    type Snapshot: Clone + PartialEq + Send + Sync + Unpin + 'static;
+    type Snapshot: Observed;
     /// The result of a load.
     type Loaded: 'static;
 
@@ -82,6 +83,11 @@ pub(crate) trait Kind: Sized + Unpin + Send + 'static {
     fn on_user(&mut self, user: &Arc<UserSnapshot>) -> bool;
     /// The current snapshot (cheap: kinds keep it built).
     fn snapshot(&self) -> Self::Snapshot;
+    /// What changed since the last call (list kinds record their changes as they make them;
+    /// `Unknown` makes the actor compare snapshots).
+    fn take_change(&mut self) -> Change<<Self::Snapshot as Observed>::Diff> {
+        Change::Unknown
+    }
     /// Whether every item is loaded (true for non-lists).
     fn loaded_all(&self) -> bool {
         true

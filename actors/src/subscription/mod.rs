@@ -17,16 +17,22 @@
 //!   a `UserUpdated` re-emits every snapshot that shows that user.
 //! - **Delivery** of each new snapshot, once, to every listener: closures, `Stream`s and actix
 //!   `Recipient`s ([`Listener`]). A snapshot equal to the last one delivered is not re-emitted.
+//! - **Changes**: list kinds keep their items in a tracked persistent vector that records
+//!   each change as a [`VectorDiff`]; the actor hands each snapshot's changes to listeners of
+//!   changes ([`Subscription::diffs`]) and uses them to tell an equal snapshot in O(1).
 //! - **Reconnects**: on `Routed::Resync` the kind reloads and reconciles (see each kind).
 
 mod actor;
+mod diffs;
 pub mod handle;
 pub mod hydrate;
 mod kind;
 mod kinds;
+mod list;
 mod paging;
 mod published;
 mod start;
+mod tracked;
 
 use std::sync::Arc;
 
@@ -42,7 +48,8 @@ use crate::error::Error;
 use crate::session::Request;
 use crate::session::handle::SessionHandle;
 
-pub use handle::{ListItems, Listener, Subscription, SubscriptionStream, Terminated, Update};
+pub use diffs::{Change, DIFF_BUFFER, DiffStream, DiffUpdate, Observed};
+pub use handle::{Listener, Subscription, SubscriptionStream, Terminated, Update};
 pub(crate) use kind::{Apply, Kind, LoadReason, Scope, Step};
 pub(crate) use kinds::conversation::ConversationKind;
 pub(crate) use kinds::conversations::ConversationListKind;
@@ -53,10 +60,13 @@ pub(crate) use kinds::participants::ParticipantsKind;
 pub(crate) use kinds::reactions::ReactionsKind;
 pub(crate) use kinds::typing::TypingKind;
 pub(crate) use kinds::user::UserKind;
+pub use list::{List, ListItems, VectorDiff, WindowLen};
 pub use published::Published;
+pub use start::WindowOptions;
 
-/// A list snapshot: `None` while the list cannot be seen (not a participant, no such user).
-pub type ListSnapshot<T> = Option<Arc<Vec<Arc<T>>>>;
+/// A list snapshot: `None` while the list cannot be seen (not a participant, no such user),
+/// else its items as a persistent [`List`] (O(1) to clone, shared by every listener).
+pub type ListSnapshot<T> = Option<List<T>>;
 
 /// A session as its subscriptions see it: its [`SessionHandle`], its cache and its user. The
 /// `talkjs` crate holds one per session and starts subscriptions with its `subscribe_*`

@@ -8,6 +8,8 @@
 //! - **listener delivery**: each new snapshot goes, once, to every [`Listener`] (closure,
 //!   channel behind a `Stream`, actix `Recipient`); a snapshot equal to the last one delivered
 //!   is not re-emitted, and a listener added late starts from the current snapshot;
+//! - **change delivery**: each new snapshot's changes (as the kind recorded them, see
+//!   [`Change`]) go to every [`DiffListener`]; an equal snapshot sends none;
 //! - **typed failure**: the [`Error`] that ended it, set before the state turns to the error
 //!   state so that a handle seeing that state finds the typed error.
 
@@ -16,20 +18,22 @@ use std::sync::Arc;
 use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
 use tokio::sync::watch;
 
+use super::diffs::{Change, DiffListener, Observed};
 use super::handle::{Failure, Listener, Update};
 use crate::error::Error;
 
 /// A published state, its typed failure and its listeners. See the module docs.
-pub struct Published<T: Send + 'static> {
+pub struct Published<T: Observed> {
     id: u64,
     state: Arc<watch::Sender<SubscriptionState<T>>>,
     failure: Failure,
     listeners: Vec<Listener<T>>,
+    diff_listeners: Vec<DiffListener<T>>,
     /// The last snapshot delivered, with its `loaded_all`.
     last: Option<(T, bool)>,
 }
 
-impl<T: Send + 'static> std::fmt::Debug for Published<T> {
+impl<T: Observed> std::fmt::Debug for Published<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Published")
             .field("id", &self.id)
@@ -38,13 +42,13 @@ impl<T: Send + 'static> std::fmt::Debug for Published<T> {
     }
 }
 
-impl<T: Clone + PartialEq + Send + Sync + 'static> Default for Published<T> {
+impl<T: Observed> Default for Published<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Clone + PartialEq + Send + Sync + 'static> Published<T> {
+impl<T: Observed> Published<T> {
     /// A pending state, under a fresh id (unique in the process, as [`Update::subscription`]
     /// carries it).
     pub fn new() -> Self {
@@ -53,6 +57,7 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Published<T> {
             state: Arc::new(watch::Sender::new(SubscriptionState::Pending)),
             failure: Arc::default(),
             listeners: Vec::new(),
+            diff_listeners: Vec::new(),
             last: None,
         }
     }
@@ -88,16 +93,32 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Published<T> {
     }
 
     /// Publishes `snapshot` and delivers it to every listener, unless it equals the last one
-    /// delivered or the state ended; true if it was delivered.
+    /// delivered or the state ended; true if it was delivered. Equality is compared only when
+    /// the change is [`Change::Unknown`]; a kind that recorded its change says so (an O(1)
+    /// answer for a list of any length).
     pub fn publish(&mut self, snapshot: T, loaded_all: bool) -> bool {
-        if self.is_terminal()
-            || self
-                .last
-                .as_ref()
-                .is_some_and(|(s, l)| *l == loaded_all && *s == snapshot)
-        {
+        self.publish_change(snapshot, loaded_all, Change::Unknown)
+    }
+
+    /// [`publish`](Self::publish) with what changed since the last snapshot published.
+    pub fn publish_change(
+        &mut self,
+        snapshot: T,
+        loaded_all: bool,
+        change: Change<T::Diff>,
+    ) -> bool {
+        if self.is_terminal() {
             return false;
         }
+        // `None`: not known, a listener of changes gets the snapshot whole (a `Reset`).
+        let diffs = match (&self.last, change) {
+            (None, _) => None,
+            (Some((s, l)), Change::Unknown) if *l == loaded_all && *s == snapshot => return false,
+            (Some(_), Change::Unknown) => None,
+            (Some((_, l)), Change::Unchanged) if *l == loaded_all => return false,
+            (Some(_), Change::Unchanged) => Some(Vec::new()),
+            (Some(_), Change::Diffs(d)) => Some(d),
+        };
         self.last = Some((snapshot.clone(), loaded_all));
         let published = self.state.send_if_modified(|s| {
             if s.is_terminal() {
@@ -112,6 +133,16 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Published<T> {
         if !published {
             return false;
         }
+        let diffs = match diffs {
+            _ if self.diff_listeners.is_empty() => Vec::new(),
+            Some(d) => d,
+            None => snapshot.reset(),
+        };
+        if !diffs.is_empty() {
+            let id = self.id;
+            self.diff_listeners
+                .retain_mut(|l| l.deliver(id, &snapshot, &diffs));
+        }
         let update = Update {
             subscription: self.id,
             snapshot,
@@ -119,6 +150,15 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Published<T> {
         };
         self.listeners.retain_mut(|l| l.deliver(&update));
         true
+    }
+
+    /// Adds a listener of changes, and returns the snapshot its first changes apply to: the
+    /// last one published (`None` before the first: its first batch is then a `Reset`).
+    pub(crate) fn add_diff_listener(&mut self, listener: DiffListener<T>) -> Option<T> {
+        if !self.is_terminal() {
+            self.diff_listeners.push(listener);
+        }
+        self.last.as_ref().map(|(s, _)| s.clone())
     }
 
     /// Adds a listener; it starts from the current snapshot, if one was published and the state

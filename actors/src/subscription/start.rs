@@ -94,7 +94,17 @@ impl Env {
         &self,
         conversation: &str,
     ) -> Subscription<ListSnapshot<MessageSnapshot>> {
-        let kind = MessagesKind::new(conversation, super::kinds::messages::FIRST_WINDOW);
+        self.subscribe_messages_with(conversation, WindowOptions::default())
+    }
+
+    /// A conversation's messages, newest first, with `options` (see [`WindowOptions`]).
+    pub fn subscribe_messages_with(
+        &self,
+        conversation: &str,
+        options: WindowOptions,
+    ) -> Subscription<ListSnapshot<MessageSnapshot>> {
+        let kind = MessagesKind::new(conversation, super::kinds::messages::FIRST_WINDOW)
+            .with_max_window(options.max_window);
         self.subscribe(kind, &[(conversation, "conversation id")])
     }
 
@@ -160,5 +170,37 @@ impl Env {
                 (emoji, "emoji"),
             ],
         )
+    }
+}
+
+/// How a list subscription keeps its window (a Rust addition: the official client has no such
+/// option). The default keeps the official behaviour.
+///
+/// ```
+/// use talkjs_actors::subscription::WindowOptions;
+///
+/// // A bot that stays subscribed for days keeps only the newest 1,000 messages.
+/// let options = WindowOptions::default().max_window(1_000);
+/// assert_eq!(options.max(), Some(1_000));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowOptions {
+    max_window: Option<usize>,
+}
+
+impl WindowOptions {
+    /// Keeps at most the newest `n` items (at least 1): when a new item arrives into a full
+    /// window, the oldest leaves (a `PopBack` among the changes), `loaded_all` becomes false,
+    /// and `load_more` grows the window back up to `n` at most. Without it (the default, as in
+    /// the official client) the window grows with every new item, for as long as the
+    /// subscription lives.
+    pub fn max_window(mut self, n: usize) -> WindowOptions {
+        self.max_window = Some(n.max(1));
+        self
+    }
+
+    /// The bound, if any.
+    pub fn max(&self) -> Option<usize> {
+        self.max_window
     }
 }

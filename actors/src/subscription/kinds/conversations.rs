@@ -30,7 +30,9 @@ use super::conversation::{Entry, EntryStep, last_message};
 use crate::cache::Watcher;
 use crate::error::Error;
 use crate::session::routes::{Found, Lookup, RouteKey};
-use crate::subscription::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step};
+use crate::subscription::diffs::Change;
+use crate::subscription::tracked::Tracked;
+use crate::subscription::{Apply, Env, Kind, ListSnapshot, LoadReason, Scope, Step, VectorDiff};
 
 /// Conversations in the first window (official client: 20).
 pub const FIRST_WINDOW: usize = 20;
@@ -45,7 +47,8 @@ pub struct ConversationListKind {
     /// `None` until loaded, or while the current user does not exist.
     entries: Option<Vec<Entry>>,
     cursor: Option<String>,
-    snapshot: ListSnapshot<ConversationSnapshot>,
+    /// What the list shows, with its changes since the last snapshot.
+    shown: Tracked<ConversationSnapshot>,
 }
 
 /// A load's result: the entries (holding their message topics) and the cursor.
@@ -62,7 +65,7 @@ impl ConversationListKind {
             first_window: first_window.max(1),
             entries: None,
             cursor: None,
-            snapshot: None,
+            shown: Tracked::default(),
         }
     }
 
@@ -74,10 +77,15 @@ impl ConversationListKind {
                     .then_with(|| a.id().cmp(b.id()))
             });
         }
-        self.snapshot = self
-            .entries
-            .as_ref()
-            .map(|es| Arc::new(es.iter().map(|e| e.built.clone()).collect()));
+        // A small window (20, growing by 30 with `load_more`): rebuilt whole, and the change
+        // found by comparing (a conversation that became the most recent is a Remove and an
+        // Insert).
+        match &self.entries {
+            Some(es) => self
+                .shown
+                .replace(es.iter().map(|e| e.built.clone()).collect()),
+            None => self.shown.set_visible(false),
+        }
     }
 
     /// Whether a conversation this active belongs in the window.
@@ -270,11 +278,10 @@ impl Kind for ConversationListKind {
     fn install(&mut self, loaded: Loaded, _: LoadReason, scope: &mut Scope<'_>) -> bool {
         let new = loaded.entries.unwrap_or_default();
         self.let_go_of_others(&new, scope);
-        let before = self.snapshot.clone();
         self.entries = Some(new);
         self.cursor = loaded.cursor;
         self.rebuild();
-        before != self.snapshot
+        self.shown.changed()
     }
 
     fn on_event(&mut self, event: &Arc<Event>, scope: &mut Scope<'_>) -> Step<Self> {
@@ -432,7 +439,11 @@ impl Kind for ConversationListKind {
     }
 
     fn snapshot(&self) -> Self::Snapshot {
-        self.snapshot.clone()
+        self.shown.snapshot()
+    }
+
+    fn take_change(&mut self) -> Change<VectorDiff<Arc<ConversationSnapshot>>> {
+        self.shown.take()
     }
 
     fn loaded_all(&self) -> bool {

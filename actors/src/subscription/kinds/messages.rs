@@ -12,6 +12,9 @@
 //! - **Reconnect**: pages are fetched from the newest until they overlap what is shown; the
 //!   window becomes those pages plus the shown messages older than them. Messages sent while
 //!   the socket was down fill the gap, messages deleted meanwhile disappear, nothing repeats.
+//! - **Changes** are applied by the [`MessageWindow`] in O(log n) each, and recorded for
+//!   listeners of changes; with a bound (`max_window`, a Rust addition) the oldest messages
+//!   leave as new ones arrive, and `load_more` refetches from the newest up to the bound.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,6 +24,10 @@ use talkjs_protocol::event::Event;
 use talkjs_protocol::path::{Route, Topic};
 use talkjs_protocol::request::ListRequest;
 use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
+
+use super::message_window::MessageWindow;
+use crate::subscription::VectorDiff;
+use crate::subscription::diffs::Change;
 use talkjs_protocol::wire::{MessageWire, Millis, Page};
 
 use crate::subscription::hydrate::{self, Hydrated};
@@ -40,13 +47,11 @@ pub const MAX_PAGE: usize = 100;
 pub struct MessagesKind {
     conversation: String,
     first_window: usize,
-    visible: bool,
-    /// Newest first.
-    items: Vec<Arc<MessageSnapshot>>,
+    /// The messages shown, newest first.
+    window: MessageWindow,
     /// Where older messages continue; `None` when all are loaded.
     cursor: Option<String>,
     users: HashMap<String, Arc<UserSnapshot>>,
-    snapshot: ListSnapshot<MessageSnapshot>,
 }
 
 /// A load's result.
@@ -62,43 +67,29 @@ impl MessagesKind {
         MessagesKind {
             conversation: conversation.into(),
             first_window: first_window.max(1),
-            visible: false,
-            items: Vec::new(),
+            window: MessageWindow::default(),
             cursor: None,
             users: HashMap::new(),
-            snapshot: None,
         }
     }
 
-    fn rebuild(&mut self) {
-        self.snapshot = self.visible.then(|| Arc::new(self.items.clone()));
+    /// Shows at most `max` messages, the newest (`None`: all that are loaded, as the official
+    /// client does).
+    pub fn with_max_window(mut self, max: Option<usize>) -> MessagesKind {
+        self.window = MessageWindow::with_max(max);
+        self
     }
 
     fn local_refs(&self, wires: &[MessageWire]) -> HashMap<String, Arc<ReferencedMessageSnapshot>> {
         wires
             .iter()
             .filter_map(|w| w.referenced_message_id.as_ref())
-            .filter_map(|id| {
-                self.items
-                    .iter()
-                    .find(|m| &m.id == id)
-                    .map(|m| (id.clone(), Arc::new(m.to_referenced())))
-            })
+            .filter_map(|id| Some((id.clone(), self.window.referenced(id)?)))
             .collect()
     }
 
-    /// Inserts in newest-first order; false if the id is already shown.
-    fn insert(&mut self, m: Arc<MessageSnapshot>) -> bool {
-        if self.items.iter().any(|x| x.id == m.id) {
-            return false;
-        }
-        let at = self.items.partition_point(|x| x.created_at > m.created_at);
-        self.items.insert(at, m);
-        true
-    }
-
     fn oldest(&self) -> Option<Millis> {
-        self.items.last().map(|m| m.created_at)
+        self.window.oldest().map(|m| m.created_at)
     }
 
     fn hydrate_later(
@@ -123,9 +114,7 @@ impl MessagesKind {
             None => None,
         };
         let reference = match &w.referenced_message_id {
-            Some(id) => Some(Arc::new(
-                self.items.iter().find(|m| &m.id == id)?.to_referenced(),
-            )),
+            Some(id) => Some(self.window.referenced(id)?),
             None => None,
         };
         Some(Arc::new(MessageSnapshot::from_wire(w, sender, reference)))
@@ -251,9 +240,9 @@ impl Kind for MessagesKind {
         // A complete window (nothing older left) stays complete: with nothing shown yet, every
         // message sent while the socket was down belongs in it.
         let stop_at = match reason {
-            LoadReason::Resync if self.visible => match self.items.first() {
+            LoadReason::Resync if self.window.visible() => match self.window.newest() {
                 Some(m) => Some(m.created_at),
-                None if self.cursor.is_none() => Some(Millis::MIN),
+                None if self.loaded_all() => Some(Millis::MIN),
                 None => None,
             },
             _ => None,
@@ -284,21 +273,18 @@ impl Kind for MessagesKind {
 
     fn install(&mut self, loaded: Loaded, reason: LoadReason, _: &mut Scope<'_>) -> bool {
         let Some(h) = loaded.hydrated.filter(|_| loaded.visible) else {
-            let changed = self.visible;
-            self.visible = false;
-            self.items.clear();
+            self.window.hide();
             self.cursor = None;
-            self.rebuild();
-            return changed || self.snapshot.is_none();
+            return true;
         };
         self.users.extend(h.users);
         let fetched = h.messages;
-        if reason == LoadReason::Resync && self.visible && loaded.cursor.is_some() {
+        if reason == LoadReason::Resync && self.window.visible() && loaded.cursor.is_some() {
             // Reconcile: the fetched pages, then what was shown that is older than them.
             let ids: HashSet<&str> = fetched.iter().map(|m| m.id.as_str()).collect();
             let boundary = fetched.last().map_or(Millis::MAX, |m| m.created_at);
             let older: Vec<Arc<MessageSnapshot>> = self
-                .items
+                .window
                 .iter()
                 .filter(|m| m.created_at <= boundary && !ids.contains(m.id.as_str()))
                 .cloned()
@@ -306,16 +292,14 @@ impl Kind for MessagesKind {
             let kept_older = !older.is_empty();
             let mut items = fetched;
             items.extend(older);
-            self.items = items;
+            self.window.reset(items);
             if !kept_older {
                 self.cursor = loaded.cursor;
             }
         } else {
-            self.items = fetched;
+            self.window.reset(fetched);
             self.cursor = loaded.cursor;
         }
-        self.visible = true;
-        self.rebuild();
         true
     }
 
@@ -327,33 +311,29 @@ impl Kind for MessagesKind {
         match &**event {
             Event::SideCreated(_) => Step::Reload,
             Event::SideDeleted(_) => {
-                if !self.visible {
+                if !self.window.visible() {
                     return Step::Unchanged;
                 }
-                self.visible = false;
-                self.items.clear();
+                self.window.hide();
                 self.cursor = None;
-                self.rebuild();
                 Step::Changed
             }
-            _ if !self.visible => Step::Unchanged,
+            _ if !self.window.visible() => Step::Unchanged,
             Event::ConversationCleared(_) => {
-                self.items.clear();
+                self.window.clear();
                 self.cursor = None;
-                self.rebuild();
                 Step::Changed
             }
             Event::MessageCreated(e) => {
                 let w = &e.state;
-                if self.items.iter().any(|m| m.id == w.id) {
+                if self.window.contains(&w.id) {
                     return Step::Unchanged;
                 }
-                if self.cursor.is_some() && self.oldest().is_some_and(|t| w.created_at < t) {
+                if !self.loaded_all() && self.oldest().is_some_and(|t| w.created_at < t) {
                     return Step::Unchanged;
                 }
                 if let Some(m) = self.hydrate_now(w) {
-                    self.insert(m);
-                    self.rebuild();
+                    self.window.insert(m);
                     return Step::Changed;
                 }
                 let work = self.hydrate_later(vec![w.clone()], scope);
@@ -363,10 +343,7 @@ impl Kind for MessagesKind {
                         k.users.extend(h.users);
                         let mut changed = false;
                         for m in h.messages {
-                            changed |= k.insert(m);
-                        }
-                        if changed {
-                            k.rebuild();
+                            changed |= k.window.insert(m);
                         }
                         changed
                     });
@@ -374,62 +351,31 @@ impl Kind for MessagesKind {
                 }))
             }
             Event::MessageEdited(e) => {
-                let Some(at) = self.items.iter().position(|m| m.id == e.message_id) else {
-                    return Step::Unchanged;
-                };
-                let mut next = (*self.items[at]).clone();
-                next.apply(&e.diff);
-                if next == *self.items[at] {
-                    return Step::Unchanged;
+                if self.window.edit(&e.message_id, &e.diff) {
+                    Step::Changed
+                } else {
+                    Step::Unchanged
                 }
-                let next = Arc::new(next);
-                // Replies show the edited message too.
-                let referenced = Arc::new(next.to_referenced());
-                for m in self.items.iter_mut() {
-                    if m.referenced_message_id() == Some(e.message_id.as_str())
-                        && m.referenced_message.is_some()
-                    {
-                        let mut r = (**m).clone();
-                        r.referenced_message = Some(referenced.clone());
-                        *m = Arc::new(r);
-                    }
-                }
-                self.items[at] = next;
-                self.rebuild();
-                Step::Changed
             }
             Event::MessageDeleted(e) => {
-                let before = self.items.len();
-                self.items.retain(|m| m.id != e.message_id);
-                let mut changed = before != self.items.len();
-                for m in self.items.iter_mut() {
-                    if m.referenced_message_id() == Some(e.message_id.as_str()) {
-                        let mut r = (**m).clone();
-                        r.clear_reference_to(&e.message_id);
-                        *m = Arc::new(r);
-                        changed = true;
-                    }
-                }
-                if self.items.is_empty()
+                let changed = self.window.delete(&e.message_id);
+                if self.window.len() == 0
                     && let Some(last) = &e.new_last_message
                 {
                     let work = self.hydrate_later(vec![last.clone()], scope);
-                    self.rebuild();
                     return Step::Later(Box::pin(async move {
                         let h = work.await?;
                         let apply: Apply<MessagesKind> = Box::new(move |k, _| {
                             k.users.extend(h.users);
                             for m in h.messages {
-                                k.insert(m);
+                                k.window.insert(m);
                             }
-                            k.rebuild();
                             true
                         });
                         Ok(apply)
                     }));
                 }
                 if changed {
-                    self.rebuild();
                     Step::Changed
                 } else {
                     Step::Unchanged
@@ -446,17 +392,7 @@ impl Kind for MessagesKind {
             None => return false,
         }
         self.users.insert(user.id.clone(), user.clone());
-        let mut changed = false;
-        for m in self.items.iter_mut() {
-            if let Some(next) = hydrate::with_user(m, user) {
-                *m = Arc::new(next);
-                changed = true;
-            }
-        }
-        if changed {
-            self.rebuild();
-        }
-        changed
+        self.window.on_user(user)
     }
 
     fn find(&self, lookup: &Lookup) -> Option<Found> {
@@ -464,21 +400,23 @@ impl Kind for MessagesKind {
             Lookup::Message {
                 conversation,
                 message,
-            } if *conversation == self.conversation && self.visible => self
-                .items
-                .iter()
-                .find(|m| m.id == *message)
-                .map(|m| Found::Message(m.clone())),
+            } if *conversation == self.conversation && self.window.visible() => {
+                self.window.get(message).map(|m| Found::Message(m.clone()))
+            }
             _ => None,
         }
     }
 
     fn snapshot(&self) -> Self::Snapshot {
-        self.snapshot.clone()
+        self.window.snapshot()
+    }
+
+    fn take_change(&mut self) -> Change<VectorDiff<Arc<MessageSnapshot>>> {
+        self.window.take_change()
     }
 
     fn loaded_all(&self) -> bool {
-        self.cursor.is_none()
+        self.cursor.is_none() && !self.window.trimmed()
     }
 
     fn max_load_more(&self) -> Option<usize> {
@@ -486,12 +424,23 @@ impl Kind for MessagesKind {
     }
 
     fn load_more(&mut self, target: usize, scope: &mut Scope<'_>) -> Option<Step<Self>> {
-        if !self.visible || self.items.len() >= target {
+        let target = self.window.max().map_or(target, |max| target.min(max));
+        if !self.window.visible() || self.window.len() >= target {
             return None;
         }
-        let cursor = self.cursor.clone()?;
-        let want = target - self.items.len();
-        let first = ListRequest::next_page(want.min(MAX_PAGE) as u32, cursor);
+        // Older messages that left a bounded window took their cursor with them: fetch from
+        // the newest again, and show what comes. Otherwise continue from the cursor.
+        let refetch = self.window.trimmed();
+        let (first, want) = if refetch {
+            (ListRequest::first_page(target.min(MAX_PAGE) as u32), target)
+        } else {
+            let want = target - self.window.len();
+            let cursor = self.cursor.clone()?;
+            (
+                ListRequest::next_page(want.min(MAX_PAGE) as u32, cursor),
+                want,
+            )
+        };
         let pages = fetch_messages(
             scope.env,
             scope.watcher,
@@ -504,13 +453,12 @@ impl Kind for MessagesKind {
             let (h, cursor) = pages.await?;
             let apply: Apply<MessagesKind> = Box::new(move |k, _| {
                 k.users.extend(h.users);
-                for m in h.messages {
-                    if !k.items.iter().any(|x| x.id == m.id) {
-                        k.items.push(m);
-                    }
+                if refetch {
+                    k.window.reset(h.messages);
+                } else {
+                    k.window.append_older(h.messages);
                 }
                 k.cursor = cursor;
-                k.rebuild();
                 true
             });
             Ok(apply)

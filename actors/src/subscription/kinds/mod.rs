@@ -4,6 +4,7 @@
 
 pub(crate) mod conversation;
 pub(crate) mod conversations;
+pub(crate) mod message_window;
 pub(crate) mod messages;
 pub(crate) mod online;
 pub(crate) mod participant;

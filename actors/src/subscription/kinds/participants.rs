@@ -137,7 +137,7 @@ impl Kind for ParticipantsKind {
     fn install(&mut self, loaded: Self::Loaded, reason: LoadReason, _: &mut Scope<'_>) -> bool {
         let list = &mut self.list;
         if !loaded.visible {
-            let was_null = list.snapshot.is_none();
+            let was_null = !list.shown.visible();
             return list.hide() || was_null;
         }
         if !(reason == LoadReason::Resync && list.visible && loaded.cursor.is_some()) {
@@ -223,7 +223,14 @@ impl Kind for ParticipantsKind {
     }
 
     fn snapshot(&self) -> Self::Snapshot {
-        self.list.snapshot.clone()
+        self.list.shown.snapshot()
+    }
+
+    fn take_change(
+        &mut self,
+    ) -> crate::subscription::diffs::Change<<Self::Snapshot as crate::subscription::Observed>::Diff>
+    {
+        self.list.shown.take()
     }
 
     fn loaded_all(&self) -> bool {

@@ -199,7 +199,14 @@ impl Kind for ReactionsKind {
     }
 
     fn snapshot(&self) -> Self::Snapshot {
-        self.list.snapshot.clone()
+        self.list.shown.snapshot()
+    }
+
+    fn take_change(
+        &mut self,
+    ) -> crate::subscription::diffs::Change<<Self::Snapshot as crate::subscription::Observed>::Diff>
+    {
+        self.list.shown.take()
     }
 
     fn loaded_all(&self) -> bool {

@@ -17,12 +17,13 @@ use talkjs_protocol::snapshot::UserSnapshot;
 
 use crate::error::Error;
 use crate::subscription::paging::{Pages, Until, fetch_pages};
-use crate::subscription::{Apply, Kind, ListSnapshot, Scope, Step};
+use crate::subscription::tracked::Tracked;
+use crate::subscription::{Apply, Kind, Scope, Step};
 
 /// An item of a list keyed by user (a participant, a reaction).
 pub trait UserItem: Clone + 'static {
     /// What the list shows for it.
-    type Shown: PartialEq + 'static;
+    type Shown: PartialEq + Send + Sync + 'static;
     /// The list order (ascending).
     type Key: Ord;
     /// Whose item it is.
@@ -63,7 +64,8 @@ pub struct UserList<W: UserItem> {
     /// Where the list continues; `None` when all are loaded.
     pub(crate) cursor: Option<String>,
     pub(crate) users: HashMap<String, Arc<UserSnapshot>>,
-    pub(crate) snapshot: ListSnapshot<W::Shown>,
+    /// What the list shows, with its changes since the last snapshot.
+    pub(crate) shown: Tracked<W::Shown>,
 }
 
 impl<W: UserItem> Default for UserList<W> {
@@ -73,20 +75,25 @@ impl<W: UserItem> Default for UserList<W> {
             items: Vec::new(),
             cursor: None,
             users: HashMap::new(),
-            snapshot: None,
+            shown: Tracked::default(),
         }
     }
 }
 
 impl<W: UserItem> UserList<W> {
+    /// Shows the items again. The windows are small (10 or 30, growing by `load_more`): the
+    /// list is rebuilt whole and the change found by comparing.
     pub(crate) fn rebuild(&mut self) {
-        self.snapshot = self
-            .visible
-            .then(|| Arc::new(self.items.iter().filter_map(|e| e.shown.clone()).collect()));
+        if self.visible {
+            let shown = self.items.iter().filter_map(|e| e.shown.clone()).collect();
+            self.shown.replace(shown);
+        } else {
+            self.shown.set_visible(false);
+        }
     }
 
     pub(crate) fn shown_len(&self) -> usize {
-        self.snapshot.as_ref().map_or(0, |s| s.len())
+        self.shown.len()
     }
 
     pub(crate) fn entry(&self, wire: W) -> Entry<W> {
@@ -117,7 +124,7 @@ impl<W: UserItem> UserList<W> {
 
     /// Empties the list and shows `None`; whether that changed the snapshot.
     pub(crate) fn hide(&mut self) -> bool {
-        let changed = self.snapshot.is_some();
+        let changed = self.shown.visible();
         self.visible = false;
         self.items.clear();
         self.cursor = None;
