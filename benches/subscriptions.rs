@@ -5,21 +5,28 @@
 //! figures can be compared side by side as ratios; `conformance/bench/compare-subscriptions.mjs`
 //! runs both benches with the same N and M and prints the table.
 //!
-//! Run (after `cargo build --release -p talkjs-emulator`):
+//! Run (after `cargo build --release -p talkjs-emulator`; nothing here runs under `cargo test`):
 //!
 //! ```text
-//! cargo bench --bench subscriptions                                    # 1000 sessions, 10,000 messages
-//! cargo bench --bench subscriptions -- --sessions 1000 --messages 2000 # the official bench's usual M
-//! cargo bench --bench subscriptions -- --only idle,shared              # or --only cpu
+//! cargo bench --bench subscriptions                                  # everything, N = 1000, M = 2000 and 10000
+//! cargo bench --bench subscriptions -- --only idle,shared            # memory only
+//! cargo bench --bench subscriptions -- --only cpu,raw --messages 2000,10000,40000,100000
+//! cargo bench --bench subscriptions -- --only first                  # time to first snapshot
+//! node conformance/bench/compare-subscriptions.mjs                   # all of it beside the official client
 //! ```
 //!
 //! Options (argv, or the env variable in brackets):
 //! - `--sessions N` \[SESSIONS\]: idle subscriptions to hold (default 1000).
-//! - `--messages M` \[MESSAGES\]: messages to receive for the CPU measurement (default 10000).
+//! - `--messages LIST` \[MESSAGES\]: comma-separated message counts M for the CPU measurement
+//!   (default `2000,10000`); each M is measured for the runtime and then the raw limit.
 //! - `--only LIST` \[ONLY\]: comma-separated measurements to run, of `idle` (one session per
-//!   subscription), `shared` (one session, N subscriptions) and `cpu`. The official bench's
-//!   `--only idle` runs both `idle` and `shared`.
+//!   subscription), `shared` (one session, N subscriptions), `cpu` (the runtime receiving),
+//!   `raw` (the raw limit receiving) and `first` (time to first snapshot); default all. The
+//!   official bench's `--only idle` runs both `idle` and `shared`.
 //! - `--send-concurrency K` \[SEND_CONCURRENCY\]: sends in flight from the sender (default 100).
+//! - `BENCH_WRAP="heaptrack -o /tmp/idle"`: runs each measured process under that command (a
+//!   profiler), e.g. to see where an idle session's bytes go. The figures then include the
+//!   profiler's overhead; use it to attribute, not to measure.
 //!
 //! The emulator: with `HOST` set (and `APP`, and `SECRET` if it requires JWTs) a running
 //! emulator is used. Otherwise the binary is started on a free port with a JWT secret, as the
@@ -64,6 +71,13 @@
 //!   in M: compare at equal M), the raw `cpu_ms` / `wall_ms`, the number of snapshot updates
 //!   and the sender's own time. Clock ticks are 10 ms at 100 Hz: small raw CPU figures are
 //!   coarse.
+//! - The same two metrics with `"client":"raw"`: the raw limit ([`raw`]), a bare awc websocket
+//!   that authenticates, subscribes and decodes each push into talkjs-protocol's typed frames and
+//!   events and nothing else, measured the same way at the same M on a conversation of its own.
+//!   `talkjs-rs / raw` at each M is what the runtime costs above reading the wire.
+//! - `time_to_first_snapshot_ms`: a new session's connect, authenticate, subscribe and first
+//!   page of 30 messages, the median of several sessions in one process after a warm-up; see
+//!   [`first`].
 
 use std::alloc::System;
 use std::cell::{Cell, RefCell};
@@ -84,6 +98,11 @@ use talkjs::params::CreateUserParams;
 use talkjs::snapshot::MessageSnapshot;
 use talkjs::token::JwtSigner;
 use talkjs::{ListSnapshot, MessageSubscription, TalkSession};
+
+#[path = "subscriptions/first.rs"]
+mod first;
+#[path = "subscriptions/raw.rs"]
+mod raw;
 
 /// Counts the bytes currently allocated: the "live heap" of the memory metrics.
 #[global_allocator]
@@ -336,25 +355,77 @@ enum Measure {
     Idle,
     Shared,
     Cpu,
+    Raw,
+    First,
 }
 
 fn parse_only(only: Option<String>) -> Res<Vec<Measure>> {
     let Some(only) = only.filter(|s| !s.is_empty()) else {
-        return Ok(vec![Measure::Idle, Measure::Shared, Measure::Cpu]);
+        return Ok(vec![
+            Measure::Idle,
+            Measure::Shared,
+            Measure::Cpu,
+            Measure::Raw,
+            Measure::First,
+        ]);
     };
     only.split(',')
         .map(|m| match m.trim() {
             "idle" => Ok(Measure::Idle),
             "shared" => Ok(Measure::Shared),
             "cpu" => Ok(Measure::Cpu),
-            other => Err(format!("--only takes idle, shared and cpu, not {other:?}").into()),
+            "raw" => Ok(Measure::Raw),
+            "first" => Ok(Measure::First),
+            other => Err(format!(
+                "--only takes idle, shared, cpu, raw and first, not {other:?}"
+            )
+            .into()),
         })
         .collect()
 }
 
+/// The message counts of the CPU measurement: `--messages 2000,10000`.
+fn parse_messages(list: Option<String>) -> Res<Vec<usize>> {
+    let list = list.unwrap_or_else(|| DEFAULT_MESSAGES.to_owned());
+    list.split(',')
+        .map(|m| match m.trim().replace('_', "").parse() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("--messages takes positive numbers, not {m:?}").into()),
+        })
+        .collect()
+}
+
+/// The default M list: short enough for a quick run, two sizes to show the trend.
+const DEFAULT_MESSAGES: &str = "2000,10000";
+
+/// Who receives in a CPU measurement.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Receiver {
+    /// The runtime: a session and a `subscribe_messages` subscription.
+    Runtime,
+    /// The raw limit ([`raw`]): a bare socket that decodes each push and nothing else.
+    Raw,
+}
+
+impl Receiver {
+    fn client(self) -> &'static str {
+        match self {
+            Receiver::Runtime => "talkjs-rs",
+            Receiver::Raw => "raw",
+        }
+    }
+
+    fn role(self) -> &'static str {
+        match self {
+            Receiver::Runtime => "receiver",
+            Receiver::Raw => "raw-receiver",
+        }
+    }
+}
+
 async fn orchestrate(args: &Args) -> Res<()> {
     let sessions = args.count("sessions", Some("SESSIONS"), 1000)?;
-    let messages = args.count("messages", Some("MESSAGES"), 10_000)?;
+    let messages = parse_messages(args.get("messages", Some("MESSAGES")))?;
     let concurrency = args.count("send-concurrency", Some("SEND_CONCURRENCY"), 100)?;
     let only = parse_only(args.get("only", Some("ONLY")))?;
 
@@ -462,8 +533,26 @@ async fn orchestrate(args: &Args) -> Res<()> {
         }
     }
 
-    if wants(Measure::Cpu) {
-        receive_cpu(&target, &seeder, &run, messages, concurrency, clk_tck).await?;
+    if wants(Measure::First) {
+        time_to_first_snapshot(&target, &seeder, &run).await?;
+    }
+    // At each M, the runtime and then the raw limit (on a conversation of its own).
+    for &m in &messages {
+        for receiver in [Receiver::Runtime, Receiver::Raw] {
+            let wanted = match receiver {
+                Receiver::Runtime => wants(Measure::Cpu),
+                Receiver::Raw => wants(Measure::Raw),
+            };
+            if wanted {
+                let cpu = Cpu {
+                    messages: m,
+                    concurrency,
+                    clk_tck,
+                    receiver,
+                };
+                receive_cpu(&target, &seeder, &run, cpu).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -471,17 +560,25 @@ async fn orchestrate(args: &Args) -> Res<()> {
 const HEAP_MEASURE: &str = "live heap bytes (counting global allocator)";
 const RSS_MEASURE: &str = "rss (/proc/self/statm)";
 
-/// The CPU measurement: seeds a conversation, starts the receiver, sends M messages into it.
-async fn receive_cpu(
-    target: &Target,
-    seeder: &TalkSession,
-    run: &str,
+/// One CPU measurement's settings.
+#[derive(Clone, Copy)]
+struct Cpu {
     messages: usize,
     concurrency: usize,
     clk_tck: u64,
-) -> Res<()> {
-    let conversation = format!("{run}cpu00000");
-    let receiver = format!("{run}recv");
+    receiver: Receiver,
+}
+
+/// The CPU measurement: seeds a conversation, starts the receiver, sends M messages into it.
+async fn receive_cpu(target: &Target, seeder: &TalkSession, run: &str, cpu: Cpu) -> Res<()> {
+    let Cpu {
+        messages,
+        concurrency,
+        clk_tck,
+        receiver: who,
+    } = cpu;
+    let conversation = format!("{run}cpu{}{messages}", who.client());
+    let receiver = format!("{run}recv{}{messages}", who.client());
     let sender_id = format!("{run}send");
     for id in [&receiver, &sender_id] {
         seeder
@@ -506,14 +603,15 @@ async fn receive_cpu(
         ("receiver", receiver),
         ("messages", messages.to_string()),
     ];
-    let mut worker = Worker::spawn("receiver", target, &args)?;
+    let mut worker = Worker::spawn(who.role(), target, &args)?;
     let ready = worker.line().await?;
     if ready.trim() != "ready" {
         return Err(worker.failure(&ready));
     }
 
     log(format!(
-        "sending {messages} messages, {concurrency} in flight"
+        "sending {messages} messages to {}, {concurrency} in flight",
+        who.client()
     ));
     let t = Instant::now();
     let next = Cell::new(0);
@@ -578,15 +676,61 @@ async fn receive_cpu(
         "clk_tck": clk_tck,
     });
     merge(&mut cpu, extra.clone());
-    emit("receive_cpu_ms_per_10k_messages", cpu_ms * scale, "ms", cpu);
+    let client = who.client();
+    emit_as(
+        client,
+        "receive_cpu_ms_per_10k_messages",
+        cpu_ms * scale,
+        "ms",
+        cpu,
+    );
     let mut wall = json!({ "wall_ms": wall_ms.round(), "sender_ms": sender_ms.round() });
     merge(&mut wall, extra);
-    emit(
+    emit_as(
+        client,
         "receive_wall_ms_per_10k_messages",
         wall_ms * scale,
         "ms",
         wall,
     );
+    Ok(())
+}
+
+/// Time to first snapshot ([`first`]): seeds a conversation of [`first::SEEDED`] messages and
+/// its users, then times each user's first snapshot in a fresh process.
+async fn time_to_first_snapshot(target: &Target, seeder: &TalkSession, run: &str) -> Res<()> {
+    let conversation = format!("{run}first");
+    let users: Vec<String> = (0..=first::RUNS).map(|i| format!("{run}f{i:02}")).collect();
+    let conv = seeder.conversation(conversation.as_str());
+    conv.create_if_not_exists(Default::default()).await?;
+    for id in &users {
+        seeder
+            .user(id.as_str())
+            .create_if_not_exists(CreateUserParams::new(id.as_str()))
+            .await?;
+        conv.participant(id.as_str())
+            .create_if_not_exists(Default::default())
+            .await?;
+    }
+    for i in 0..first::SEEDED {
+        conv.send(format!("f{i}")).await?;
+    }
+    let args = [("conversation", conversation), ("users", users.join(","))];
+    let r = Worker::spawn("first", target, &args)?.result().await?;
+    let median = number(&r, "median_ms")?;
+    log(format!(
+        "first snapshot: median {median:.1} ms of {} sessions (warm-up {:.1} ms)",
+        first::RUNS,
+        number(&r, "warm_up_ms")?
+    ));
+    let extra = json!({
+        "runs": first::RUNS,
+        "page": first::FIRST_PAGE,
+        "warm_up_ms": r["warm_up_ms"],
+        "times_ms": r["times_ms"],
+        "measure": "connect, authenticate, subscribe, first page of 30 (median)",
+    });
+    emit("time_to_first_snapshot_ms", median, "ms", extra);
     Ok(())
 }
 
@@ -637,10 +781,15 @@ fn conversation_id(prefix: &str, i: usize) -> String {
     format!("{prefix}c{i:05}")
 }
 
-/// Prints one metric line on stdout.
+/// Prints one metric line of the runtime on stdout.
 fn emit(metric: &str, value: f64, unit: &str, extra: Value) {
+    emit_as("talkjs-rs", metric, value, unit, extra);
+}
+
+/// Prints one metric line of `client` (`talkjs-rs` or `raw`) on stdout.
+fn emit_as(client: &str, metric: &str, value: f64, unit: &str, extra: Value) {
     let mut line = json!({
-        "client": "talkjs-rs",
+        "client": client,
         "metric": metric,
         "value": (value * 100.0).round() / 100.0,
         "unit": unit,
@@ -677,7 +826,17 @@ struct Worker {
 
 impl Worker {
     fn spawn(role: &str, target: &Target, args: &[(&str, String)]) -> Res<Worker> {
-        let mut command = Command::new(std::env::current_exe()?);
+        // BENCH_WRAP="heaptrack -o /tmp/idle" runs each measured process under a profiler.
+        let exe = std::env::current_exe()?;
+        let mut command = match std::env::var("BENCH_WRAP") {
+            Ok(wrap) if !wrap.trim().is_empty() => {
+                let mut words = wrap.split_whitespace();
+                let mut command = Command::new(words.next().unwrap_or_default());
+                command.args(words).arg(exe);
+                command
+            }
+            _ => Command::new(exe),
+        };
         command.args(["--role", role]).args(target.to_args());
         for (name, value) in args {
             command.arg(format!("--{name}")).arg(value);
@@ -698,21 +857,27 @@ impl Worker {
 
     /// The worker's next stdout line, read on a blocking thread so the orchestrator's sessions
     /// keep running meanwhile.
+    /// Lines that are neither `ready` nor JSON are a wrapper's (`BENCH_WRAP`): passed to stderr.
     async fn line(&mut self) -> Res<String> {
-        let mut stdout = self.stdout.take().ok_or("the worker's stdout is closed")?;
-        let (stdout, read) = actix_rt::task::spawn_blocking(move || {
-            let mut line = String::new();
-            let read = stdout.read_line(&mut line).map(|_| line);
-            (stdout, read)
-        })
-        .await?;
-        self.stdout = Some(stdout);
-        let line = read?;
-        if line.is_empty() {
-            let status = self.child.wait()?;
-            return Err(format!("{} exited ({status}) before reporting", self.role).into());
+        loop {
+            let mut stdout = self.stdout.take().ok_or("the worker's stdout is closed")?;
+            let (stdout, read) = actix_rt::task::spawn_blocking(move || {
+                let mut line = String::new();
+                let read = stdout.read_line(&mut line).map(|_| line);
+                (stdout, read)
+            })
+            .await?;
+            self.stdout = Some(stdout);
+            let line = read?;
+            if line.is_empty() {
+                let status = self.child.wait()?;
+                return Err(format!("{} exited ({status}) before reporting", self.role).into());
+            }
+            if line.trim() == "ready" || line.starts_with('{') {
+                return Ok(line);
+            }
+            eprint!("[{}] {line}", self.role);
         }
-        Ok(line)
     }
 
     /// The worker's result: its next line, parsed.
@@ -737,6 +902,13 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // A profiler (BENCH_WRAP) writes its data as the worker exits: let it.
+        if std::env::var_os("BENCH_WRAP").is_some() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -763,16 +935,23 @@ async fn worker(role: &str, args: &Args) -> Res<()> {
                 let (prefix, hub) = (args.required("prefix")?, args.required("hub")?);
                 idle_shared(&target, &prefix, args.count("n", None, 1)?, &hub).await
             }
-            "receiver" => {
+            "receiver" | "raw-receiver" => {
                 let conversation = args.required("conversation")?;
                 let messages = args.count("messages", None, 1)?;
-                receive(
-                    &target,
-                    &conversation,
-                    &args.required("receiver")?,
-                    messages,
-                )
-                .await
+                let receiver = args.required("receiver")?;
+                if role == "raw-receiver" {
+                    raw::receive(&target, &conversation, &receiver, messages).await
+                } else {
+                    receive(&target, &conversation, &receiver, messages).await
+                }
+            }
+            "first" => {
+                let users: Vec<String> = args
+                    .required("users")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+                first::measure(&target, &args.required("conversation")?, &users).await
             }
             other => Err(format!("unknown --role {other:?}").into()),
         }

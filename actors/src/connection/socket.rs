@@ -18,6 +18,7 @@ use talkjs_protocol::frame::{Ack, Frame};
 use tracing::Instrument;
 
 use super::auth::{Auth, Renews};
+use super::frames::LeanFramed;
 use super::heartbeat::Heartbeat;
 use super::stop::Stop;
 use super::{Connection, Lifecycle, Notice, backoff};
@@ -30,10 +31,7 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// The write half of a socket.
-pub(super) type Sink = SinkWrite<
-    ws::Message,
-    SplitSink<actix_codec::Framed<awc::BoxedSocket, ws::Codec>, ws::Message>,
->;
+pub(super) type Sink = SinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
 
 /// Where the connection stands with its socket.
 pub(super) enum Link {
@@ -171,7 +169,7 @@ impl Connection {
                 }
                 match result {
                     Ok((_, framed)) => {
-                        let (sink, stream) = framed.split();
+                        let (sink, stream) = LeanFramed::new(framed).split();
                         let tagged = stream
                             .map(move |item| SocketItem {
                                 generation,
