@@ -42,3 +42,31 @@ pub fn client(timeout: Duration) -> awc::Client {
         .timeout(timeout)
         .finish()
 }
+
+/// How long dialling a websocket (TCP, TLS and the handshake) may take.
+const WS_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The websocket client of this thread, shared by every connection dialling from it.
+///
+/// A socket holds on to the connection pool of the client that dialled it for as long as it is
+/// open (awc's pool guard), so a client per dial kept a pool per session alive. One client per
+/// thread shares it. Its pool has no connection limit: every open websocket counts against the
+/// limit, and awc's default of 100 would make the 101st session's dial wait.
+pub(crate) fn ws_client() -> awc::Client {
+    thread_local! {
+        static WS: std::cell::OnceCell<awc::Client> = const { std::cell::OnceCell::new() };
+    }
+    WS.with(|cell| {
+        cell.get_or_init(|| {
+            let mut connector = awc::Connector::new().limit(0);
+            if let Some(tls) = tls() {
+                connector = connector.rustls_0_23(tls);
+            }
+            awc::Client::builder()
+                .connector(connector)
+                .timeout(WS_CONNECT_TIMEOUT)
+                .finish()
+        })
+        .clone()
+    })
+}

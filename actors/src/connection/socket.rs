@@ -25,8 +25,6 @@ use super::{Connection, Lifecycle, Notice, backoff};
 use crate::random;
 use crate::token::TokenReason;
 
-/// How long dialling (TCP, TLS and the websocket handshake) may take.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// Largest frame accepted from the server.
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
@@ -155,7 +153,7 @@ impl Connection {
         let span = tracing::debug_span!(parent: &self.span, "connect", generation);
         ctx.spawn(
             async move {
-                crate::http::client(CONNECT_TIMEOUT)
+                crate::http::ws_client()
                     .ws(url)
                     .max_frame_size(MAX_FRAME_BYTES)
                     .connect()
