@@ -34,7 +34,9 @@ pub(super) async fn measure(target: &Target, conversation: &str, users: &[String
         let ms = t.elapsed().as_secs_f64() * 1e3;
         let shown = first.snapshot.as_ref().map_or(0, |l| l.len());
         if shown != FIRST_PAGE {
-            return Err(format!("the first snapshot holds {shown} messages, not {FIRST_PAGE}").into());
+            return Err(
+                format!("the first snapshot holds {shown} messages, not {FIRST_PAGE}").into(),
+            );
         }
         times.push(ms);
         drop(sub);

@@ -22,7 +22,9 @@ use talkjs_protocol::frame::{Ack, Frame, Method, Request};
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::request::RenewRequest;
 
-use super::{ACTIVE_TIMEOUT, Res, STALL, TOKEN_LIFETIME, Target, cpu_ticks, report};
+use super::receive::{cpu_ns, cpu_ticks};
+use super::worker::report;
+use super::{ACTIVE_TIMEOUT, Res, STALL, TOKEN_LIFETIME, Target};
 
 /// Largest frame accepted from the server (as the runtime's connection).
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -72,12 +74,7 @@ pub(super) async fn receive(
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
 
-    let renew = Request::new(
-        0,
-        Method::Post,
-        "/session/renew",
-        &RenewRequest { token },
-    )?;
+    let renew = Request::new(0, Method::Post, "/session/renew", &RenewRequest { token })?;
     request(&mut socket, renew).await?;
     let topic = Topic::Messages {
         conversation: conversation.to_owned(),
@@ -88,6 +85,7 @@ pub(super) async fn receive(
     let mut ids: Vec<String> = Vec::with_capacity(messages);
     let mut pushes = 0u64;
     let (user0, system0) = cpu_ticks()?;
+    let cpu0 = cpu_ns();
     let t = Instant::now();
     report("ready")?;
     while ids.len() < messages {
@@ -97,18 +95,20 @@ pub(super) async fn receive(
         pushes += 1;
         send(&mut socket, Frame::Ack(Ack { id: publish.id })).await?;
         for event in publish.events() {
-            if let Event::MessageCreated(created) = event? {
-                if created.conversation_id == conversation {
-                    ids.push(created.message_id);
-                }
+            if let Event::MessageCreated(created) = event?
+                && created.conversation_id == conversation
+            {
+                ids.push(created.message_id);
             }
         }
     }
     let wall_ms = t.elapsed().as_secs_f64() * 1e3;
     let (user1, system1) = cpu_ticks()?;
+    let cpu_ns = cpu_ns() - cpu0;
     Ok(json!({
         "user_ticks": user1 - user0,
         "system_ticks": system1 - system0,
+        "cpu_ns": cpu_ns,
         "wall_ms": wall_ms,
         "updates": pushes,
         "newest_changes": pushes,

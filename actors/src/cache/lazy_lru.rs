@@ -34,7 +34,9 @@ impl<K: Hash + Eq, V> LazyLru<K, V> {
 
     /// Inserts or replaces `key`'s value; returns the old value.
     pub(super) fn put(&mut self, key: K, value: V) -> Option<V> {
-        self.0.get_or_insert_with(LruCache::unbounded).put(key, value)
+        self.0
+            .get_or_insert_with(LruCache::unbounded)
+            .put(key, value)
     }
 
     /// Inserts or replaces `key`'s value; returns the replaced entry.

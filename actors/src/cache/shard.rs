@@ -11,8 +11,8 @@ use talkjs_protocol::wire::MessageWire;
 
 use super::CacheStats;
 use super::inflight::InFlight;
-use super::lazy_lru::LazyLru;
 use super::latest::{LatestEntry, LatestFetch};
+use super::lazy_lru::LazyLru;
 use super::messages::{MessageAnswer, ReadAnswer};
 use super::users::{UserAnswer, UserEntry};
 use crate::session::handle::SessionHandle;
