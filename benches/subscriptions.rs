@@ -5,21 +5,28 @@
 //! figures can be compared side by side as ratios; `conformance/bench/compare-subscriptions.mjs`
 //! runs both benches with the same N and M and prints the table.
 //!
-//! Run (after `cargo build --release -p talkjs-emulator`):
+//! Run (after `cargo build --release -p talkjs-emulator`; nothing here runs under `cargo test`):
 //!
 //! ```text
-//! cargo bench --bench subscriptions                                    # 1000 sessions, 10,000 messages
-//! cargo bench --bench subscriptions -- --sessions 1000 --messages 2000 # the official bench's usual M
-//! cargo bench --bench subscriptions -- --only idle,shared              # or --only cpu
+//! cargo bench --bench subscriptions                                  # everything, N = 1000, M = 2000 and 10000
+//! cargo bench --bench subscriptions -- --only idle,shared            # memory only
+//! cargo bench --bench subscriptions -- --only cpu,raw --messages 2000,10000,40000,100000
+//! cargo bench --bench subscriptions -- --only first                  # time to first snapshot
+//! node conformance/bench/compare-subscriptions.mjs                   # all of it beside the official client
 //! ```
 //!
 //! Options (argv, or the env variable in brackets):
 //! - `--sessions N` \[SESSIONS\]: idle subscriptions to hold (default 1000).
-//! - `--messages M` \[MESSAGES\]: messages to receive for the CPU measurement (default 10000).
+//! - `--messages LIST` \[MESSAGES\]: comma-separated message counts M for the CPU measurement
+//!   (default `2000,10000`); each M is measured for the runtime and then the raw limit.
 //! - `--only LIST` \[ONLY\]: comma-separated measurements to run, of `idle` (one session per
-//!   subscription), `shared` (one session, N subscriptions) and `cpu`. The official bench's
-//!   `--only idle` runs both `idle` and `shared`.
+//!   subscription), `shared` (one session, N subscriptions), `cpu` (the runtime receiving),
+//!   `raw` (the raw limit receiving) and `first` (time to first snapshot); default all. The
+//!   official bench's `--only idle` runs both `idle` and `shared`.
 //! - `--send-concurrency K` \[SEND_CONCURRENCY\]: sends in flight from the sender (default 100).
+//! - `BENCH_WRAP="heaptrack -o /tmp/idle"`: runs each measured process under that command (a
+//!   profiler), e.g. to see where an idle session's bytes go. The figures then include the
+//!   profiler's overhead; use it to attribute, not to measure.
 //!
 //! The emulator: with `HOST` set (and `APP`, and `SECRET` if it requires JWTs) a running
 //! emulator is used. Otherwise the binary is started on a free port with a JWT secret, as the
@@ -55,35 +62,53 @@
 //! - `receive_cpu_ms_per_10k_messages` / `receive_wall_ms_per_10k_messages`: one session
 //!   subscribed to the messages of one empty conversation; the orchestrator (another user, its
 //!   own session) sends M messages into it, K in flight. Value: user + system CPU time of the
-//!   receiving process (all threads; `utime + stime` of `/proc/self/stat`, in clock ticks of
-//!   `getconf CLK_TCK`, 100 if that fails) from just before the sending starts until its
+//!   receiving process (all threads; the `CLOCK_PROCESS_CPUTIME_ID` clock, in nanoseconds; the
+//!   user/system split in `user_ms`/`system_ms` is from `/proc/self/stat`'s clock ticks, 10 ms
+//!   at 100 Hz) from just before the sending starts until its
 //!   snapshot holds all M messages, scaled to 10,000 messages; and the wall time of the same
 //!   span. The snapshot callback does O(1) work. Afterwards the final snapshot must hold exactly
 //!   the M messages sent, each once (their ids, checked against the ids `send` returned, and
 //!   their texts). Each line also carries `messages` (the official client's cost is quadratic
 //!   in M: compare at equal M), the raw `cpu_ms` / `wall_ms`, the number of snapshot updates
-//!   and the sender's own time. Clock ticks are 10 ms at 100 Hz: small raw CPU figures are
-//!   coarse.
+//!   and the sender's own time.
+//! - The same two metrics with `"client":"raw"`: the raw limit ([`raw`]), a bare awc websocket
+//!   that authenticates, subscribes and decodes each push into talkjs-protocol's typed frames and
+//!   events and nothing else, measured the same way at the same M on a conversation of its own.
+//!   `talkjs-rs / raw` at each M is what the runtime costs above reading the wire.
+//! - `time_to_first_snapshot_ms`: a new session's connect, authenticate, subscribe and first
+//!   page of 30 messages, the median of several sessions in one process after a warm-up; see
+//!   [`first`].
 
 use std::alloc::System;
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::error::Error;
-use std::future::{Future, poll_fn};
-use std::io::{BufRead, BufReader, Write};
+use std::future::Future;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::task::{Poll, Waker};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cap::Cap;
-use futures_util::future::{join, join_all};
 use serde_json::{Value, json};
+use talkjs::TalkSession;
 use talkjs::params::CreateUserParams;
-use talkjs::snapshot::MessageSnapshot;
 use talkjs::token::JwtSigner;
-use talkjs::{ListSnapshot, MessageSubscription, TalkSession};
+
+use idle::{idle_sessions, idle_shared, seed_idle};
+use receive::{Cpu, receive, receive_cpu};
+use worker::{Worker, report};
+
+#[path = "subscriptions/first.rs"]
+mod first;
+#[path = "subscriptions/idle.rs"]
+mod idle;
+#[path = "subscriptions/raw.rs"]
+mod raw;
+#[path = "subscriptions/receive.rs"]
+mod receive;
+#[path = "subscriptions/worker.rs"]
+mod worker;
 
 /// Counts the bytes currently allocated: the "live heap" of the memory metrics.
 #[global_allocator]
@@ -336,25 +361,76 @@ enum Measure {
     Idle,
     Shared,
     Cpu,
+    Raw,
+    First,
 }
 
 fn parse_only(only: Option<String>) -> Res<Vec<Measure>> {
     let Some(only) = only.filter(|s| !s.is_empty()) else {
-        return Ok(vec![Measure::Idle, Measure::Shared, Measure::Cpu]);
+        return Ok(vec![
+            Measure::Idle,
+            Measure::Shared,
+            Measure::Cpu,
+            Measure::Raw,
+            Measure::First,
+        ]);
     };
     only.split(',')
         .map(|m| match m.trim() {
             "idle" => Ok(Measure::Idle),
             "shared" => Ok(Measure::Shared),
             "cpu" => Ok(Measure::Cpu),
-            other => Err(format!("--only takes idle, shared and cpu, not {other:?}").into()),
+            "raw" => Ok(Measure::Raw),
+            "first" => Ok(Measure::First),
+            other => {
+                Err(format!("--only takes idle, shared, cpu, raw and first, not {other:?}").into())
+            }
         })
         .collect()
 }
 
+/// The message counts of the CPU measurement: `--messages 2000,10000`.
+fn parse_messages(list: Option<String>) -> Res<Vec<usize>> {
+    let list = list.unwrap_or_else(|| DEFAULT_MESSAGES.to_owned());
+    list.split(',')
+        .map(|m| match m.trim().replace('_', "").parse() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("--messages takes positive numbers, not {m:?}").into()),
+        })
+        .collect()
+}
+
+/// The default M list: short enough for a quick run, two sizes to show the trend.
+const DEFAULT_MESSAGES: &str = "2000,10000";
+
+/// Who receives in a CPU measurement.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Receiver {
+    /// The runtime: a session and a `subscribe_messages` subscription.
+    Runtime,
+    /// The raw limit ([`raw`]): a bare socket that decodes each push and nothing else.
+    Raw,
+}
+
+impl Receiver {
+    fn client(self) -> &'static str {
+        match self {
+            Receiver::Runtime => "talkjs-rs",
+            Receiver::Raw => "raw",
+        }
+    }
+
+    fn role(self) -> &'static str {
+        match self {
+            Receiver::Runtime => "receiver",
+            Receiver::Raw => "raw-receiver",
+        }
+    }
+}
+
 async fn orchestrate(args: &Args) -> Res<()> {
     let sessions = args.count("sessions", Some("SESSIONS"), 1000)?;
-    let messages = args.count("messages", Some("MESSAGES"), 10_000)?;
+    let messages = parse_messages(args.get("messages", Some("MESSAGES")))?;
     let concurrency = args.count("send-concurrency", Some("SEND_CONCURRENCY"), 100)?;
     let only = parse_only(args.get("only", Some("ONLY")))?;
 
@@ -462,8 +538,26 @@ async fn orchestrate(args: &Args) -> Res<()> {
         }
     }
 
-    if wants(Measure::Cpu) {
-        receive_cpu(&target, &seeder, &run, messages, concurrency, clk_tck).await?;
+    if wants(Measure::First) {
+        time_to_first_snapshot(&target, &seeder, &run).await?;
+    }
+    // At each M, the runtime and then the raw limit (on a conversation of its own).
+    for &m in &messages {
+        for receiver in [Receiver::Runtime, Receiver::Raw] {
+            let wanted = match receiver {
+                Receiver::Runtime => wants(Measure::Cpu),
+                Receiver::Raw => wants(Measure::Raw),
+            };
+            if wanted {
+                let cpu = Cpu {
+                    messages: m,
+                    concurrency,
+                    clk_tck,
+                    receiver,
+                };
+                receive_cpu(&target, &seeder, &run, cpu).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -471,176 +565,53 @@ async fn orchestrate(args: &Args) -> Res<()> {
 const HEAP_MEASURE: &str = "live heap bytes (counting global allocator)";
 const RSS_MEASURE: &str = "rss (/proc/self/statm)";
 
-/// The CPU measurement: seeds a conversation, starts the receiver, sends M messages into it.
-async fn receive_cpu(
-    target: &Target,
-    seeder: &TalkSession,
-    run: &str,
-    messages: usize,
-    concurrency: usize,
-    clk_tck: u64,
-) -> Res<()> {
-    let conversation = format!("{run}cpu00000");
-    let receiver = format!("{run}recv");
-    let sender_id = format!("{run}send");
-    for id in [&receiver, &sender_id] {
+/// Time to first snapshot ([`first`]): seeds a conversation of [`first::SEEDED`] messages and
+/// its users, then times each user's first snapshot in a fresh process.
+async fn time_to_first_snapshot(target: &Target, seeder: &TalkSession, run: &str) -> Res<()> {
+    let conversation = format!("{run}first");
+    let users: Vec<String> = (0..=first::RUNS).map(|i| format!("{run}f{i:02}")).collect();
+    let conv = seeder.conversation(conversation.as_str());
+    conv.create_if_not_exists(Default::default()).await?;
+    for id in &users {
         seeder
             .user(id.as_str())
             .create_if_not_exists(CreateUserParams::new(id.as_str()))
             .await?;
-    }
-    let conv = seeder.conversation(conversation.as_str());
-    conv.create_if_not_exists(Default::default()).await?;
-    for id in [&receiver, &sender_id] {
         conv.participant(id.as_str())
             .create_if_not_exists(Default::default())
             .await?;
     }
-    // The sender's socket is open and authenticated before the burst.
-    let sender = target.session(&sender_id).await?;
-    sender.current_user().get().await?;
-    let into = sender.conversation(conversation.as_str());
-
-    let args = [
-        ("conversation", conversation.clone()),
-        ("receiver", receiver),
-        ("messages", messages.to_string()),
-    ];
-    let mut worker = Worker::spawn("receiver", target, &args)?;
-    let ready = worker.line().await?;
-    if ready.trim() != "ready" {
-        return Err(worker.failure(&ready));
+    for i in 0..first::SEEDED {
+        conv.send(format!("f{i}")).await?;
     }
-
+    let args = [("conversation", conversation), ("users", users.join(","))];
+    let r = Worker::spawn("first", target, &args)?.result().await?;
+    let median = number(&r, "median_ms")?;
     log(format!(
-        "sending {messages} messages, {concurrency} in flight"
+        "first snapshot: median {median:.1} ms of {} sessions (warm-up {:.1} ms)",
+        first::RUNS,
+        number(&r, "warm_up_ms")?
     ));
-    let t = Instant::now();
-    let next = Cell::new(0);
-    let ids = RefCell::new(vec![String::new(); messages]);
-    let (next_ref, ids_ref, into_ref) = (&next, &ids, &into);
-    let one = move || async move {
-        loop {
-            let i = next_ref.get();
-            if i >= messages {
-                return Ok::<(), talkjs::Error>(());
-            }
-            next_ref.set(i + 1);
-            let sent = into_ref.send(format!("m{i}")).await?;
-            ids_ref.borrow_mut()[i] = sent.id().to_owned();
-        }
-    };
-    for sent in join_all((0..concurrency.min(messages)).map(|_| one())).await {
-        sent?;
-    }
-    let sender_ms = t.elapsed().as_secs_f64() * 1e3;
-    log(format!(
-        "sent {messages} messages in {} ms",
-        sender_ms.round()
-    ));
-
-    let r = worker.result().await?;
-    // The receiver checked its final snapshot's texts; here its ids must be the ids sent.
-    let received: HashSet<&str> = r["ids"]
-        .as_array()
-        .ok_or("the receiver reported no ids")?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let ids = ids.borrow();
-    let sent: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    if received.len() != messages || sent.len() != messages || received != sent {
-        return Err(format!(
-            "the final snapshot's ids are not the {messages} ids sent ({} distinct received, {} distinct sent)",
-            received.len(),
-            sent.len()
-        )
-        .into());
-    }
-
-    let tick_ms = 1000.0 / clk_tck as f64;
-    let user_ms = number(&r, "user_ticks")? * tick_ms;
-    let system_ms = number(&r, "system_ticks")? * tick_ms;
-    let cpu_ms = user_ms + system_ms;
-    let wall_ms = number(&r, "wall_ms")?;
-    let scale = 10_000.0 / messages as f64;
     let extra = json!({
-        "messages": messages,
-        "conversations": 1,
-        "snapshot_updates": r["updates"],
-        "newest_message_changes": r["newest_changes"],
-        "send_concurrency": concurrency,
+        "runs": first::RUNS,
+        "page": first::FIRST_PAGE,
+        "warm_up_ms": r["warm_up_ms"],
+        "times_ms": r["times_ms"],
+        "measure": "connect, authenticate, subscribe, first page of 30 (median)",
     });
-    let mut cpu = json!({
-        "cpu_ms": cpu_ms.round(),
-        "user_ms": user_ms.round(),
-        "system_ms": system_ms.round(),
-        "clk_tck": clk_tck,
-    });
-    merge(&mut cpu, extra.clone());
-    emit("receive_cpu_ms_per_10k_messages", cpu_ms * scale, "ms", cpu);
-    let mut wall = json!({ "wall_ms": wall_ms.round(), "sender_ms": sender_ms.round() });
-    merge(&mut wall, extra);
-    emit(
-        "receive_wall_ms_per_10k_messages",
-        wall_ms * scale,
-        "ms",
-        wall,
-    );
+    emit("time_to_first_snapshot_ms", median, "ms", extra);
     Ok(())
 }
 
-/// Users `{prefix}u00000..`, conversations `{prefix}c00000..` (n of each): conversation i has
-/// the seeder (its creator), user i and `hub`.
-async fn seed_idle(seeder: &TalkSession, prefix: &str, n: usize, hub: &str) -> Res<()> {
-    let users: Vec<String> = (0..n)
-        .map(|i| user_id(prefix, i))
-        .chain([hub.to_owned()])
-        .collect();
-    for chunk in users.chunks(200) {
-        let creates = chunk.iter().map(|id| async move {
-            seeder
-                .user(id.as_str())
-                .create_if_not_exists(CreateUserParams::new(id.as_str()))
-                .await
-        });
-        for created in join_all(creates).await {
-            created?;
-        }
-    }
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(100) {
-        let creates = chunk.iter().map(|&i| async move {
-            let conv = seeder.conversation(conversation_id(prefix, i));
-            conv.create_if_not_exists(Default::default()).await?;
-            let (user, hub) = join(
-                conv.participant(user_id(prefix, i))
-                    .create_if_not_exists(Default::default()),
-                conv.participant(hub)
-                    .create_if_not_exists(Default::default()),
-            )
-            .await;
-            user.and(hub)
-        });
-        for created in join_all(creates).await {
-            created?;
-        }
-    }
-    Ok(())
-}
-
-fn user_id(prefix: &str, i: usize) -> String {
-    format!("{prefix}u{i:05}")
-}
-
-fn conversation_id(prefix: &str, i: usize) -> String {
-    format!("{prefix}c{i:05}")
-}
-
-/// Prints one metric line on stdout.
+/// Prints one metric line of the runtime on stdout.
 fn emit(metric: &str, value: f64, unit: &str, extra: Value) {
+    emit_as("talkjs-rs", metric, value, unit, extra);
+}
+
+/// Prints one metric line of `client` (`talkjs-rs` or `raw`) on stdout.
+fn emit_as(client: &str, metric: &str, value: f64, unit: &str, extra: Value) {
     let mut line = json!({
-        "client": "talkjs-rs",
+        "client": client,
         "metric": metric,
         "value": (value * 100.0).round() / 100.0,
         "unit": unit,
@@ -668,80 +639,6 @@ fn getconf(name: &str) -> Option<u64> {
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
-/// A measurement in a fresh process: this binary again, with `--role`. Killed when dropped.
-struct Worker {
-    role: String,
-    child: Child,
-    stdout: Option<BufReader<ChildStdout>>,
-}
-
-impl Worker {
-    fn spawn(role: &str, target: &Target, args: &[(&str, String)]) -> Res<Worker> {
-        let mut command = Command::new(std::env::current_exe()?);
-        command.args(["--role", role]).args(target.to_args());
-        for (name, value) in args {
-            command.arg(format!("--{name}")).arg(value);
-        }
-        // The worker's stdout is its protocol lines; its stderr is ours.
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().map(BufReader::new);
-        Ok(Worker {
-            role: role.to_owned(),
-            child,
-            stdout,
-        })
-    }
-
-    /// The worker's next stdout line, read on a blocking thread so the orchestrator's sessions
-    /// keep running meanwhile.
-    async fn line(&mut self) -> Res<String> {
-        let mut stdout = self.stdout.take().ok_or("the worker's stdout is closed")?;
-        let (stdout, read) = actix_rt::task::spawn_blocking(move || {
-            let mut line = String::new();
-            let read = stdout.read_line(&mut line).map(|_| line);
-            (stdout, read)
-        })
-        .await?;
-        self.stdout = Some(stdout);
-        let line = read?;
-        if line.is_empty() {
-            let status = self.child.wait()?;
-            return Err(format!("{} exited ({status}) before reporting", self.role).into());
-        }
-        Ok(line)
-    }
-
-    /// The worker's result: its next line, parsed.
-    async fn result(&mut self) -> Res<Value> {
-        let line = self.line().await?;
-        match serde_json::from_str::<Value>(&line) {
-            Ok(v) if v.get("error").is_none() => Ok(v),
-            _ => Err(self.failure(&line)),
-        }
-    }
-
-    fn failure(&self, line: &str) -> Box<dyn Error> {
-        let line = line.trim();
-        match serde_json::from_str::<Value>(line) {
-            Ok(v) if v["error"].is_string() => {
-                format!("{}: {}", self.role, v["error"].as_str().unwrap_or_default()).into()
-            }
-            _ => format!("{}: unexpected line {line:?}", self.role).into(),
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The measured processes.
 
@@ -763,16 +660,23 @@ async fn worker(role: &str, args: &Args) -> Res<()> {
                 let (prefix, hub) = (args.required("prefix")?, args.required("hub")?);
                 idle_shared(&target, &prefix, args.count("n", None, 1)?, &hub).await
             }
-            "receiver" => {
+            "receiver" | "raw-receiver" => {
                 let conversation = args.required("conversation")?;
                 let messages = args.count("messages", None, 1)?;
-                receive(
-                    &target,
-                    &conversation,
-                    &args.required("receiver")?,
-                    messages,
-                )
-                .await
+                let receiver = args.required("receiver")?;
+                if role == "raw-receiver" {
+                    raw::receive(&target, &conversation, &receiver, messages).await
+                } else {
+                    receive(&target, &conversation, &receiver, messages).await
+                }
+            }
+            "first" => {
+                let users: Vec<String> = args
+                    .required("users")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+                first::measure(&target, &args.required("conversation")?, &users).await
             }
             other => Err(format!("unknown --role {other:?}").into()),
         }
@@ -783,280 +687,9 @@ async fn worker(role: &str, args: &Args) -> Res<()> {
     std::process::exit(0);
 }
 
-/// One line to the orchestrator.
-fn report(line: &str) -> Res<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")?;
-    out.flush()?;
-    Ok(())
-}
-
-/// N sessions, one subscription each.
-async fn idle_sessions(target: &Target, prefix: &str, n: usize) -> Res<Value> {
-    let warm = target.session(&user_id(prefix, n)).await?;
-    let sub = warm
-        .conversation(conversation_id(prefix, n))
-        .subscribe_messages();
-    within(ACTIVE_TIMEOUT, sub.connected(), "the warm-up subscription").await??;
-    sub.unsubscribe();
-    warm.terminate("the warm-up is over");
-    drop((sub, warm));
-
-    let mut held: Vec<(TalkSession, MessageSubscription)> = Vec::with_capacity(n);
-    let before = settled_memory().await?;
-    let t = Instant::now();
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
-        for i in start..end {
-            let session = target.session(&user_id(prefix, i)).await?;
-            let sub = session
-                .conversation(conversation_id(prefix, i))
-                .subscribe_messages();
-            held.push((session, sub));
-        }
-        let subs = held[start..end].iter().map(|(_, sub)| sub);
-        await_active(subs, &format!("subscriptions {start}..{end}")).await?;
-    }
-    let subscribe_ms = t.elapsed().as_secs_f64() * 1e3;
-    assert_active(held.iter().map(|(_, sub)| sub))?;
-    let after = settled_memory().await?;
-    assert_active(held.iter().map(|(_, sub)| sub))?;
-    Ok(growth(before, after, subscribe_ms))
-}
-
-/// One session, N subscriptions.
-async fn idle_shared(target: &Target, prefix: &str, n: usize, hub: &str) -> Res<Value> {
-    let session = target.session(hub).await?;
-    // Stays subscribed, so the session and its socket are in the baseline.
-    let warm = session
-        .conversation(conversation_id(prefix, n))
-        .subscribe_messages();
-    within(ACTIVE_TIMEOUT, warm.connected(), "the warm-up subscription").await??;
-
-    let mut subs: Vec<MessageSubscription> = Vec::with_capacity(n);
-    let before = settled_memory().await?;
-    let t = Instant::now();
-    for start in (0..n).step_by(CHUNK) {
-        let end = (start + CHUNK).min(n);
-        subs.extend((start..end).map(|i| {
-            session
-                .conversation(conversation_id(prefix, i))
-                .subscribe_messages()
-        }));
-        await_active(&subs[start..end], &format!("subscriptions {start}..{end}")).await?;
-    }
-    let subscribe_ms = t.elapsed().as_secs_f64() * 1e3;
-    assert_active(&subs)?;
-    let after = settled_memory().await?;
-    assert_active(&subs)?;
-    Ok(growth(before, after, subscribe_ms))
-}
-
-/// What the receiver's snapshot callback keeps: O(1) work per update.
-struct Progress {
-    updates: u64,
-    newest_changes: u64,
-    latest: ListSnapshot<MessageSnapshot>,
-    /// Woken when the snapshot holds `messages` messages.
-    waker: Option<Waker>,
-    messages: usize,
-}
-
-impl Progress {
-    fn len(&self) -> usize {
-        self.latest.as_ref().map_or(0, |l| l.len())
-    }
-}
-
-fn newest(snapshot: &ListSnapshot<MessageSnapshot>) -> Option<&str> {
-    snapshot.as_ref()?.first().map(|m| m.id.as_str())
-}
-
-/// One session subscribed to the messages of `conversation`, receiving `messages` messages sent
-/// by the orchestrator.
-async fn receive(
-    target: &Target,
-    conversation: &str,
-    receiver: &str,
-    messages: usize,
-) -> Res<Value> {
-    let session = target.session(receiver).await?;
-    let sub = session.conversation(conversation).subscribe_messages();
-    let progress = Arc::new(Mutex::new(Progress {
-        updates: 0,
-        newest_changes: 0,
-        latest: None,
-        waker: None,
-        messages,
-    }));
-    let shared = progress.clone();
-    sub.on_snapshot(move |snapshot, _| {
-        let mut p = shared.lock().expect("not poisoned");
-        p.updates += 1;
-        if newest(snapshot) != newest(&p.latest) {
-            p.newest_changes += 1;
-        }
-        p.latest = snapshot.clone();
-        if p.len() >= p.messages
-            && let Some(waker) = p.waker.take()
-        {
-            waker.wake();
-        }
-    });
-    let first = within(
-        ACTIVE_TIMEOUT,
-        sub.connected(),
-        "the receiving subscription",
-    )
-    .await??;
-    if first.snapshot.as_ref().map(|l| l.len()) != Some(0) {
-        return Err("expected an empty conversation".into());
-    }
-    settled_memory().await?;
-    let (updates0, changes0) = {
-        let p = progress.lock().expect("not poisoned");
-        (p.updates, p.newest_changes)
-    };
-
-    let (user0, system0) = cpu_ticks()?;
-    let t = Instant::now();
-    report("ready")?;
-    // Fails only when nothing arrives for STALL: a long run that progresses is fine.
-    let mut seen = None;
-    loop {
-        let all = poll_fn(|cx| {
-            let mut p = progress.lock().expect("not poisoned");
-            if p.len() >= messages {
-                Poll::Ready(())
-            } else {
-                p.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        });
-        if actix_rt::time::timeout(STALL, all).await.is_ok() {
-            break;
-        }
-        let p = progress.lock().expect("not poisoned");
-        if seen == Some(p.updates) {
-            return Err(format!(
-                "no update for {} s; the snapshot holds {} of {messages} messages",
-                STALL.as_secs(),
-                p.len()
-            )
-            .into());
-        }
-        seen = Some(p.updates);
-    }
-    let wall_ms = t.elapsed().as_secs_f64() * 1e3;
-    let (user1, system1) = cpu_ticks()?;
-
-    // Outside the measurement: every message exactly once.
-    let p = progress.lock().expect("not poisoned");
-    let latest = p.latest.clone().ok_or("the conversation is not visible")?;
-    let texts: HashSet<&str> = latest.iter().map(|m| m.plaintext.as_str()).collect();
-    let ids: HashSet<&str> = latest.iter().map(|m| m.id.as_str()).collect();
-    if latest.len() != messages || texts.len() != messages || ids.len() != messages {
-        return Err(format!(
-            "final snapshot: {} messages, {} distinct texts, {} distinct ids; expected {messages}",
-            latest.len(),
-            texts.len(),
-            ids.len()
-        )
-        .into());
-    }
-    if let Some(i) = (0..messages).find(|i| !texts.contains(format!("m{i}").as_str())) {
-        return Err(format!("message m{i} is missing from the final snapshot").into());
-    }
-    Ok(json!({
-        "user_ticks": user1 - user0,
-        "system_ticks": system1 - system0,
-        "wall_ms": wall_ms,
-        "updates": p.updates - updates0,
-        "newest_changes": p.newest_changes - changes0,
-        "ids": ids,
-    }))
-}
-
-/// Waits until every subscription is active (or fails).
-async fn await_active<'a>(
-    subs: impl IntoIterator<Item = &'a MessageSubscription>,
-    what: &str,
-) -> Res<()> {
-    let connected = join_all(subs.into_iter().map(|sub| sub.connected()));
-    for update in within(ACTIVE_TIMEOUT, connected, what).await? {
-        update?;
-    }
-    Ok(())
-}
-
-/// Every subscription is active with a message list.
-fn assert_active<'a>(subs: impl IntoIterator<Item = &'a MessageSubscription>) -> Res<()> {
-    let mut bad = subs
-        .into_iter()
-        .filter(|sub| !matches!(sub.latest(), Some(Some(_))));
-    match bad.next() {
-        None => Ok(()),
-        Some(first) => Err(format!(
-            "{} subscriptions are not active with a message list (first: {:?})",
-            1 + bad.count(),
-            first.state()
-        )
-        .into()),
-    }
-}
-
 /// `fut`, or an error naming `what` after `limit`.
 async fn within<T>(limit: Duration, fut: impl Future<Output = T>, what: &str) -> Res<T> {
     actix_rt::time::timeout(limit, fut)
         .await
         .map_err(|_| format!("{what} did not become active within {} s", limit.as_secs()).into())
-}
-
-/// The live heap (bytes) and the resident set (pages).
-#[derive(Clone, Copy)]
-struct Memory {
-    heap: usize,
-    rss_pages: u64,
-}
-
-/// Memory after letting timers, sockets and actors settle.
-async fn settled_memory() -> Res<Memory> {
-    actix_rt::time::sleep(SETTLE).await;
-    // /proc/self/statm: size resident shared text lib data dt, in pages.
-    let statm = std::fs::read_to_string("/proc/self/statm")?;
-    let rss_pages = statm
-        .split_whitespace()
-        .nth(1)
-        .ok_or("/proc/self/statm has no resident field")?
-        .parse()?;
-    Ok(Memory {
-        heap: ALLOC.allocated(),
-        rss_pages,
-    })
-}
-
-/// The growth between two readings, as a worker reports it.
-fn growth(before: Memory, after: Memory, subscribe_ms: f64) -> Value {
-    json!({
-        "heap": after.heap as i64 - before.heap as i64,
-        "rss_pages": after.rss_pages as i64 - before.rss_pages as i64,
-        "subscribe_ms": subscribe_ms,
-    })
-}
-
-/// User and system CPU time of this process (all its threads) in clock ticks, from
-/// `/proc/self/stat`.
-fn cpu_ticks() -> Res<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // Field 2, the command name, is in parentheses and may hold spaces: count after it.
-    let rest = &stat[stat
-        .rfind(')')
-        .ok_or("/proc/self/stat has no command name")?
-        + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state), so utime (14) and stime (15) are fields[11] and fields[12].
-    match (fields.get(11), fields.get(12)) {
-        (Some(user), Some(system)) => Ok((user.parse()?, system.parse()?)),
-        _ => Err("/proc/self/stat is too short".into()),
-    }
 }

@@ -31,7 +31,31 @@ fn tls() -> Option<Arc<rustls::ClientConfig>> {
 
 /// A client with TLS and this request timeout.
 pub fn client(timeout: Duration) -> awc::Client {
-    let mut connector = awc::Connector::new();
+    build(timeout, CONNECTION_LIMIT)
+}
+
+/// Connections a [`client`] has open at once (awc's default).
+const CONNECTION_LIMIT: usize = 100;
+
+/// How long dialling a websocket (TCP, TLS and the handshake) may take.
+const WS_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The websocket client of this thread, shared by every connection dialling from it.
+///
+/// A socket holds on to the connection pool of the client that dialled it for as long as it is
+/// open (awc's pool guard), so a client per dial kept a pool per session alive. One client per
+/// thread shares it. Its pool has no connection limit (0): every open websocket counts against
+/// the limit, and a limit of 100 would make the 101st session's dial wait.
+pub(crate) fn ws_client() -> awc::Client {
+    thread_local! {
+        static WS: std::cell::OnceCell<awc::Client> = const { std::cell::OnceCell::new() };
+    }
+    WS.with(|cell| cell.get_or_init(|| build(WS_CONNECT_TIMEOUT, 0)).clone())
+}
+
+/// A client with TLS, this request timeout and this many connections at once (0: no limit).
+fn build(timeout: Duration, limit: usize) -> awc::Client {
+    let mut connector = awc::Connector::new().limit(limit);
     if let Some(tls) = tls() {
         connector = connector.rustls_0_23(tls);
     }

@@ -1,25 +1,28 @@
-// Runs the subscription benchmarks of both clients with the same N and M, one after the other
-// against the same release emulator binary, and prints each metric side by side with the ratio
-// talkjs-rs / official:
-//   - talkjs-rs: `cargo bench --bench subscriptions` (benches/subscriptions.rs)
+// Runs the subscription benchmarks of both clients one after the other against the same
+// release emulator binary, and prints every metric side by side with its ratios:
+//   - talkjs-rs and the raw limit: `cargo bench --bench subscriptions` (benches/subscriptions.rs);
+//     the raw limit is a bare websocket that decodes each push into talkjs-protocol's types and
+//     does nothing else (benches/subscriptions/raw.rs)
 //   - official @talkjs/core: `node bench/subscriptions.mjs` (this folder)
 // Both report the same metrics with the same meaning; see the two files for what is measured.
 //
 // Run (from anywhere; needs `npm ci` in conformance/):
 //
-//   node conformance/bench/compare-subscriptions.mjs                       # N = 1000, M = 2000
-//   node conformance/bench/compare-subscriptions.mjs --sessions 200 --messages 1000
-//   node conformance/bench/compare-subscriptions.mjs --only idle           # or cpu
+//   node conformance/bench/compare-subscriptions.mjs           # N = 1000, M = 2000,10000 (official: 2000)
+//   node conformance/bench/compare-subscriptions.mjs --messages 2000,10000,40000,100000
+//   node conformance/bench/compare-subscriptions.mjs --sessions 200 --messages 1000 --official-messages 1000
+//   node conformance/bench/compare-subscriptions.mjs --only idle  # or cpu, or first
 //
 // Options:
-//   --sessions N          idle subscriptions to hold (default 1000)
-//   --messages M          messages to receive for the CPU measurement (default 2000). The official
-//                         client's receive cost is quadratic in M (2,000 take it about a minute of
-//                         CPU, 10,000 would take about 25 minutes), so figures only compare at
-//                         equal M, which this script guarantees.
-//   --only idle|cpu       one of the two measurements (idle includes the shared-session metrics)
-//   --send-concurrency K  sends in flight (default 100)
-//   --no-build            skip `cargo build --release -p talkjs-emulator`
+//   --sessions N             idle subscriptions to hold (default 1000)
+//   --messages LIST          message counts M for talkjs-rs and the raw limit (default 2000,10000)
+//   --official-messages M    the official client's M (default 2000). Its receive cost is
+//                            quadratic in M (2,000 take it about a minute of CPU, 10,000 would
+//                            take about 25 minutes), so it is compared only at equal M: at an M
+//                            in the list, its ratio is shown.
+//   --only idle|cpu|first    one of the measurements (idle includes the shared-session metrics)
+//   --send-concurrency K     sends in flight (default 100)
+//   --no-build               skip `cargo build --release -p talkjs-emulator`
 //
 // The emulator is TALKJS_EMULATOR_BIN if set, else target/release/talkjs-emulator (built first).
 // The table goes to stdout; progress and both benches' raw JSON lines go to stderr.
@@ -42,11 +45,15 @@ function option(name, fallback) {
 }
 
 const sessions = Number(option("sessions", 1000));
-const messages = Number(option("messages", 2000));
+const messageList = String(option("messages", "2000,10000"));
+const messagesRs = messageList.split(",").map((m) => Number(m.trim().replaceAll("_", "")));
+const messages = Number(option("official-messages", 2000));
 const concurrency = Number(option("send-concurrency", 100));
 const only = option("only", "");
-if (!(sessions > 0 && messages > 0 && concurrency > 0)) throw new Error("--sessions, --messages and --send-concurrency must be positive");
-if (!["", "idle", "cpu"].includes(only)) throw new Error(`--only must be idle or cpu, not ${only}`);
+if (!(sessions > 0 && messages > 0 && concurrency > 0 && messagesRs.every((m) => m > 0))) {
+  throw new Error("--sessions, --messages, --official-messages and --send-concurrency must be positive");
+}
+if (!["", "idle", "cpu", "first"].includes(only)) throw new Error(`--only must be idle, cpu or first, not ${only}`);
 
 const log = (...args) => process.stderr.write(`[compare-subscriptions] ${args.join(" ")}\n`);
 
@@ -68,15 +75,12 @@ function run(command, args, { cwd, env = process.env, capture = true } = {}) {
   });
 }
 
-/// The metric lines of a bench's stdout, by metric name.
+/// The metric lines of a bench's stdout.
 function metrics(stdout) {
-  const byName = new Map();
-  for (const line of stdout.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    const m = JSON.parse(line);
-    byName.set(m.metric, m);
-  }
-  return byName;
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line));
 }
 
 if (!fs.existsSync(path.join(CONFORMANCE, "node_modules/@talkjs/core"))) {
@@ -91,41 +95,44 @@ if (!fs.existsSync(emulatorBin)) throw new Error(`no emulator at ${emulatorBin}:
 const env = { ...process.env, TALKJS_EMULATOR_BIN: emulatorBin };
 delete env.HOST; // both benches start their own emulator from the same binary
 
-const common = ["--sessions", String(sessions), "--messages", String(messages), "--send-concurrency", String(concurrency)];
+const common = ["--sessions", String(sessions), "--send-concurrency", String(concurrency)];
 // The official bench's "idle" covers both idle layouts; the Rust bench names them apart.
-const rustOnly = { "": [], idle: ["--only", "idle,shared"], cpu: ["--only", "cpu"] }[only];
+const rustOnly = { "": [], idle: ["--only", "idle,shared"], cpu: ["--only", "cpu,raw"], first: ["--only", "first"] }[only];
 const officialOnly = only ? ["--only", only] : [];
 
 // One after the other, so neither competes with the other for the two cores.
-const ours = metrics(await run("cargo", ["bench", "--bench", "subscriptions", "--", ...common, ...rustOnly], { cwd: ROOT, env }));
-const theirs = metrics(await run("node", ["bench/subscriptions.mjs", ...common, ...officialOnly], { cwd: CONFORMANCE, env }));
+const ours = metrics(await run("cargo", ["bench", "--bench", "subscriptions", "--", ...common, "--messages", messagesRs.join(","), ...rustOnly], { cwd: ROOT, env }));
+const theirs = metrics(await run("node", ["bench/subscriptions.mjs", ...common, "--messages", String(messages), ...officialOnly], { cwd: CONFORMANCE, env }));
+const all = [...ours, ...theirs];
+const find = (client, metric, m) => all.find((x) => x.client === client && x.metric === metric && (m === undefined || x.messages === m));
 
-const order = [
+const format = (m) => (m ? `${m.value.toLocaleString("en-US", { maximumFractionDigits: 1 })} ${m.unit}` : "—");
+const ratio = (a, b) => (a && b && b.value !== 0 ? (a.value / b.value).toPrecision(3) : "—");
+const rows = [];
+const row = (metric, m, rs, raw, official) =>
+  rows.push([metric, m === undefined ? "" : m.toLocaleString("en-US"), format(rs), format(raw), format(official), ratio(rs, raw), ratio(rs, official)]);
+for (const metric of [
   "idle_subscription_bytes",
   "idle_subscription_rss_bytes",
   "idle_subscription_bytes_shared_session",
   "idle_subscription_rss_bytes_shared_session",
-  "receive_cpu_ms_per_10k_messages",
-  "receive_wall_ms_per_10k_messages",
-];
-const format = (m) => (m ? `${m.value.toLocaleString("en-US", { maximumFractionDigits: 1 })} ${m.unit}` : "—");
-const raw = (m) => (m?.cpu_ms !== undefined ? `${m.cpu_ms} ms` : m?.wall_ms !== undefined ? `${m.wall_ms} ms` : "");
-const rows = [];
-for (const metric of order) {
-  const [a, b] = [ours.get(metric), theirs.get(metric)];
-  if (!a && !b) continue;
-  if (a?.messages !== undefined && b?.messages !== undefined && a.messages !== b.messages) {
-    throw new Error(`${metric}: the benches received different message counts (${a.messages} vs ${b.messages})`);
+  "time_to_first_snapshot_ms",
+]) {
+  const [a, b] = [find("talkjs-rs", metric), find("official", metric)];
+  if (a || b) row(metric, undefined, a, undefined, b);
+}
+const ms = [...new Set([...messagesRs, messages])].sort((x, y) => x - y);
+for (const metric of ["receive_cpu_ms_per_10k_messages", "receive_wall_ms_per_10k_messages"]) {
+  for (const m of ms) {
+    const [a, r, b] = [find("talkjs-rs", metric, m), find("raw", metric, m), find("official", metric, m)];
+    if (a || r || b) row(metric, m, a, r, b);
   }
-  const ratio = a && b && b.value !== 0 ? (a.value / b.value).toPrecision(3) : "—";
-  const raws = metric.startsWith("receive_") ? ` (raw: ${raw(a) || "—"} vs ${raw(b) || "—"})` : "";
-  rows.push([metric, format(a), format(b), ratio + raws]);
 }
 
-const header = ["metric", "talkjs-rs", "official", "talkjs-rs / official"];
+const header = ["metric", "M", "talkjs-rs", "raw limit", "official", "talkjs-rs / raw", "talkjs-rs / official"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-console.log(`N = ${sessions} sessions / subscriptions, M = ${messages} messages, ${concurrency} sends in flight, emulator ${emulatorBin}`);
+console.log(`N = ${sessions} sessions / subscriptions, M = ${messagesRs.join(", ")} (official: ${messages}), ${concurrency} sends in flight, emulator ${emulatorBin}`);
 console.log(line(header));
 console.log(line(widths.map((w) => "-".repeat(w))));
 for (const r of rows) console.log(line(r));

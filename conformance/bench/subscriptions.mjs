@@ -14,7 +14,7 @@
 //   --messages M  [MESSAGES]  messages to receive for the CPU measurement (default 10000)
 //   --conversations C [CONVERSATIONS]  spread the M messages over C conversations, all subscribed
 //                             by the one receiving session (default 1)
-//   --only idle|cpu [ONLY]    run one of the two measurements
+//   --only idle|cpu|first [ONLY]  run one of the measurements (default: all three)
 //   --send-concurrency K [SEND_CONCURRENCY]  sends in flight from the sender (default 100)
 //   BENCH_PROF=DIR            write a V8 CPU profile of each measured process into DIR
 //
@@ -68,6 +68,11 @@
 //     was sent to; that is checked after the measurement. The snapshot callback does O(1) work. Each line also carries the raw cpu_ms / wall_ms, the number of snapshot
 //     updates seen (one per message when the client delivers each event on its own) and the
 //     sender's own time.
+//   time_to_first_snapshot_ms: a conversation with 40 messages and 10 participants; the measured
+//     process, for each participant in turn, starts a session, subscribes to the conversation's
+//     messages and waits for the subscription to be active with its first window (the newest
+//     30 messages, checked), then ends the session. Value: the median span of all but the first
+//     (a warm-up, reported as warm_up_ms): connect, authenticate, subscribe, first page.
 
 import { fork } from "node:child_process";
 import fs from "node:fs";
@@ -137,7 +142,7 @@ async function main() {
   if (!(sessions > 0 && messages > 0 && concurrency > 0 && convCount > 0 && convCount <= messages)) {
     throw new Error("--sessions, --messages, --send-concurrency and --conversations must be positive (and conversations <= messages)");
   }
-  if (!["", "idle", "cpu"].includes(only)) throw new Error(`--only must be idle or cpu, not ${only}`);
+  if (!["", "idle", "cpu", "first"].includes(only)) throw new Error(`--only must be idle, cpu or first, not ${only}`);
 
   let emulator;
   let stopEmulator = async () => {};
@@ -160,7 +165,28 @@ async function main() {
     process.stdout.write(JSON.stringify({ client: "official", metric, value: Math.round(value * 100) / 100, unit, ...extra }) + "\n");
 
   try {
-    if (only !== "cpu") {
+    if (only === "" || only === "first") {
+      const conversation = `${run}first`;
+      const users = Array.from({ length: FIRST_RUNS + 1 }, (_, i) => `${run}f${String(i).padStart(2, "0")}`);
+      const conv = seeder.conversation(conversation);
+      await conv.createIfNotExists();
+      for (const id of users) {
+        await seeder.user(id).createIfNotExists({ name: id });
+        await conv.participant(id).createIfNotExists();
+      }
+      for (let i = 0; i < FIRST_SEEDED; i++) await conv.send(`f${i}`);
+      const r = await runWorker("first", { emulator, conversation, users });
+      log(`first snapshot: median ${r.medianMs.toFixed(1)} ms of ${FIRST_RUNS} sessions (warm-up ${r.warmUpMs.toFixed(1)} ms)`);
+      emit("time_to_first_snapshot_ms", r.medianMs, "ms", {
+        runs: FIRST_RUNS,
+        page: FIRST_PAGE,
+        warm_up_ms: r.warmUpMs,
+        times_ms: r.timesMs,
+        measure: "connect, authenticate, subscribe, first page of 30 (median)",
+      });
+    }
+
+    if (only === "" || only === "idle") {
       const prefix = `${run}i`;
       const hub = `${prefix}hub`;
       let t = performance.now();
@@ -183,7 +209,7 @@ async function main() {
       emit("idle_subscription_rss_bytes_shared_session", r2.rss / sessions, "bytes", { n: sessions, layout: layout2, measure: "rss" });
     }
 
-    if (only !== "idle") {
+    if (only === "" || only === "cpu") {
       const conversations = Array.from({ length: convCount }, (_, c) => `${run}cpu${pad(c)}`);
       const receiver = `${run}recv`;
       const senderId = `${run}send`;
@@ -297,7 +323,7 @@ async function worker(kind) {
   const args = await new Promise((resolve) => process.once("message", resolve));
   let report;
   try {
-    report = { result: await { "idle-sessions": idleSessions, "idle-shared": idleShared, receiver: receive }[kind](args) };
+    report = { result: await { "idle-sessions": idleSessions, "idle-shared": idleShared, receiver: receive, first: firstSnapshot }[kind](args) };
   } catch (e) {
     report = { error: e?.stack ?? String(e) };
   }
@@ -360,6 +386,35 @@ async function idleShared({ emulator, prefix, n, hub }) {
   const after = await settledMemory();
   assertActive(subs);
   return { heap: after.heap - before.heap, rss: after.rss - before.rss, subscribeMs };
+}
+
+/// Time to first snapshot: messages in the conversation (more than a page), the first window,
+/// and the sessions timed after the warm-up (the same as benches/subscriptions/first.rs).
+const FIRST_SEEDED = 40;
+const FIRST_PAGE = 30;
+const FIRST_RUNS = 9;
+
+/// Each user in turn (the first is the warm-up): a new session to its first snapshot.
+async function firstSnapshot({ emulator, conversation, users }) {
+  const emu = emulatorRef(emulator);
+  const times = [];
+  for (const user of users) {
+    const t = performance.now();
+    const s = session(emu, user, emu.options);
+    const sub = s.conversation(conversation).subscribeMessages();
+    const state = await withTimeout(sub.connected, "the first snapshot", 60_000);
+    const elapsed = performance.now() - t;
+    const shown = state.latestSnapshot?.length ?? 0;
+    if (shown !== FIRST_PAGE) throw new Error(`the first snapshot holds ${shown} messages, not ${FIRST_PAGE}`);
+    times.push(elapsed);
+    sub.unsubscribe();
+    endSession(s);
+  }
+  const [warmUpMs, ...timed] = times;
+  const sorted = [...timed].sort((a, b) => a - b);
+  const n = sorted.length;
+  const medianMs = n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  return { warmUpMs, medianMs, timesMs: timed };
 }
 
 /// How long the receiver may go without a single update before the run is declared stuck.
@@ -468,6 +523,7 @@ switch (role) {
   case "idle-sessions":
   case "idle-shared":
   case "receiver":
+  case "first":
     await worker(role);
     break;
   default:

@@ -146,7 +146,9 @@ impl<K: Hash + Eq, V: Clone, S> InFlight<K, V, S> {
     where
         K: Borrow<Q>,
     {
-        self.flights.remove(key)
+        let flight = self.flights.remove(key);
+        self.release_if_empty();
+        flight
     }
 
     /// Ends the fetch of `key` and sends `result` to all its waiters; returns its state.
@@ -155,8 +157,17 @@ impl<K: Hash + Eq, V: Clone, S> InFlight<K, V, S> {
         K: Borrow<Q>,
     {
         let mut flight = self.flights.remove(key)?;
+        self.release_if_empty();
         flight.answer(result);
         Some(flight.state)
+    }
+
+    /// An emptied map keeps its table; most of a session's life nothing is in flight, so the
+    /// table goes back once the last fetch ends.
+    fn release_if_empty(&mut self) {
+        if self.flights.is_empty() && self.flights.capacity() > 0 {
+            self.flights = HashMap::new();
+        }
     }
 
     /// Keys in flight.

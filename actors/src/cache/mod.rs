@@ -45,6 +45,7 @@
 
 mod inflight;
 mod latest;
+mod lazy_lru;
 mod messages;
 mod shard;
 mod users;

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use lru::LruCache;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::wire::MessageWire;
 
 use super::CacheStats;
 use super::inflight::InFlight;
 use super::latest::{LatestEntry, LatestFetch};
+use super::lazy_lru::LazyLru;
 use super::messages::{MessageAnswer, ReadAnswer};
 use super::users::{UserAnswer, UserEntry};
 use crate::session::handle::SessionHandle;
@@ -41,10 +41,10 @@ pub(crate) struct CacheShard {
     /// User fetches in flight, with the events that arrived before each answer.
     pub(super) user_flights: InFlight<String, UserAnswer, Vec<std::sync::Arc<Event>>>,
     /// Users nobody watches, least recently used first, with when they became idle.
-    pub(super) idle: LruCache<String, Instant>,
+    pub(super) idle: LazyLru<String, Instant>,
     /// At most this many idle users.
     pub(super) idle_bound: usize,
-    pub(super) messages: LruCache<(String, String), MessageWire>,
+    pub(super) messages: LazyLru<(String, String), MessageWire>,
     /// At most this many messages.
     pub(super) messages_bound: usize,
     /// Message fetches in flight, by conversation and message.
@@ -69,17 +69,17 @@ impl CacheShard {
         linger: Duration,
         own_thread: bool,
     ) -> CacheShard {
-        // The LRUs start empty and grow to their bound: a session that caches little
-        // costs little (an LRU made with a capacity allocates all of it up front).
+        // The LRUs start empty (unallocated) and grow to their bound: a session that caches
+        // little costs little (an LRU made with a capacity allocates all of it up front).
         CacheShard {
             session,
             linger,
             own_thread,
             users: HashMap::new(),
             user_flights: InFlight::new(),
-            idle: LruCache::unbounded(),
+            idle: LazyLru::new(),
             idle_bound: (config.users / shards).max(1),
-            messages: LruCache::unbounded(),
+            messages: LazyLru::new(),
             messages_bound: (config.messages / shards).max(1),
             message_flights: InFlight::new(),
             reads: InFlight::new(),

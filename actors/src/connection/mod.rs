@@ -25,6 +25,7 @@
 //!
 //! - this file: the actor, what it tells its session ([`Notice`], [`Lifecycle`]) and its
 //!   configuration;
+//! - `frames`: the websocket's framing, with buffers only while bytes are in them;
 //! - `socket`: the socket's state machine (`Link`: unopened, opening, open, backing off,
 //!   closing), dialling, reading frames and losing the socket;
 //! - `auth`: tokens and renews, and whether an open socket is authenticated ([`SetToken`]);
@@ -35,6 +36,7 @@
 
 mod auth;
 mod calls;
+mod frames;
 mod heartbeat;
 mod outage;
 mod socket;

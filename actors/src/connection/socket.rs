@@ -18,22 +18,18 @@ use talkjs_protocol::frame::{Ack, Frame};
 use tracing::Instrument;
 
 use super::auth::{Auth, Renews};
+use super::frames::LeanFramed;
 use super::heartbeat::Heartbeat;
 use super::stop::Stop;
 use super::{Connection, Lifecycle, Notice, backoff};
 use crate::random;
 use crate::token::TokenReason;
 
-/// How long dialling (TCP, TLS and the websocket handshake) may take.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// Largest frame accepted from the server.
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// The write half of a socket.
-pub(super) type Sink = SinkWrite<
-    ws::Message,
-    SplitSink<actix_codec::Framed<awc::BoxedSocket, ws::Codec>, ws::Message>,
->;
+pub(super) type Sink = SinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
 
 /// Where the connection stands with its socket.
 pub(super) enum Link {
@@ -157,7 +153,7 @@ impl Connection {
         let span = tracing::debug_span!(parent: &self.span, "connect", generation);
         ctx.spawn(
             async move {
-                crate::http::client(CONNECT_TIMEOUT)
+                crate::http::ws_client()
                     .ws(url)
                     .max_frame_size(MAX_FRAME_BYTES)
                     .connect()
@@ -171,7 +167,7 @@ impl Connection {
                 }
                 match result {
                     Ok((_, framed)) => {
-                        let (sink, stream) = framed.split();
+                        let (sink, stream) = LeanFramed::new(framed).split();
                         let tagged = stream
                             .map(move |item| SocketItem {
                                 generation,
