@@ -60,7 +60,7 @@ pub enum TokenSource {
         /// Identity-verification signature of the user id, if the app uses one.
         signature: Option<String>,
     },
-    /// A provider, wrapped in a [`TokenActor`](crate::token::TokenActor).
+    /// A provider, run on the session's own context (one fetch at a time).
     Provider(Box<dyn TokenProvider>),
     /// Any actor that answers [`NeedToken`].
     Actor(Recipient<NeedToken>),
@@ -96,7 +96,9 @@ pub(crate) struct Session {
     client_id: String,
     /// Where tokens come from (started on the session's thread in `started`).
     tokens: Option<TokenSource>,
-    source: Option<Recipient<NeedToken>>,
+    source: Option<auth::Source>,
+    /// Requests waiting for the inline provider's fetch in flight.
+    token_waiting: Vec<tokio::sync::oneshot::Sender<Result<String, crate::token::TokenError>>>,
     token: Option<String>,
     connection: Option<Addr<Connection>>,
     connections_started: u64,
@@ -146,6 +148,7 @@ impl Session {
             client_id: crate::random::client_id(),
             tokens: Some(config.tokens),
             source: None,
+            token_waiting: Vec::new(),
             token: None,
             connection: None,
             connections_started: 0,
