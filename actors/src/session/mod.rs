@@ -27,9 +27,9 @@ pub(crate) mod lifecycle;
 pub(crate) mod pipeline;
 pub(crate) mod policy;
 pub(crate) mod routes;
+mod small_map;
 pub(crate) mod topics;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -119,7 +119,7 @@ pub(crate) struct Session {
     /// Parent of every span of this session (its requests, its connections).
     span: tracing::Span,
     /// Wire topics held by subscriptions.
-    topics: HashMap<Topic, TopicEntry>,
+    topics: small_map::SmallMap<Topic, TopicEntry>,
     /// Subscription actors and the events they want.
     routes: Routes,
     /// Who sees every event first, resyncs first and stops with the session (the cache).
@@ -162,7 +162,7 @@ impl Session {
             batches: Vec::new(),
             flush_scheduled: false,
             user_subscribe_frames: 0,
-            topics: HashMap::new(),
+            topics: small_map::SmallMap::default(),
             routes: Routes::default(),
             sinks,
             stale: false,
