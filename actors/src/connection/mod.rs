@@ -74,7 +74,7 @@ pub struct ConnectionConfig {
     /// The user, for token requests.
     pub user_id: String,
     /// Heartbeat, idle and reconnect timings.
-    pub timings: Timings,
+    pub timings: std::sync::Arc<Timings>,
     /// The session's span; the connection's spans are its children.
     pub span: tracing::Span,
     /// Which of the session's connections this is (1, 2, ...).

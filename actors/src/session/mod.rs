@@ -82,17 +82,19 @@ impl std::fmt::Debug for TokenSource {
 pub(crate) struct Settings {
     pub(crate) app_id: String,
     pub(crate) user_id: String,
-    pub(crate) urls: ApiUrls,
+    pub(crate) urls: Arc<ApiUrls>,
     pub(crate) tokens: TokenSource,
-    pub(crate) timings: Timings,
+    pub(crate) timings: Arc<Timings>,
 }
 
 /// The session actor. See the module docs.
 pub(crate) struct Session {
     app_id: String,
     user_id: String,
-    urls: ApiUrls,
-    timings: Timings,
+    /// Shared with the session's handle and its connections.
+    urls: Arc<ApiUrls>,
+    /// Shared with its connections.
+    timings: Arc<Timings>,
     client_id: String,
     /// Where tokens come from (started on the session's thread in `started`).
     tokens: Option<TokenSource>,
@@ -107,7 +109,8 @@ pub(crate) struct Session {
     lifecycle_observers: Vec<Recipient<LifecycleEvent>>,
     event_observers: Vec<Recipient<InboundEvent>>,
     refresh_timer: Option<SpawnHandle>,
-    terminated: Option<Error>,
+    /// Boxed: a live session has none.
+    terminated: Option<Box<Error>>,
     /// Shared with every handle: set once the session ended.
     ended: Arc<AtomicBool>,
     /// Pending batches, in the order they were opened (the order they go out).

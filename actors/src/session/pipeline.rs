@@ -76,7 +76,7 @@ impl Session {
             }),
             app_id: self.app_id.clone(),
             user_id: self.user_id.clone(),
-            timings: self.timings,
+            timings: self.timings.clone(),
             span: self.span.clone(),
             id: self.connections_started + 1,
         };

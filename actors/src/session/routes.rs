@@ -263,7 +263,7 @@ impl Routes {
     }
 
     /// Tells every attached actor that the session ended, and forgets them.
-    pub(crate) fn terminate(&mut self, error: &Option<Error>) {
+    pub(crate) fn terminate(&mut self, error: Option<&Error>) {
         if let Some(e) = error {
             for (_, inbox) in self.keys_of.values() {
                 inbox.do_send(Routed::Ended(e.clone()));
