@@ -70,9 +70,9 @@ pub struct ConnectionConfig {
     /// [`talkjs_protocol::endpoints::ApiUrls::realtime_url`]; called with the connect time.
     pub url: std::sync::Arc<dyn Fn(i64) -> String + Send + Sync>,
     /// The app, for token requests.
-    pub app_id: String,
+    pub app_id: Box<str>,
     /// The user, for token requests.
-    pub user_id: String,
+    pub user_id: Box<str>,
     /// Heartbeat, idle and reconnect timings.
     pub timings: std::sync::Arc<Timings>,
     /// The session's span; the connection's spans are its children.

@@ -74,8 +74,8 @@ impl Session {
             url: Arc::new(move |now| {
                 urls.realtime_url(&app, &user, super::CLIENT_BUILD, &client_id, now)
             }),
-            app_id: self.app_id.clone(),
-            user_id: self.user_id.clone(),
+            app_id: self.app_id.as_str().into(),
+            user_id: self.user_id.as_str().into(),
             timings: self.timings.clone(),
             span: self.span.clone(),
             id: self.connections_started + 1,

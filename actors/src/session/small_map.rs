@@ -9,10 +9,11 @@ use std::hash::Hash;
 /// At most this many entries are kept in the vector.
 const FEW: usize = 8;
 
-/// See the module docs. Iteration order is unspecified, as a `HashMap`'s.
+/// See the module docs. Iteration order is unspecified, as a `HashMap`'s. The `HashMap` is
+/// boxed, so the map is as small as a vector where it is held (the session holds five).
 pub(crate) enum SmallMap<K, V> {
     Few(Vec<(K, V)>),
-    Many(HashMap<K, V>),
+    Many(Box<HashMap<K, V>>),
 }
 
 impl<K, V> Default for SmallMap<K, V> {
@@ -51,7 +52,7 @@ impl<K: Eq + Hash, V> SmallMap<K, V> {
                 }
                 let mut m: HashMap<K, V> = std::mem::take(v).into_iter().collect();
                 m.insert(key, value);
-                *self = SmallMap::Many(m);
+                *self = SmallMap::Many(Box::new(m));
                 None
             }
             SmallMap::Many(m) => m.insert(key, value),
