@@ -77,11 +77,11 @@ impl Session {
             app_id: self.app_id.as_str().into(),
             user_id: self.user_id.as_str().into(),
             timings: self.timings.clone(),
-            span: self.span.clone(),
             id: self.connections_started + 1,
         };
         let me = ctx.address();
-        let conn = Connection::new(config, me.clone().recipient(), me.recipient()).start();
+        let conn =
+            Connection::new(config, &self.span, me.clone().recipient(), me.recipient()).start();
         self.connections_started += 1;
         if let Some(token) = &self.token {
             conn.do_send(SetToken(token.clone()));
