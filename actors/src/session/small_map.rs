@@ -13,6 +13,8 @@ const FEW: usize = 8;
 /// boxed, so the map is as small as a vector where it is held (the session holds five).
 pub(crate) enum SmallMap<K, V> {
     Few(Vec<(K, V)>),
+    // Deliberate: the box keeps every (mostly small) map at a vector's size.
+    #[allow(clippy::box_collection)]
     Many(Box<HashMap<K, V>>),
 }
 
