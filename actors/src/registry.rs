@@ -93,6 +93,9 @@ fn start(config: SessionConfig) -> Result<Env> {
         )
     })?;
     let (tx, rx) = channel::channel(MAILBOX);
+    // One copy of the URLs and timings for the session, its handle and its connections.
+    let urls = Arc::new(config.urls);
+    let timings = Arc::new(config.timings);
     let addr = Addr::<Session>::new(tx);
     let ended = Arc::new(AtomicBool::new(false));
     let user_id: Arc<str> = config.user_id.as_str().into();
@@ -101,7 +104,7 @@ fn start(config: SessionConfig) -> Result<Env> {
         SessionInfo {
             app_id: config.app_id.clone(),
             user_id: user_id.clone(),
-            urls: config.urls.clone(),
+            urls: urls.clone(),
             arbiter: arbiter.clone(),
             ended: ended.clone(),
         },
@@ -109,16 +112,16 @@ fn start(config: SessionConfig) -> Result<Env> {
     let cache = Cache::start(
         &config.cache,
         session.clone(),
-        config.timings.user_unsubscribe_delay,
+        timings.user_unsubscribe_delay,
     );
     let sink = Box::new(cache.clone());
     let started = arbiter.spawn_fn(move || {
         let settings = Settings {
             app_id: config.app_id,
             user_id: config.user_id,
-            urls: config.urls,
+            urls,
             tokens: config.tokens,
-            timings: config.timings,
+            timings,
         };
         Context::with_receiver(rx).run(Session::new(settings, ended, vec![sink]));
     });

@@ -58,6 +58,8 @@ pub(crate) struct CacheShard {
     pub(super) latest_flights: InFlight<u64, MessageAnswer, LatestFetch>,
     pub(super) next_fetch: u64,
     pub(super) latest_fetches: u64,
+    /// The expiry timer, while there are idle users (see `expire_while_idle`).
+    expiry: Option<SpawnHandle>,
 }
 
 impl CacheShard {
@@ -88,16 +90,31 @@ impl CacheShard {
             latest_flights: InFlight::new(),
             next_fetch: 0,
             latest_fetches: 0,
+            expiry: None,
         }
     }
 }
 
 impl Actor for CacheShard {
     type Context = Context<Self>;
+}
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
+impl CacheShard {
+    /// Expires idle users every half linger (20 ms to 1 s) while there are any: a shard without
+    /// idle users (an idle session's) has no timer waking it.
+    pub(super) fn expire_while_idle(&mut self, ctx: &mut Context<Self>) {
+        if self.idle.len() == 0 || self.expiry.is_some() {
+            return;
+        }
         let every = (self.linger / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
-        ctx.run_interval(every, |act, _| act.expire());
+        self.expiry = Some(ctx.run_interval(every, |act, ctx| {
+            act.expire();
+            if act.idle.len() == 0
+                && let Some(timer) = act.expiry.take()
+            {
+                ctx.cancel_future(timer);
+            }
+        }));
     }
 }
 
@@ -107,9 +124,10 @@ impl Handler<super::users::Unwatch> for CacheShard {
     fn handle(
         &mut self,
         super::users::Unwatch(watcher): super::users::Unwatch,
-        _ctx: &mut Context<Self>,
+        ctx: &mut Context<Self>,
     ) {
         self.unwatch_users(watcher);
+        self.expire_while_idle(ctx);
         let watched: Vec<String> = self
             .latest
             .iter()

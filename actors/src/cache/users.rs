@@ -287,6 +287,7 @@ impl Handler<GetUsers> for CacheShard {
             }
         }
         self.fetch(to_fetch, ctx);
+        self.expire_while_idle(ctx);
         if refused {
             return Box::pin(async { Err(full()) });
         }
@@ -304,7 +305,7 @@ impl Handler<GetUsers> for CacheShard {
 impl Handler<UnwatchUser> for CacheShard {
     type Result = ();
 
-    fn handle(&mut self, msg: UnwatchUser, _ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: UnwatchUser, ctx: &mut Context<Self>) {
         let Some(entry) = self.users.get_mut(&msg.user) else {
             return;
         };
@@ -312,6 +313,7 @@ impl Handler<UnwatchUser> for CacheShard {
         entry.watchers.retain(|w| w.id != msg.watcher);
         if before > 0 && entry.watchers.is_empty() {
             self.make_idle(&msg.user);
+            self.expire_while_idle(ctx);
         }
     }
 }

@@ -112,8 +112,8 @@ impl Connection {
     pub(super) fn fetch_token(&mut self, reason: TokenReason, ctx: &mut Context<Self>) {
         tracing::debug!(parent: &self.span, ?reason, "asking for a token");
         let request = NeedToken(TokenRequest {
-            app_id: self.config.app_id.clone(),
-            user_id: self.config.user_id.clone(),
+            app_id: self.config.app_id.to_string(),
+            user_id: self.config.user_id.to_string(),
             reason,
         });
         let source = self.token_source.clone();

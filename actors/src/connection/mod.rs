@@ -70,13 +70,11 @@ pub struct ConnectionConfig {
     /// [`talkjs_protocol::endpoints::ApiUrls::realtime_url`]; called with the connect time.
     pub url: std::sync::Arc<dyn Fn(i64) -> String + Send + Sync>,
     /// The app, for token requests.
-    pub app_id: String,
+    pub app_id: Box<str>,
     /// The user, for token requests.
-    pub user_id: String,
+    pub user_id: Box<str>,
     /// Heartbeat, idle and reconnect timings.
-    pub timings: Timings,
-    /// The session's span; the connection's spans are its children.
-    pub span: tracing::Span,
+    pub timings: std::sync::Arc<Timings>,
     /// Which of the session's connections this is (1, 2, ...).
     pub id: u64,
 }
@@ -201,13 +199,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection that asks `token_source` for tokens and reports to `session`.
+    /// A connection that asks `token_source` for tokens and reports to `session`; its spans
+    /// are children of `parent` (the session's).
     pub fn new(
         config: ConnectionConfig,
+        parent: &tracing::Span,
         session: Recipient<Notice>,
         token_source: Recipient<NeedToken>,
     ) -> Connection {
-        let span = tracing::debug_span!(parent: &config.span, "connection", id = config.id);
+        let span = tracing::debug_span!(parent: parent, "connection", id = config.id);
         Connection {
             config,
             span,

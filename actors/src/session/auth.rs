@@ -13,7 +13,20 @@ use super::{Session, TokenSource};
 use crate::boken::BokenProvider;
 use crate::connection::SetToken;
 use crate::error::{Error, ErrorKind};
-use crate::token::{NeedToken, TokenActor, TokenError, TokenProvider, TokenReason, TokenRequest};
+use crate::token::{NeedToken, TokenError, TokenProvider, TokenReason, TokenRequest};
+
+/// A token fetch's answer: `None` when the source is gone (or there is none).
+type Answer = Option<Result<String, TokenError>>;
+
+/// Where the session's next token comes from.
+pub(super) enum Source {
+    /// A provider (bokens included), run on the session's own context one fetch at a time:
+    /// requests that arrive while a fetch runs get its result (what a
+    /// [`TokenActor`](crate::token::TokenActor) does, without an actor per session).
+    Inline(Box<dyn TokenProvider>),
+    /// Any actor that answers [`NeedToken`].
+    Actor(Recipient<NeedToken>),
+}
 
 /// Refresh a token this long before it expires, when it lives longer than twice this
 /// (official client: 300 s, else at half its life).
@@ -59,29 +72,49 @@ pub(crate) struct HttpToken {
     pub(crate) refresh: bool,
 }
 
-/// Lets a boxed provider be wrapped by [`TokenActor::new`].
-struct BoxedProvider(Box<dyn TokenProvider>);
-
-impl TokenProvider for BoxedProvider {
-    fn fetch_token(&self, request: TokenRequest) -> crate::token::TokenFuture {
-        self.0.fetch_token(request)
-    }
-}
-
 impl Session {
-    /// Starts the token actor of the configured source (on the session's thread).
+    /// Takes up the configured token source.
     pub(super) fn start_token_source(&mut self) {
         let source = match self.tokens.take() {
-            Some(TokenSource::Actor(r)) => r,
-            Some(TokenSource::Provider(p)) => TokenActor::new(BoxedProvider(p)).start().recipient(),
-            Some(TokenSource::Boken { signature }) => {
-                TokenActor::new(BokenProvider::new(self.urls.internal.clone(), signature))
-                    .start()
-                    .recipient()
-            }
+            Some(TokenSource::Actor(r)) => Source::Actor(r),
+            Some(TokenSource::Provider(p)) => Source::Inline(p),
+            Some(TokenSource::Boken { signature }) => Source::Inline(Box::new(BokenProvider::new(
+                self.urls.internal.clone(),
+                signature,
+            ))),
             None => return,
         };
         self.source = Some(source);
+    }
+
+    /// Asks the source for a token. An inline provider runs one fetch at a time on the
+    /// session's context; a request made while one runs waits for its result.
+    fn ask_source(
+        &mut self,
+        msg: NeedToken,
+        ctx: &mut Context<Self>,
+    ) -> futures_util::future::LocalBoxFuture<'static, Answer> {
+        match &self.source {
+            None => Box::pin(std::future::ready(None)),
+            Some(Source::Actor(r)) => {
+                let r = r.clone();
+                Box::pin(async move { r.send(msg).await.ok() })
+            }
+            Some(Source::Inline(provider)) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if self.token_waiting.is_empty() {
+                    let fetch = provider.fetch_token(msg.0);
+                    ctx.spawn(fetch.into_actor(self).map(|result, act, _| {
+                        for waiter in act.token_waiting.drain(..) {
+                            let _ = waiter.send(result.clone());
+                        }
+                        act.token_waiting = Vec::new();
+                    }));
+                }
+                self.token_waiting.push(tx);
+                Box::pin(async move { rx.await.ok() })
+            }
+        }
     }
 
     fn token_request(&self, reason: TokenReason) -> NeedToken {
@@ -105,14 +138,9 @@ impl Session {
         self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
             act.refresh_timer = None;
             let request = act.token_request(TokenReason::Expiring);
-            let Some(source) = act.source.clone() else {
-                return;
-            };
-            ctx.spawn(
-                async move { source.send(request).await }
-                    .into_actor(act)
-                    .map(|result, act, _| match result {
-                        Ok(Ok(token)) => {
+            let fetch = act.ask_source(request, ctx);
+            ctx.spawn(fetch.into_actor(act).map(|result, act, _| match result {
+                        Some(Ok(token)) => {
                             act.token = Some(token.clone());
                             if let Some(conn) = &act.connection {
                                 conn.do_send(SetToken(token));
@@ -120,14 +148,13 @@ impl Session {
                         }
                         // Not fatal: the session lives until the server expires the token,
                         // and then the connection asks again.
-                        Ok(Err(e)) => {
+                        Some(Err(e)) => {
                             tracing::warn!(parent: &act.span, error = %e, "scheduled token refresh failed")
                         }
-                        Err(_) => {
+                        None => {
                             tracing::warn!(parent: &act.span, "token source gone before a scheduled refresh")
                         }
-                    }),
-            );
+                    }));
         }));
     }
 }
@@ -136,7 +163,7 @@ impl Handler<NeedToken> for Session {
     type Result = ResponseActFuture<Self, Result<String, TokenError>>;
 
     /// The connection asks for a token: the cached one for a first connection, else a new one.
-    fn handle(&mut self, msg: NeedToken, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: NeedToken, ctx: &mut Context<Self>) -> Self::Result {
         if self.terminated.is_some() {
             let e = TokenError("the session was terminated".into());
             return Box::pin(async move { Err(e) }.into_actor(self));
@@ -146,25 +173,19 @@ impl Handler<NeedToken> for Session {
         {
             return Box::pin(async move { Ok(token) }.into_actor(self));
         }
-        let source = self.source.clone();
         Box::pin(
-            async move {
-                match source {
-                    Some(source) => source.send(msg).await.ok(),
-                    None => None,
-                }
-            }
-            .into_actor(self)
-            .map(|result, act, _| {
-                let result =
-                    result.unwrap_or_else(|| Err(TokenError("the token source stopped".into())));
-                // A failure is the asker's to report: the connection adds what the server said
-                // when it refused the last token, and ends the session with the whole story.
-                if let Ok(token) = &result {
-                    act.token = Some(token.clone());
-                }
-                result
-            }),
+            self.ask_source(msg, ctx)
+                .into_actor(self)
+                .map(|result, act, _| {
+                    let result = result
+                        .unwrap_or_else(|| Err(TokenError("the token source stopped".into())));
+                    // A failure is the asker's to report: the connection adds what the server said
+                    // when it refused the last token, and ends the session with the whole story.
+                    if let Ok(token) = &result {
+                        act.token = Some(token.clone());
+                    }
+                    result
+                }),
         )
     }
 }
@@ -186,7 +207,7 @@ impl Handler<SetTokenSource> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SetTokenSource, _ctx: &mut Context<Self>) {
-        self.source = Some(msg.0);
+        self.source = Some(Source::Actor(msg.0));
     }
 }
 

@@ -91,7 +91,8 @@ impl Handler<Attach> for Session {
 
     fn handle(&mut self, msg: Attach, _ctx: &mut Context<Self>) {
         if let Some(e) = &self.terminated {
-            msg.inbox.do_send(Routed::Ended(e.clone()));
+            msg.inbox
+                .do_send(Routed::Ended(crate::error::Error::clone(e)));
             return;
         }
         self.routes.attach(msg);

@@ -44,7 +44,7 @@ use crate::token::{NeedToken, TokenActor, TokenProvider};
 pub(crate) struct SessionInfo {
     pub(crate) app_id: String,
     pub(crate) user_id: Arc<str>,
-    pub(crate) urls: ApiUrls,
+    pub(crate) urls: std::sync::Arc<ApiUrls>,
     /// The thread the session's actors run on.
     pub(crate) arbiter: ArbiterHandle,
     /// Set by the session when it terminates.

@@ -73,9 +73,9 @@ impl Session {
         for sink in self.sinks.drain(..) {
             sink.stop();
         }
-        self.terminated = Some(error);
+        self.terminated = Some(Box::new(error));
         // Subscriptions end with the session's reason.
-        self.routes.terminate(&self.terminated);
+        self.routes.terminate(self.terminated.as_deref());
         self.topics.clear();
     }
 

@@ -27,9 +27,9 @@ pub(crate) mod lifecycle;
 pub(crate) mod pipeline;
 pub(crate) mod policy;
 pub(crate) mod routes;
+mod small_map;
 pub(crate) mod topics;
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -60,7 +60,7 @@ pub enum TokenSource {
         /// Identity-verification signature of the user id, if the app uses one.
         signature: Option<String>,
     },
-    /// A provider, wrapped in a [`TokenActor`](crate::token::TokenActor).
+    /// A provider, run on the session's own context (one fetch at a time).
     Provider(Box<dyn TokenProvider>),
     /// Any actor that answers [`NeedToken`].
     Actor(Recipient<NeedToken>),
@@ -82,21 +82,25 @@ impl std::fmt::Debug for TokenSource {
 pub(crate) struct Settings {
     pub(crate) app_id: String,
     pub(crate) user_id: String,
-    pub(crate) urls: ApiUrls,
+    pub(crate) urls: Arc<ApiUrls>,
     pub(crate) tokens: TokenSource,
-    pub(crate) timings: Timings,
+    pub(crate) timings: Arc<Timings>,
 }
 
 /// The session actor. See the module docs.
 pub(crate) struct Session {
     app_id: String,
     user_id: String,
-    urls: ApiUrls,
-    timings: Timings,
+    /// Shared with the session's handle and its connections.
+    urls: Arc<ApiUrls>,
+    /// Shared with its connections.
+    timings: Arc<Timings>,
     client_id: String,
     /// Where tokens come from (started on the session's thread in `started`).
     tokens: Option<TokenSource>,
-    source: Option<Recipient<NeedToken>>,
+    source: Option<auth::Source>,
+    /// Requests waiting for the inline provider's fetch in flight.
+    token_waiting: Vec<tokio::sync::oneshot::Sender<Result<String, crate::token::TokenError>>>,
     token: Option<String>,
     connection: Option<Addr<Connection>>,
     connections_started: u64,
@@ -105,7 +109,8 @@ pub(crate) struct Session {
     lifecycle_observers: Vec<Recipient<LifecycleEvent>>,
     event_observers: Vec<Recipient<InboundEvent>>,
     refresh_timer: Option<SpawnHandle>,
-    terminated: Option<Error>,
+    /// Boxed: a live session has none.
+    terminated: Option<Box<Error>>,
     /// Shared with every handle: set once the session ended.
     ended: Arc<AtomicBool>,
     /// Pending batches, in the order they were opened (the order they go out).
@@ -117,7 +122,7 @@ pub(crate) struct Session {
     /// Parent of every span of this session (its requests, its connections).
     span: tracing::Span,
     /// Wire topics held by subscriptions.
-    topics: HashMap<Topic, TopicEntry>,
+    topics: small_map::SmallMap<Topic, TopicEntry>,
     /// Subscription actors and the events they want.
     routes: Routes,
     /// Who sees every event first, resyncs first and stops with the session (the cache).
@@ -146,6 +151,7 @@ impl Session {
             client_id: crate::random::client_id(),
             tokens: Some(config.tokens),
             source: None,
+            token_waiting: Vec::new(),
             token: None,
             connection: None,
             connections_started: 0,
@@ -159,7 +165,7 @@ impl Session {
             batches: Vec::new(),
             flush_scheduled: false,
             user_subscribe_frames: 0,
-            topics: HashMap::new(),
+            topics: small_map::SmallMap::default(),
             routes: Routes::default(),
             sinks,
             stale: false,

@@ -74,14 +74,14 @@ impl Session {
             url: Arc::new(move |now| {
                 urls.realtime_url(&app, &user, super::CLIENT_BUILD, &client_id, now)
             }),
-            app_id: self.app_id.clone(),
-            user_id: self.user_id.clone(),
-            timings: self.timings,
-            span: self.span.clone(),
+            app_id: self.app_id.as_str().into(),
+            user_id: self.user_id.as_str().into(),
+            timings: self.timings.clone(),
             id: self.connections_started + 1,
         };
         let me = ctx.address();
-        let conn = Connection::new(config, me.clone().recipient(), me.recipient()).start();
+        let conn =
+            Connection::new(config, &self.span, me.clone().recipient(), me.recipient()).start();
         self.connections_started += 1;
         if let Some(token) = &self.token {
             conn.do_send(SetToken(token.clone()));

@@ -16,6 +16,7 @@ use futures_util::future::{LocalBoxFuture, Shared};
 use talkjs_protocol::event::Event;
 use talkjs_protocol::snapshot::{ConversationSnapshot, MessageSnapshot, ParticipantSnapshot};
 
+use super::small_map::SmallMap;
 use crate::error::Error;
 
 /// Which pushed events an attached actor receives.
@@ -164,26 +165,30 @@ pub(crate) struct TopicEntry {
 /// The attached actors, by key and by id.
 #[derive(Default)]
 pub(crate) struct Routes {
-    by_key: std::collections::HashMap<RouteKey, Vec<(u64, Recipient<Routed>)>>,
-    keys_of: std::collections::HashMap<u64, (Vec<RouteKey>, Recipient<Routed>)>,
-    finders: std::collections::HashMap<u64, Recipient<Find>>,
+    by_key: SmallMap<RouteKey, Vec<(u64, Recipient<Routed>)>>,
+    keys_of: SmallMap<u64, (Vec<RouteKey>, Recipient<Routed>)>,
+    finders: SmallMap<u64, Recipient<Find>>,
     /// The actors attached with [`Attach::resync_always`].
-    always: std::collections::HashSet<u64>,
+    always: SmallMap<u64, ()>,
 }
 
 impl Routes {
     pub(crate) fn attach(&mut self, a: Attach) {
         for k in &a.keys {
-            self.by_key
-                .entry(k.clone())
-                .or_default()
-                .push((a.id, a.inbox.clone()));
+            let entry = (a.id, a.inbox.clone());
+            match self.by_key.get_mut(k) {
+                Some(v) => v.push(entry),
+                // Most keys have one receiver: room for exactly that.
+                None => {
+                    self.by_key.insert(k.clone(), vec![entry]);
+                }
+            }
         }
         if let Some(f) = a.finder {
             self.finders.insert(a.id, f);
         }
         if a.resync_always {
-            self.always.insert(a.id);
+            self.always.insert(a.id, ());
         }
         self.keys_of.insert(a.id, (a.keys, a.inbox));
     }
@@ -250,7 +255,7 @@ impl Routes {
     /// Tells the actors attached with [`Attach::resync_always`] to refetch (after a restart the
     /// server announced, when the others do not).
     pub(crate) fn resync_always(&self) {
-        for id in &self.always {
+        for id in self.always.keys() {
             if let Some((_, inbox)) = self.keys_of.get(id) {
                 inbox.do_send(Routed::Resync);
             }
@@ -258,7 +263,7 @@ impl Routes {
     }
 
     /// Tells every attached actor that the session ended, and forgets them.
-    pub(crate) fn terminate(&mut self, error: &Option<Error>) {
+    pub(crate) fn terminate(&mut self, error: Option<&Error>) {
         if let Some(e) = error {
             for (_, inbox) in self.keys_of.values() {
                 inbox.do_send(Routed::Ended(e.clone()));

@@ -140,8 +140,11 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
             Some(ctx.address().recipient()),
         ));
         // SUBSCRIBE first, then the load's GETs: the session keeps their order on the wire.
-        let mut holds = Vec::new();
-        for topic in std::mem::take(&mut self.primary) {
+        let primary = std::mem::take(&mut self.primary);
+        // Room for exactly these guards (a first push would make room for four).
+        self.primary_held.reserve_exact(primary.len());
+        let mut holds = Vec::with_capacity(primary.len());
+        for topic in primary {
             let (guard, subscribed) = self.env.session.subscribe_topic(topic);
             self.primary_held.push(guard);
             holds.push(subscribed);
