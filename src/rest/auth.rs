@@ -8,27 +8,18 @@
 //! a token is ever logged: `Debug` shows neither.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use talkjs_actors::token::JwtSigner;
 
 /// How long a minted app token is valid.
 pub const APP_TOKEN_LIFETIME: Duration = Duration::from_secs(30);
 
-#[derive(Serialize)]
-struct AppClaims<'a> {
-    #[serde(rename = "tokenType")]
-    token_type: &'static str,
-    iss: &'a str,
-    exp: u64,
-}
-
 /// Where the bearer token comes from.
 #[derive(Clone)]
 pub(crate) enum Credentials {
-    /// Mint app JWTs with this key.
-    Jwt(EncodingKey),
+    /// Mint app JWTs with this signer (its lifetime is [`APP_TOKEN_LIFETIME`]).
+    Jwt(JwtSigner),
     /// Send the secret key itself.
     RawSecret(String),
 }
@@ -43,35 +34,33 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// Credentials that mint app JWTs with `secret`.
+    pub(crate) fn jwt(secret: &str) -> Credentials {
+        Credentials::Jwt(JwtSigner::new(secret).lifetime(APP_TOKEN_LIFETIME))
+    }
+
     /// The bearer token for one attempt, or why none could be made.
     pub(crate) fn token(&self, app_id: &str) -> Result<String, String> {
         match self {
             Credentials::RawSecret(s) => Ok(s.clone()),
-            Credentials::Jwt(key) => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_err(|_| "the system clock is before 1970".to_owned())?;
-                let claims = AppClaims {
-                    token_type: "app",
-                    iss: app_id,
-                    exp: (now + APP_TOKEN_LIFETIME).as_secs(),
-                };
-                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
-                    .map_err(|e| format!("could not sign an app token: {e}"))
-            }
+            Credentials::Jwt(signer) => signer
+                .sign_app(app_id)
+                .map_err(|e| format!("could not sign an app token: {e}")),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use jsonwebtoken::Algorithm;
+
     use super::*;
 
     #[test]
     fn app_tokens_carry_talkjss_claims_and_verify_with_the_secret() {
-        let token = Credentials::Jwt(EncodingKey::from_secret(b"sk_test_x"))
-            .token("app1")
-            .unwrap();
+        let token = Credentials::jwt("sk_test_x").token("app1").unwrap();
         let mut v = jsonwebtoken::Validation::new(Algorithm::HS256);
         v.required_spec_claims.clear();
         let claims = jsonwebtoken::decode::<serde_json::Value>(

@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::EncodingKey;
 use serde::de::DeserializeOwned;
 use talkjs_protocol::endpoints::ApiUrls;
 use talkjs_protocol::path::encode_component;
@@ -42,8 +41,7 @@ impl ClientBuilder {
     /// the key itself.
     pub fn secret(mut self, secret: impl AsRef<str>) -> ClientBuilder {
         let secret = secret.as_ref();
-        self.credentials = (!secret.is_empty())
-            .then(|| Credentials::Jwt(EncodingKey::from_secret(secret.as_bytes())));
+        self.credentials = (!secret.is_empty()).then(|| Credentials::jwt(secret));
         self
     }
 

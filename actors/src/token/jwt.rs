@@ -24,7 +24,9 @@ struct Claims<'a> {
     #[serde(rename = "tokenType")]
     token_type: &'static str,
     iss: &'a str,
-    sub: &'a str,
+    /// The user; app tokens have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
     iat: u64,
     exp: u64,
 }
@@ -72,6 +74,21 @@ impl JwtSigner {
     /// A token for the request's app and user, issued now.
     /// Signs a token for `user_id` in app `app_id` now, e.g. to hand to a browser client.
     pub fn sign(&self, app_id: &str, user_id: &str) -> Result<String, TokenError> {
+        self.sign_claims("user", app_id, Some(user_id))
+    }
+
+    /// Signs an app token for `app_id` now (`tokenType: "app"`, no user): what TalkJS's REST API
+    /// takes as a bearer token, and what `talkjs::rest::Client` sends.
+    pub fn sign_app(&self, app_id: &str) -> Result<String, TokenError> {
+        self.sign_claims("app", app_id, None)
+    }
+
+    fn sign_claims(
+        &self,
+        token_type: &'static str,
+        app_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<String, TokenError> {
         if self.key.as_bytes().is_empty() {
             return Err(TokenError(
                 "cannot sign a token with an empty secret key".into(),
@@ -82,7 +99,7 @@ impl JwtSigner {
             .map_err(|_| TokenError("the system clock is before 1970".into()))?
             .as_secs();
         let claims = Claims {
-            token_type: "user",
+            token_type,
             iss: app_id,
             sub: user_id,
             iat: now,
