@@ -30,7 +30,7 @@
 #[cfg(feature = "actix-web")]
 mod extractor;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -41,7 +41,7 @@ pub use extractor::{
 };
 
 pub use talkjs_protocol::webhook::{
-    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookEventType, signature,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookEventType, now_millis, signature,
 };
 /// Timestamps below this are taken as seconds, above as milliseconds (10^11 s is the year 5138;
 /// 10^11 ms is 1973), since TalkJS's documentation does not say which it sends.
@@ -155,13 +155,6 @@ pub fn verify_headers(
         .ok_or(WebhookError::MissingHeader(SIGNATURE_HEADER))?;
     verify(secret, timestamp, signature, body, tolerance)?;
     parse(body)
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Checks a webhook: its `timestamp` is within `tolerance` of now, and `signature` (hex, any

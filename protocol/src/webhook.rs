@@ -5,6 +5,7 @@
 //! uppercase hex HMAC-SHA256 of [`TIMESTAMP_HEADER`]'s value, a `.`, and the raw body.
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -35,6 +36,14 @@ pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect()
+}
+
+/// Milliseconds since the Unix epoch, now: what the timestamp header carries (the wall clock,
+/// since a receiver compares it with its own).
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The type of a webhook event; types this version does not know are kept.

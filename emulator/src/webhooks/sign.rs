@@ -1,17 +1,13 @@
 //! Signing as TalkJS signs: `X-TalkJS-Signature` is the uppercase hex HMAC-SHA256, keyed with
 //! the app's secret, of `X-TalkJS-Timestamp` + `.` + the raw body.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use talkjs_protocol::webhook::now_millis;
 pub use talkjs_protocol::webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signature};
 
 /// Now, in Unix milliseconds, as the timestamp header carries it. The wall clock, not the
 /// world's: a receiver compares it with its own clock.
 pub(crate) fn timestamp_now() -> String {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
-        .to_string()
+    now_millis().to_string()
 }
 
 #[cfg(test)]
