@@ -137,18 +137,21 @@ impl Subscriber for Recorder {
 fn each_call_has_a_span_with_method_path_status_and_attempt_and_no_secret() {
     let host = emulator();
     let recorder = Arc::new(Recorder::default());
-    let dispatch = tracing::Dispatch::from(recorder.clone());
-    tracing::dispatcher::with_default(&dispatch, || {
-        actix_rt::System::new().block_on(async {
-            flow(host.clone(), "traced").await.unwrap();
-            // A refused call too: its error path must not log the token either.
-            let wrong = Client::builder(APP)
-                .raw_secret("sk_test_wrong_SECRET")
-                .host(host)
-                .build()
-                .unwrap();
-            assert!(wrong.user("x").get().await.is_err());
-        });
+    // The process-wide subscriber, not a scoped one: with a scoped subscriber, a callsite that
+    // another test of this binary (running in parallel, with no subscriber) registered first
+    // can stay disabled for this thread too, and the span is then never created (seen once in
+    // CI). Spans of the other tests reach the recorder as well; none may carry a secret either.
+    tracing::dispatcher::set_global_default(tracing::Dispatch::from(recorder.clone()))
+        .expect("the only subscriber of this test binary");
+    actix_rt::System::new().block_on(async {
+        flow(host.clone(), "traced").await.unwrap();
+        // A refused call too: its error path must not log the token either.
+        let wrong = Client::builder(APP)
+            .raw_secret("sk_test_wrong_SECRET")
+            .host(host)
+            .build()
+            .unwrap();
+        assert!(wrong.user("x").get().await.is_err());
     });
     let spans = recorder.spans.lock().unwrap();
     let rest: Vec<&String> = spans
