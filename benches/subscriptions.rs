@@ -24,6 +24,8 @@
 //!   `raw` (the raw limit receiving) and `first` (time to first snapshot); default all. The
 //!   official bench's `--only idle` runs both `idle` and `shared`.
 //! - `--send-concurrency K` \[SEND_CONCURRENCY\]: sends in flight from the sender (default 100).
+//! - `--rounds R` \[ROUNDS\]: how often each CPU measurement is repeated (default 3); rounds
+//!   alternate which of the runtime and the raw limit goes first, and the lines report medians.
 //! - `BENCH_WRAP="heaptrack -o /tmp/idle"`: runs each measured process under that command (a
 //!   profiler), e.g. to see where an idle session's bytes go. The figures then include the
 //!   profiler's overhead; use it to attribute, not to measure.
@@ -75,6 +77,14 @@
 //!   that authenticates, subscribes and decodes each push into talkjs-protocol's typed frames and
 //!   events and nothing else, measured the same way at the same M on a conversation of its own.
 //!   `talkjs-rs / raw` at each M is what the runtime costs above reading the wire.
+//! - `receive_cpu_ratio_to_raw` (`"client":"talkjs-rs"`, unit `x`): at each M, the median over
+//!   the rounds of the runtime's CPU over the raw limit's in the same round (measured one after
+//!   the other, under the same load). A CPU line's value is the median of its rounds, each
+//!   round's value in `rounds`: on two shared cores the CPU of a run varies with how the pushes
+//!   happen to be batched, so single runs mislead.
+//! - `receive_cpu_flatness` (per client, unit `x`): the largest median CPU per 10,000 messages
+//!   over the smallest, across the Ms of the run: 1.0 when the cost does not depend on how
+//!   long the list is.
 //! - `time_to_first_snapshot_ms`: a new session's connect, authenticate, subscribe and first
 //!   page of 30 messages, the median of several sessions in one process after a warm-up; see
 //!   [`first`].
@@ -96,7 +106,7 @@ use talkjs::params::CreateUserParams;
 use talkjs::token::JwtSigner;
 
 use idle::{idle_sessions, idle_shared, seed_idle};
-use receive::{Cpu, receive, receive_cpu};
+use receive::{Cpu, Measured, emit_median, median, receive, receive_cpu, rounded};
 use worker::{Worker, report};
 
 #[path = "subscriptions/first.rs"]
@@ -433,6 +443,7 @@ async fn orchestrate(args: &Args) -> Res<()> {
     let messages = parse_messages(args.get("messages", Some("MESSAGES")))?;
     let concurrency = args.count("send-concurrency", Some("SEND_CONCURRENCY"), 100)?;
     let only = parse_only(args.get("only", Some("ONLY")))?;
+    let rounds = args.count("rounds", Some("ROUNDS"), 3)?;
 
     let (_emulator, target) = match std::env::var("HOST") {
         Ok(host) => {
@@ -541,25 +552,92 @@ async fn orchestrate(args: &Args) -> Res<()> {
     if wants(Measure::First) {
         time_to_first_snapshot(&target, &seeder, &run).await?;
     }
-    // At each M, the runtime and then the raw limit (on a conversation of its own).
-    for &m in &messages {
-        for receiver in [Receiver::Runtime, Receiver::Raw] {
-            let wanted = match receiver {
-                Receiver::Runtime => wants(Measure::Cpu),
-                Receiver::Raw => wants(Measure::Raw),
-            };
-            if wanted {
+    // Rounds of: at each M, the runtime and the raw limit (each on a conversation of its own),
+    // in alternating order, so that neither always runs first; medians of the rounds.
+    let receivers: Vec<Receiver> = [Receiver::Runtime, Receiver::Raw]
+        .into_iter()
+        .filter(|r| match r {
+            Receiver::Runtime => wants(Measure::Cpu),
+            Receiver::Raw => wants(Measure::Raw),
+        })
+        .collect();
+    if receivers.is_empty() {
+        return Ok(());
+    }
+    let mut measured = Vec::new();
+    for round in 0..rounds {
+        for &m in &messages {
+            let mut order = receivers.clone();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for receiver in order {
                 let cpu = Cpu {
                     messages: m,
                     concurrency,
                     clk_tck,
                     receiver,
+                    round,
                 };
-                receive_cpu(&target, &seeder, &run, cpu).await?;
+                let r = receive_cpu(&target, &seeder, &run, cpu).await?;
+                log(format!(
+                    "round {}/{rounds}, M = {m}, {}: {:.1} ms CPU per 10,000 messages",
+                    round + 1,
+                    receiver.client(),
+                    r.cpu
+                ));
+                measured.push(r);
             }
         }
     }
+    summarise_receive(&measured, &receivers, &messages, rounds);
     Ok(())
+}
+
+/// Emits the median lines of each client at each M, then the ratios the targets are about:
+/// per M the runtime's CPU over the raw limit's (the median of the rounds' ratios, each round
+/// measured side by side), and per client how much its CPU varies across the Ms (the largest
+/// median over the smallest).
+fn summarise_receive(measured: &[Measured], receivers: &[Receiver], ms: &[usize], rounds: usize) {
+    let of = |who: Receiver, m: usize| -> Vec<&Measured> {
+        measured
+            .iter()
+            .filter(|x| x.receiver == who && x.messages == m)
+            .collect()
+    };
+    for &m in ms {
+        for &who in receivers {
+            emit_median(&of(who, m));
+        }
+        let (ours, raw) = (of(Receiver::Runtime, m), of(Receiver::Raw, m));
+        if ours.len() == rounds && raw.len() == rounds {
+            let ratios: Vec<f64> = ours.iter().zip(&raw).map(|(a, b)| a.cpu / b.cpu).collect();
+            emit(
+                "receive_cpu_ratio_to_raw",
+                median(&ratios),
+                "x",
+                json!({ "messages": m, "rounds": rounded(&ratios), "of": "median of the rounds' talkjs-rs / raw" }),
+            );
+        }
+    }
+    if ms.len() > 1 {
+        for &who in receivers {
+            let medians: Vec<f64> = ms
+                .iter()
+                .map(|&m| median(&of(who, m).iter().map(|x| x.cpu).collect::<Vec<_>>()))
+                .collect();
+            let (lo, hi) = medians
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            emit_as(
+                who.client(),
+                "receive_cpu_flatness",
+                hi / lo,
+                "x",
+                json!({ "messages": ms, "medians_ms": rounded(&medians), "of": "largest over smallest median CPU per 10,000 messages across M" }),
+            );
+        }
+    }
 }
 
 const HEAP_MEASURE: &str = "live heap bytes (counting global allocator)";

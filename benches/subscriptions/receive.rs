@@ -26,6 +26,8 @@ pub(super) struct Cpu {
     pub(super) concurrency: usize,
     pub(super) clk_tck: u64,
     pub(super) receiver: Receiver,
+    /// Which round of the measurement this is (each has its own conversation and receiver).
+    pub(super) round: usize,
 }
 
 /// The CPU measurement: seeds a conversation, starts the receiver, sends M messages into it.
@@ -34,15 +36,16 @@ pub(super) async fn receive_cpu(
     seeder: &TalkSession,
     run: &str,
     cpu: Cpu,
-) -> Res<()> {
+) -> Res<Measured> {
     let Cpu {
         messages,
         concurrency,
         clk_tck,
         receiver: who,
+        round,
     } = cpu;
-    let conversation = format!("{run}cpu{}{messages}", who.client());
-    let receiver = format!("{run}recv{}{messages}", who.client());
+    let conversation = format!("{run}cpu{}{messages}r{round}", who.client());
+    let receiver = format!("{run}recv{}{messages}r{round}", who.client());
     let sender_id = format!("{run}send");
     for id in [&receiver, &sender_id] {
         seeder
@@ -141,24 +144,77 @@ pub(super) async fn receive_cpu(
         "clk_tck": clk_tck,
     });
     merge(&mut cpu, extra.clone());
-    let client = who.client();
+    let mut wall = json!({ "wall_ms": wall_ms.round(), "sender_ms": sender_ms.round() });
+    merge(&mut wall, extra);
+    Ok(Measured {
+        receiver: who,
+        messages,
+        cpu: cpu_ms * scale,
+        cpu_fields: cpu,
+        wall: wall_ms * scale,
+        wall_fields: wall,
+    })
+}
+
+/// One receive measurement: CPU and wall time per 10,000 messages, with the fields of their
+/// metric lines.
+pub(super) struct Measured {
+    pub(super) receiver: Receiver,
+    pub(super) messages: usize,
+    pub(super) cpu: f64,
+    pub(super) cpu_fields: Value,
+    pub(super) wall: f64,
+    pub(super) wall_fields: Value,
+}
+
+/// Emits the metric lines of one client at one M over several rounds: each value is the
+/// median of the rounds (the line of the median round, with every round's value beside it).
+pub(super) fn emit_median(runs: &[&Measured]) {
+    let Some(first) = runs.first() else { return };
+    let client = first.receiver.client();
+    let cpu: Vec<f64> = runs.iter().map(|m| m.cpu).collect();
+    let wall: Vec<f64> = runs.iter().map(|m| m.wall).collect();
+    let at = median_index(&cpu);
+    let mut fields = runs[at].cpu_fields.clone();
+    merge(
+        &mut fields,
+        json!({ "rounds": rounded(&cpu), "of": "median of the rounds" }),
+    );
     emit_as(
         client,
         "receive_cpu_ms_per_10k_messages",
-        cpu_ms * scale,
+        cpu[at],
         "ms",
-        cpu,
+        fields,
     );
-    let mut wall = json!({ "wall_ms": wall_ms.round(), "sender_ms": sender_ms.round() });
-    merge(&mut wall, extra);
+    let at = median_index(&wall);
+    let mut fields = runs[at].wall_fields.clone();
+    merge(
+        &mut fields,
+        json!({ "rounds": rounded(&wall), "of": "median of the rounds" }),
+    );
     emit_as(
         client,
         "receive_wall_ms_per_10k_messages",
-        wall_ms * scale,
+        wall[at],
         "ms",
-        wall,
+        fields,
     );
-    Ok(())
+}
+
+/// The index of the median value (the lower one of an even count).
+pub(super) fn median_index(values: &[f64]) -> usize {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    order[(order.len() - 1) / 2]
+}
+
+pub(super) fn median(values: &[f64]) -> f64 {
+    values[median_index(values)]
+}
+
+pub(super) fn rounded(values: &[f64]) -> Vec<f64> {
+    values.iter().map(|v| (v * 10.0).round() / 10.0).collect()
 }
 
 /// What the receiver's snapshot callback keeps: O(1) work per update.

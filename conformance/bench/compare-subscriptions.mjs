@@ -22,6 +22,9 @@
 //                            in the list, its ratio is shown.
 //   --only idle|cpu|first    one of the measurements (idle includes the shared-session metrics)
 //   --send-concurrency K     sends in flight (default 100)
+//   --rounds R               rounds of each Rust CPU measurement (default 3); its lines are
+//                            medians, and the runtime/raw ratio is the median of each
+//                            round's ratio (see benches/subscriptions.rs)
 //   --no-build               skip `cargo build --release -p talkjs-emulator`
 //
 // The emulator is TALKJS_EMULATOR_BIN if set, else target/release/talkjs-emulator (built first).
@@ -50,8 +53,9 @@ const messagesRs = messageList.split(",").map((m) => Number(m.trim().replaceAll(
 const messages = Number(option("official-messages", 2000));
 const concurrency = Number(option("send-concurrency", 100));
 const only = option("only", "");
-if (!(sessions > 0 && messages > 0 && concurrency > 0 && messagesRs.every((m) => m > 0))) {
-  throw new Error("--sessions, --messages, --official-messages and --send-concurrency must be positive");
+const rounds = Number(option("rounds", 3));
+if (!(sessions > 0 && messages > 0 && concurrency > 0 && rounds > 0 && messagesRs.every((m) => m > 0))) {
+  throw new Error("--sessions, --messages, --official-messages, --send-concurrency and --rounds must be positive");
 }
 if (!["", "idle", "cpu", "first"].includes(only)) throw new Error(`--only must be idle, cpu or first, not ${only}`);
 
@@ -101,7 +105,7 @@ const rustOnly = { "": [], idle: ["--only", "idle,shared"], cpu: ["--only", "cpu
 const officialOnly = only ? ["--only", only] : [];
 
 // One after the other, so neither competes with the other for the two cores.
-const ours = metrics(await run("cargo", ["bench", "--bench", "subscriptions", "--", ...common, "--messages", messagesRs.join(","), ...rustOnly], { cwd: ROOT, env }));
+const ours = metrics(await run("cargo", ["bench", "--bench", "subscriptions", "--", ...common, "--rounds", String(rounds), "--messages", messagesRs.join(","), ...rustOnly], { cwd: ROOT, env }));
 const theirs = metrics(await run("node", ["bench/subscriptions.mjs", ...common, "--messages", String(messages), ...officialOnly], { cwd: CONFORMANCE, env }));
 const all = [...ours, ...theirs];
 const find = (client, metric, m) => all.find((x) => x.client === client && x.metric === metric && (m === undefined || x.messages === m));
@@ -136,3 +140,14 @@ console.log(`N = ${sessions} sessions / subscriptions, M = ${messagesRs.join(", 
 console.log(line(header));
 console.log(line(widths.map((w) => "-".repeat(w))));
 for (const r of rows) console.log(line(r));
+
+// The receive targets of issue 13, as the Rust bench computed them from its rounds.
+const paired = ms.map((m) => find("talkjs-rs", "receive_cpu_ratio_to_raw", m)).filter(Boolean);
+if (paired.length > 0) {
+  console.log("");
+  console.log(`talkjs-rs / raw receive CPU, median of ${rounds} paired rounds: ${paired.map((x) => `M = ${x.messages.toLocaleString("en-US")}: ${x.value}x`).join(", ")}`);
+}
+for (const client of ["talkjs-rs", "raw"]) {
+  const flat = find(client, "receive_cpu_flatness");
+  if (flat) console.log(`${client} receive CPU across M (largest / smallest median): ${flat.value}x`);
+}

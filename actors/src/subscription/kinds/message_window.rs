@@ -11,8 +11,9 @@
 //! An optional bound ([`MessageWindow::with_max`], a Rust addition, off by default) keeps only
 //! the newest n: older messages leave from the back as new ones arrive.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashSet};
 
 use talkjs_protocol::snapshot::{MessageSnapshot, ReferencedMessageSnapshot, UserSnapshot};
 use talkjs_protocol::wire::{MessageDiff, Millis};
@@ -101,10 +102,16 @@ impl MessageWindow {
         None
     }
 
-    /// The index of the first message not newer than `created` (binary search).
+    /// The index of the first message not newer than `created` (binary search; O(1) for a
+    /// message at least as new as the newest shown, which is where live messages go).
     fn first_not_newer_than(&self, created: Millis) -> usize {
         let items = self.list.items();
-        let (mut lo, mut hi) = (0, items.len());
+        match items.front() {
+            None => return 0,
+            Some(newest) if newest.created_at <= created => return 0,
+            Some(_) => {}
+        }
+        let (mut lo, mut hi) = (1, items.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if items[mid].created_at > created {
