@@ -20,8 +20,9 @@ use serde::{Serialize, Serializer};
 /// It serialises as a JSON array, as the `Vec` it replaces did.
 ///
 /// ```
+/// # mod talkjs { pub use talkjs_actors::subscription::List; }
 /// use std::sync::Arc;
-/// use talkjs_actors::subscription::List;
+/// use talkjs::List;
 ///
 /// let list: List<&str> = vec![Arc::new("newest"), Arc::new("older")].into();
 /// assert_eq!(list.len(), 2);
@@ -221,8 +222,8 @@ impl<T: Clone> VectorDiff<T> {
     /// changes nothing rather than panicking.
     ///
     /// ```
-    /// use talkjs_actors::imbl;
-    /// use talkjs_actors::subscription::VectorDiff;
+    /// # mod talkjs { pub use talkjs_actors::{imbl, subscription::VectorDiff}; }
+    /// use talkjs::{VectorDiff, imbl};
     ///
     /// let mut items = imbl::Vector::from(vec![2, 3]);
     /// VectorDiff::PushFront { value: 1 }.apply(&mut items);
@@ -261,8 +262,9 @@ impl<T> List<T> {
     /// Applies a snapshot's changes, in order, and returns the list after them.
     ///
     /// ```
+    /// # mod talkjs { pub use talkjs_actors::subscription::{List, VectorDiff}; }
     /// use std::sync::Arc;
-    /// use talkjs_actors::subscription::{List, VectorDiff};
+    /// use talkjs::{List, VectorDiff};
     ///
     /// let before: List<&str> = vec![Arc::new("b")].into();
     /// let after = before.apply(vec![VectorDiff::PushFront { value: Arc::new("a") }]);

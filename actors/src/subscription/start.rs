@@ -177,7 +177,8 @@ impl Env {
 /// option). The default keeps the official behaviour.
 ///
 /// ```
-/// use talkjs_actors::subscription::WindowOptions;
+/// # mod talkjs { pub use talkjs_actors::subscription::WindowOptions; }
+/// use talkjs::WindowOptions;
 ///
 /// // A bot that stays subscribed for days keeps only the newest 1,000 messages.
 /// let options = WindowOptions::default().max_window(1_000);
