@@ -51,7 +51,8 @@ pub struct MessagesKind {
     window: MessageWindow,
     /// Where older messages continue; `None` when all are loaded.
     cursor: Option<String>,
-    users: HashMap<String, Arc<UserSnapshot>>,
+    /// The senders shown, by id (looked up for every new message: a fast hasher).
+    users: foldhash::HashMap<String, Arc<UserSnapshot>>,
 }
 
 /// A load's result.
@@ -69,7 +70,7 @@ impl MessagesKind {
             first_window: first_window.max(1),
             window: MessageWindow::default(),
             cursor: None,
-            users: HashMap::new(),
+            users: foldhash::HashMap::default(),
         }
     }
 
