@@ -1,5 +1,6 @@
 //! The runtime works wherever a Rust program runs async code: the same flow (get two sessions,
-//! create a conversation, subscribe to its messages, send, see the live update, unsubscribe)
+//! create a conversation, subscribe to its messages, send, see the live update, search with an
+//! `on_results` listener, unsubscribe)
 //! under `#[tokio::main]`'s multi-threaded runtime, in a task `tokio::spawn`ed inside an actix
 //! system, in an actix-web handler, and on a plain thread with no async runtime at all
 //! (`futures::executor::block_on`). And a subscription handle dropped on another thread than
@@ -10,12 +11,13 @@
 //! helpers work in all four settings.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use talkjs::TalkSession;
 use talkjs::params::{CreateConversationParams, CreateParticipantParams, CreateUserParams};
 use talkjs::snapshot::SubscriptionState;
+use talkjs::{SearchStatus, TalkSession};
 
 const APP: &str = "app1";
 /// The longest any step may take before the test fails instead of hanging.
@@ -135,19 +137,27 @@ async fn flow(host: String, tag: &'static str) -> Result<TalkSession, String> {
     {
         return Err(format!("unexpected message {live:?}"));
     }
-    // A search runs its HTTP request and hydration on the session's thread, so it works in
-    // every setting too.
-    let found = within(
-        "searching",
-        bob.search_messages().set_query("everywhere", None),
-    )
-    .await?
-    .map_err(|e| e.to_string())?;
+    // A search runs its HTTP request and hydration on the session's thread, and its
+    // `on_results` listener where the session's actors run, so both work in every setting too.
+    let heard: Arc<Mutex<Vec<(usize, SearchStatus)>>> = Arc::default();
+    let log = heard.clone();
+    let search = bob
+        .search_messages()
+        .on_results(move |results, status| log.lock().unwrap().push((results.len(), status)));
+    let found = within("searching", search.set_query("everywhere", None))
+        .await?
+        .map_err(|e| e.to_string())?;
     if found.results.len() != 1 || found.results[0].message.id != live.id {
         return Err(format!(
             "expected the message as the one result, got {found:?}"
         ));
     }
+    within("the on_results listener hearing the result", async {
+        while heard.lock().unwrap().last() != Some(&(1, SearchStatus::LoadedAll)) {
+            pause(Duration::from_millis(10)).await;
+        }
+    })
+    .await?;
     messages.unsubscribe();
     if !matches!(messages.state(), SubscriptionState::Unsubscribed) {
         return Err("still subscribed after unsubscribe".into());

@@ -152,16 +152,19 @@ impl<K: Kind> Search<K> {
     /// it the published state and its listeners.
     pub(super) fn on_results<F>(&self, mut f: F)
     where
-        F: FnMut(&[K::Item], SearchStatus) + 'static,
+        F: FnMut(&[K::Item], SearchStatus) + Send + 'static,
     {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         self.lock().published.add_listener(Listener::Channel(tx));
-        actix::spawn(async move {
+        // Where the session's actors run: the caller's actix arbiter, else the runtime's own
+        // thread, so a listener works from any async runtime. Not under the search's lock, so
+        // `f` may call the search. The task ends when the search's last handle is dropped.
+        drop(talkjs_actors::run_on_runtime(move || async move {
             while let Some(update) = rx.recv().await {
                 let progress: Progress<K::Item> = update.snapshot;
                 f(&progress.results, progress.status);
             }
-        });
+        }));
     }
 
     pub(super) fn status(&self) -> SearchStatus {

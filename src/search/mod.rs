@@ -184,8 +184,10 @@ impl MessageSearch {
     /// added, or none on an error). The way to show results as they arrive without awaiting
     /// `set_query`; it is the official client's `onResults` callback.
     ///
-    /// `f` runs on a task of the current actix arbiter, after the change (it need not be
-    /// `Send`); a listener added after a query starts with the current state. It stops being
+    /// `f` runs after each change where the session's actors run (the caller's actix arbiter,
+    /// else the runtime's own thread), so it works under any async runtime or none (as
+    /// [`Subscription::on_snapshot`](crate::Subscription::on_snapshot), it must be `Send`);
+    /// a listener added after a query starts with the current state. It stops being
     /// called once every clone of this handle is dropped. Returns `self`, so a search can be made and
     /// watched in one expression.
     ///
@@ -198,7 +200,7 @@ impl MessageSearch {
     /// ```
     pub fn on_results(
         self,
-        f: impl FnMut(&[SearchMessageSnapshot], SearchStatus) + 'static,
+        f: impl FnMut(&[SearchMessageSnapshot], SearchStatus) + Send + 'static,
     ) -> Self {
         self.0.on_results(f);
         self
@@ -265,7 +267,7 @@ impl ConversationSearch {
     /// [`MessageSearch::on_results`] describes.
     pub fn on_results(
         self,
-        f: impl FnMut(&[Arc<ConversationSnapshot>], SearchStatus) + 'static,
+        f: impl FnMut(&[Arc<ConversationSnapshot>], SearchStatus) + Send + 'static,
     ) -> Self {
         self.0.on_results(f);
         self
