@@ -10,16 +10,20 @@
 //!   on the same socket and re-sends what was refused; `SetToken` renews the live socket with no gap.
 //! - **Numbered.** Each socket numbers its requests from 0; responses are routed by number.
 //! - **Acknowledged.** Every push is ACKed at once, then handed to the session.
-//! - **Watched.** The server must answer within [`SERVER_TIMEOUT`] of a ping, sent after
-//!   [`SERVER_SILENCE`] without a frame from it, or the socket is dropped and redialled; after
-//!   [`CLIENT_SILENCE`] without sending anything the client pings to keep the socket warm.
+//! - **Watched.** The server must answer within
+//!   [`server_timeout`](Timings::server_timeout) of a ping, sent after
+//!   [`server_silence`](Timings::server_silence) without a frame from it, or the socket is
+//!   dropped and redialled; after [`client_silence`](Timings::client_silence) without sending
+//!   anything the client pings to keep the socket warm.
 //! - **Resilient.** A socket that drops while anything is in flight or queued is redialled after a
-//!   jittered, growing delay ([`RECONNECT_BASE`] doubling up to [`RECONNECT_MAX`]); requests that
-//!   were in flight are re-sent with identical data (a send keeps its idempotency key, so the
-//!   server creates one message). The official client waits a flat 5–15 s instead, and can leave a
-//!   request hanging after an idle close; this actor does neither.
-//! - **Frugal.** After [`IDLE_CLOSE`] with nothing in flight and no subscription it closes the
-//!   socket (code 1000) and stops; the session starts a fresh connection for the next request.
+//!   jittered, growing delay ([`reconnect_base`](Timings::reconnect_base) doubling up to
+//!   [`reconnect_max`](Timings::reconnect_max)); requests that were in flight are re-sent with
+//!   identical data (a send keeps its idempotency key, so the server creates one message). The
+//!   official client waits a flat 5–15 s instead, and can leave a request hanging after an idle
+//!   close; this actor does neither.
+//! - **Frugal.** After [`idle_close`](Timings::idle_close) with nothing in flight and no
+//!   subscription it closes the socket (code 1000) and stops; the session starts a fresh
+//!   connection for the next request.
 //!
 //! One concern per file, each an `impl Connection` block beside the messages it handles:
 //!

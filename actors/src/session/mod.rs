@@ -1,11 +1,11 @@
 //! The session actor: one TalkJS user's session.
 //!
-//! Nothing outside this folder talks to the actor directly: [`SessionHandle`] is the one door
+//! Nothing outside this folder talks to the actor directly: [`SessionHandle`](handle::SessionHandle) is the one door
 //! (requests, batched requests, topics, routes, auth, plugins), and the messages behind it are
 //! crate-private. The actor's concerns live one per file:
 //!
 //! - [`auth`]: the current token, where the next one comes from, and its refresh before expiry;
-//! - [`pipeline`]: every request through the status policy and its [`Throttle`](pipeline::Throttle);
+//! - [`pipeline`]: every request through the status policy and its [`Throttle`];
 //!   the connection actor it owns (a new one when the last went idle);
 //! - [`batcher`]: which requests share a frame, and when a batch goes out;
 //! - [`topics`]: wire topics held by subscriptions (one `SUBSCRIBE` per topic), and the
