@@ -11,24 +11,11 @@ use futures_util::StreamExt;
 use talkjs::snapshot::MessageSnapshot;
 use talkjs::token::JwtSigner;
 use talkjs::{List, ListItems};
-use talkjs_emulator::RunningEmulator;
 use talkjs_testkit::FaultProxy;
 
 mod common;
 
-use common::{SECRET, conversation, signed_emulator, signed_session};
-
-/// The conversation's message ids on the server, newest first (as a window shows them).
-fn server_ids(emu: &RunningEmulator, c: &str) -> Vec<String> {
-    // The store answers newest first.
-    emu.inspect(|w| {
-        w.store()
-            .messages(c, None, usize::MAX)
-            .into_iter()
-            .map(|m| m.id.clone())
-            .collect()
-    })
-}
+use common::{SECRET, conversation, fault_rounds, server_ids, signed_emulator, signed_session};
 
 fn ids<'a>(items: impl Iterator<Item = &'a Arc<MessageSnapshot>>) -> Vec<String> {
     items.map(|m| m.id.clone()).collect()
@@ -121,11 +108,7 @@ async fn chaos_run(seed: u64, n: usize) {
 
 #[actix_rt::test]
 async fn changes_show_every_message_once_in_order_while_sockets_are_cut() {
-    let rounds: u64 = std::env::var("FAULT_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    for seed in 1..=rounds {
+    for seed in 1..=fault_rounds(2) {
         chaos_run(seed * 6007, 300).await;
     }
 }

@@ -56,13 +56,7 @@ async fn send_all(
 
 /// The server's messages of a conversation, oldest first.
 fn server_ids(emu: &RunningEmulator, c: &str) -> Vec<String> {
-    let mut ids: Vec<String> = emu.inspect(|w| {
-        w.store()
-            .messages(c, None, usize::MAX)
-            .into_iter()
-            .map(|m| m.id.clone())
-            .collect()
-    });
+    let mut ids = common::server_ids(emu, c);
     ids.reverse();
     ids
 }
@@ -364,11 +358,7 @@ async fn chaos_run(seed: u64, n: usize) {
 
 #[actix_rt::test]
 async fn every_message_arrives_once_in_order_while_sockets_are_cut() {
-    let rounds: u64 = std::env::var("FAULT_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    for seed in 1..=rounds {
+    for seed in 1..=common::fault_rounds(1) {
         chaos_run(seed * 7919, 400).await;
     }
 }

@@ -14,7 +14,7 @@ use talkjs::{MessageSubscription, TalkSession};
 use talkjs_emulator::RunningEmulator;
 use talkjs_testkit::FaultProxy;
 
-use common::{APP, SECRET};
+use common::{APP, SECRET, fault_rounds, server_ids};
 
 async fn emulator() -> RunningEmulator {
     common::signed_emulator().await
@@ -22,17 +22,6 @@ async fn emulator() -> RunningEmulator {
 
 async fn session(host: &str, user: &str, signer: JwtSigner) -> TalkSession {
     common::signed_session(host, user, signer).await
-}
-
-/// The server's messages of a conversation, newest first.
-fn server_ids(emu: &RunningEmulator, conversation: &str) -> Vec<String> {
-    emu.inspect(|w| {
-        w.store()
-            .messages(conversation, None, usize::MAX)
-            .into_iter()
-            .map(|m| m.id.clone())
-            .collect()
-    })
 }
 
 /// The ids a message subscription shows, newest first.
@@ -136,11 +125,7 @@ async fn run(seed: u64, n: usize) {
 
 #[actix_rt::test]
 async fn a_subscriber_sees_every_message_once_in_order_while_sockets_are_cut() {
-    let rounds: u64 = std::env::var("FAULT_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    for seed in 1..=rounds {
+    for seed in 1..=fault_rounds(2) {
         run(seed * 7919, 1000).await;
     }
 }

@@ -116,3 +116,22 @@ pub async fn signed_session(
         .timings(fault_timings());
     with_user(builder, user).await
 }
+
+/// The server's messages of a conversation, newest first (as a messages window shows them).
+pub fn server_ids(emu: &RunningEmulator, conversation: &str) -> Vec<String> {
+    emu.inspect(|w| {
+        w.store()
+            .messages(conversation, None, usize::MAX)
+            .into_iter()
+            .map(|m| m.id.clone())
+            .collect()
+    })
+}
+
+/// How many seeded chaos runs a fault test makes: `FAULT_ROUNDS` if set, else `default`.
+pub fn fault_rounds(default: u64) -> u64 {
+    std::env::var("FAULT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
