@@ -15,7 +15,10 @@ use talkjs_testkit::FaultProxy;
 
 mod common;
 
-use common::{SECRET, conversation, fault_rounds, server_ids, signed_emulator, signed_session};
+use common::{
+    SECRET, conversation, fault_rounds, send_through_chaos, server_ids, signed_emulator,
+    signed_session,
+};
 
 fn ids<'a>(items: impl Iterator<Item = &'a Arc<MessageSnapshot>>) -> Vec<String> {
     items.map(|m| m.id.clone()).collect()
@@ -60,24 +63,7 @@ async fn chaos_run(seed: u64, n: usize) {
         panic!("the changes ended before all {n} messages were shown");
     });
 
-    proxy.chaos(seed, Duration::from_millis(40));
-    for (round, batch) in (0..n).collect::<Vec<_>>().chunks(4).enumerate() {
-        if round == n / 8 {
-            proxy.cut_all();
-        }
-        let sends = batch.iter().map(|i| {
-            let chat = alice.conversation("c1");
-            async move { chat.send(format!("message {i}")).await }
-        });
-        for r in futures_util::future::join_all(sends).await {
-            r.expect("a send survives");
-        }
-    }
-    proxy.stop_chaos();
-    assert!(
-        proxy.cuts() > 0,
-        "the proxy cut nothing; the test would prove nothing"
-    );
+    send_through_chaos(&proxy, seed, &alice, n, |_| "c1").await;
 
     let (shown, batches, resets, mut changes) =
         actix_rt::time::timeout(Duration::from_secs(30), follower)

@@ -135,3 +135,34 @@ pub fn fault_rounds(default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Sends messages `0..n` from `from`, four at a time, message `i` into `conversation_of(i)`,
+/// while `proxy` cuts sockets at seeded random times (about every 40 ms, and all at once an
+/// eighth of the way in); every send must succeed, and the proxy must have cut something (else
+/// the test would prove nothing).
+pub async fn send_through_chaos(
+    proxy: &talkjs_testkit::FaultProxy,
+    seed: u64,
+    from: &TalkSession,
+    n: usize,
+    conversation_of: impl Fn(usize) -> &'static str,
+) {
+    proxy.chaos(seed, Duration::from_millis(40));
+    for (round, batch) in (0..n).collect::<Vec<_>>().chunks(4).enumerate() {
+        if round == n / 8 {
+            proxy.cut_all();
+        }
+        let sends = batch.iter().map(|&i| {
+            let chat = from.conversation(conversation_of(i));
+            async move { chat.send(format!("message {i}")).await }
+        });
+        for r in futures_util::future::join_all(sends).await {
+            r.expect("a send survives");
+        }
+    }
+    proxy.stop_chaos();
+    assert!(
+        proxy.cuts() > 0,
+        "the proxy cut nothing; the test would prove nothing"
+    );
+}
