@@ -7,8 +7,9 @@
 //! two concurrent lookups for the same user cannot both start a session, whichever threads or
 //! async runtimes they run on.
 //!
-//! Starting a session is synchronous: the session and its cache shards get their mailboxes at
-//! once, and the actors themselves start on the session's arbiter (see [`crate::runtime`]).
+//! Starting a session is synchronous: the session gets its mailbox at once, and the actor itself
+//! starts on the session's arbiter (see [`crate::runtime`]); its cache shards start when a
+//! request first needs one.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -109,7 +110,7 @@ fn start(config: SessionConfig) -> Result<Env> {
             ended: ended.clone(),
         },
     );
-    let cache = Cache::start(
+    let cache = Cache::new(
         &config.cache,
         session.clone(),
         timings.user_unsubscribe_delay,

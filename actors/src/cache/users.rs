@@ -63,7 +63,7 @@ impl CacheShard {
     pub(super) fn fetch(&mut self, ids: Vec<String>, ctx: &mut Context<Self>) {
         for id in ids {
             self.user_fetches += 1;
-            let answer = self.session.batched(
+            let answer = self.session().batched(
                 format!("Get user {id}"),
                 BatchKey::SubscribedUsers(0),
                 BatchItem::User(id.clone()),
@@ -247,7 +247,7 @@ impl Handler<GetUsers> for CacheShard {
                 };
                 // Subscribed first, then fetched: both frames are batched by the session, and
                 // the SUBSCRIBE batch goes first.
-                let topic = self.session.hold(Topic::User { user: id.clone() });
+                let topic = self.session().hold(Topic::User { user: id.clone() });
                 self.users.insert(
                     id.clone(),
                     UserEntry {

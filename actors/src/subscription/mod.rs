@@ -89,7 +89,7 @@ impl std::fmt::Debug for Env {
 
 impl Env {
     /// Sends a request now and returns a future of its decoded answer (for the kinds). A `GET` joins an identical
-    /// one already in flight instead of sending its own frame (see [`crate::cache::SharedRead`]).
+    /// one already in flight instead of sending its own frame (see [`Cache::shared_read`]).
     pub(crate) fn call<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         operation: impl Into<Arc<str>>,
