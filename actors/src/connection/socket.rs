@@ -21,7 +21,7 @@ use super::auth::{Auth, Renews};
 use super::frames::LeanFramed;
 use super::heartbeat::Heartbeat;
 use super::stop::Stop;
-use super::{Connection, Lifecycle, Notice, backoff};
+use super::{Connection, Lifecycle, Notice, Token, backoff};
 use crate::random;
 use crate::token::TokenReason;
 
@@ -110,6 +110,16 @@ impl Socket {
     }
 }
 
+/// The URI to dial, with its authority in an allocation of its own: awc's pool keys an open
+/// socket by its authority for as long as it is open, and an authority parsed from the whole
+/// URL shares that URL's buffer, so every idle session would keep its realtime URL (a few
+/// hundred bytes with the app, user and client ids) alive. `None`: not a URI.
+fn dial_uri(url: &str) -> Option<awc::http::Uri> {
+    let mut parts = url.parse::<awc::http::Uri>().ok()?.into_parts();
+    parts.authority = Some(parts.authority?.as_str().parse().ok()?);
+    awc::http::Uri::from_parts(parts).ok()
+}
+
 /// One item of a socket's stream, tagged with the socket it came from.
 struct SocketItem {
     generation: u64,
@@ -146,19 +156,19 @@ impl Connection {
     }
 
     /// Dials, then renews with `token` (or a newer one set meanwhile) as the first frame.
-    pub(super) fn dial(&mut self, token: String, ctx: &mut Context<Self>) {
+    pub(super) fn dial(&mut self, token: Token, ctx: &mut Context<Self>) {
         let url = (self.config.url)(random::now_ms());
         self.generation += 1;
         let generation = self.generation;
         let span = tracing::debug_span!(parent: &self.span, "connect", generation);
+        let client = crate::http::ws_client();
+        let request = match dial_uri(&url) {
+            Some(uri) => client.ws(uri),
+            // Not a URI: awc reports why when it connects.
+            None => client.ws(url),
+        };
         ctx.spawn(
-            async move {
-                crate::http::ws_client()
-                    .ws(url)
-                    .max_frame_size(MAX_FRAME_BYTES)
-                    .connect()
-                    .await
-            }
+            async move { request.max_frame_size(MAX_FRAME_BYTES).connect().await }
             .instrument(span)
             .into_actor(self)
             .map(move |result, act, ctx| {

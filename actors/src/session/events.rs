@@ -28,6 +28,7 @@ impl Handler<Notice> for Session {
 
     fn handle(&mut self, notice: Notice, ctx: &mut Context<Self>) {
         match notice {
+            Notice::NeedToken { reason, reply } => self.answer_token(reason, reply, ctx),
             Notice::Authenticated { expires_in } => {
                 if let Some(secs) = expires_in {
                     self.schedule_refresh(secs, ctx);

@@ -1,8 +1,10 @@
 //! [`SubscriptionActor`]: the generic actor behind every subscription (see the module docs of
 //! [`crate::subscription`]), and [`start`], which starts one on its session's thread.
-use std::sync::Arc;
+use std::any::Any;
 
+use actix::dev::RecipientRequest;
 use actix::prelude::*;
+use futures_util::future::BoxFuture;
 use talkjs_protocol::path::Topic;
 
 use super::Env;
@@ -279,7 +281,7 @@ where
 {
     let published = Published::new();
     let id = published.id();
-    let (state, failure) = (published.state().clone(), published.failure().clone());
+    let state = published.state().clone();
     let primary = kind.topics();
     let describe = kind.describe();
     let max_load_more = kind.max_load_more();
@@ -305,14 +307,42 @@ where
         id,
         describe,
         state,
-        failure,
         Some(handle::Mailboxes {
             max_load_more,
             default_load_more,
-            listen: addr.clone().recipient(),
-            diffs: Arc::new(addr.clone().recipient::<AddDiffListener<K::Snapshot>>()),
-            more: addr.clone().recipient(),
-            stop: addr.recipient(),
+            actor: Box::new(addr),
         }),
     )
+}
+
+impl<K: Kind> handle::Control<K::Snapshot> for Addr<SubscriptionActor<K>>
+where
+    SubscriptionActor<K>: Actor<Context = Context<SubscriptionActor<K>>>,
+{
+    fn listen(&self, listener: AddListener<K::Snapshot>) {
+        self.do_send(listener);
+    }
+
+    fn load_more(&self, more: LoadMore) -> RecipientRequest<LoadMore> {
+        // Through a `Recipient`'s request: its type names no actor.
+        self.clone().recipient().send(more)
+    }
+
+    fn stop(&self) {
+        self.do_send(Unsubscribe);
+    }
+
+    fn add_diff_listener(
+        &self,
+        listener: Box<dyn Any + Send>,
+    ) -> BoxFuture<'static, Option<Box<dyn Any + Send>>> {
+        let Ok(listener) = listener.downcast::<DiffListener<K::Snapshot>>() else {
+            return Box::pin(async { None });
+        };
+        let answer = self.send(AddDiffListener(*listener));
+        Box::pin(async move {
+            let current = answer.await.ok()?;
+            Some(Box::new(current) as Box<dyn Any + Send>)
+        })
+    }
 }

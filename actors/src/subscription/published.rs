@@ -3,7 +3,7 @@
 //!
 //! It owns, once for all of them:
 //!
-//! - **state publication**: the state lives in a `watch` channel that handles read without a
+//! - **state publication**: the state lives in a [`StateCell`] that handles read without a
 //!   mailbox round trip (`state()`, `connected()`, `terminated()`, a search's `status()`);
 //! - **listener delivery**: each new snapshot goes, once, to every [`Listener`] (closure,
 //!   channel behind a `Stream`, actix `Recipient`); a snapshot equal to the last one delivered
@@ -16,17 +16,17 @@
 use std::sync::Arc;
 
 use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
-use tokio::sync::watch;
 
 use super::diffs::{Change, DiffListener, Observed};
-use super::handle::{Failure, Listener, Update};
+use super::handle::{Listener, Update};
+use super::state::StateCell;
 use crate::error::Error;
 
 /// A published state, its typed failure and its listeners. See the module docs.
 pub struct Published<T: Observed> {
     id: u64,
-    state: Arc<watch::Sender<SubscriptionState<T>>>,
-    failure: Failure,
+    /// The state and the typed failure, shared with the handles.
+    state: Arc<StateCell<SubscriptionState<T>>>,
     listeners: Vec<Listener<T>>,
     diff_listeners: Vec<DiffListener<T>>,
     /// The last snapshot delivered, with its `loaded_all`.
@@ -54,8 +54,7 @@ impl<T: Observed> Published<T> {
     pub fn new() -> Self {
         Published {
             id: crate::session::routes::next_id(),
-            state: Arc::new(watch::Sender::new(SubscriptionState::Pending)),
-            failure: Arc::default(),
+            state: Arc::new(StateCell::new(SubscriptionState::Pending)),
             listeners: Vec::new(),
             diff_listeners: Vec::new(),
             last: None,
@@ -67,14 +66,9 @@ impl<T: Observed> Published<T> {
         self.id
     }
 
-    /// The state channel, shared with the handles.
-    pub(crate) fn state(&self) -> &Arc<watch::Sender<SubscriptionState<T>>> {
+    /// The state and the typed failure, shared with the handles.
+    pub(crate) fn state(&self) -> &Arc<StateCell<SubscriptionState<T>>> {
         &self.state
-    }
-
-    /// Where the typed error goes, shared with the handles.
-    pub(crate) fn failure(&self) -> &Failure {
-        &self.failure
     }
 
     /// The latest snapshot, if one was published and the state has not ended.
@@ -182,7 +176,7 @@ impl<T: Observed> Published<T> {
     /// Ends it with `error`: the typed error first, then the error state (unless it ended
     /// already).
     pub fn fail(&mut self, error: &Error) {
-        let _ = self.failure.set(error.clone());
+        self.state.set_failure(error);
         let message = SubscriptionError::new(error.to_string());
         self.state.send_if_modified(|s| {
             if s.is_terminal() {
