@@ -112,8 +112,19 @@ pub struct UserUpdated(pub Arc<UserSnapshot>);
 pub struct Watcher {
     /// The watcher's id (`crate::session::routes::next_id`).
     pub id: u64,
-    /// Where updates go.
-    pub inbox: Recipient<UserUpdated>,
+    /// Where updates go. Weak: a watcher that stopped gets nothing (and is unwatched as it
+    /// stops), and every subscription has a watcher whether or not it ever shows a user, so it
+    /// holds no sender of its own.
+    pub inbox: actix::WeakRecipient<UserUpdated>,
+}
+
+impl Watcher {
+    /// Hands the watcher a user's new snapshot, if it still runs.
+    pub(crate) fn update(&self, user: &Arc<UserSnapshot>) {
+        if let Some(inbox) = self.inbox.upgrade() {
+            inbox.do_send(UserUpdated(user.clone()));
+        }
+    }
 }
 
 /// See `GetStats`.

@@ -182,6 +182,8 @@ impl Handler<Routed> for CacheShard {
                 self.refetch_users(ctx);
             }
             Routed::Ended(_) => ctx.stop(),
+            // Not attached: never asked.
+            Routed::Find(..) => {}
         }
     }
 }

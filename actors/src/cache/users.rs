@@ -13,7 +13,7 @@ use talkjs_protocol::snapshot::UserSnapshot;
 use talkjs_protocol::wire::UserWire;
 
 use super::shard::CacheShard;
-use super::{UserUpdated, Watcher, full, stopped};
+use super::{Watcher, full, stopped};
 use crate::batch::{BatchItem, BatchKey};
 use crate::error::Error;
 use crate::session::handle::TopicGuard;
@@ -106,7 +106,7 @@ impl CacheShard {
                     && let Some(s) = &entry.snapshot
                 {
                     for w in &entry.watchers {
-                        w.inbox.do_send(UserUpdated(s.clone()));
+                        w.update(s);
                     }
                 }
             }
@@ -173,7 +173,7 @@ impl CacheShard {
             && let Some(s) = &entry.snapshot
         {
             for w in &entry.watchers {
-                w.inbox.do_send(UserUpdated(s.clone()));
+                w.update(s);
             }
         }
     }

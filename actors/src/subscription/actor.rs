@@ -15,7 +15,7 @@ use super::published::Published;
 use crate::cache::{UserUpdated, Watcher};
 use crate::error::Error;
 use crate::session::handle::{Attachment, TopicGuard};
-use crate::session::routes::{Find, Found, Routed};
+use crate::session::routes::{Found, Lookup, Routed};
 
 /// Add a listener.
 #[derive(Message)]
@@ -139,7 +139,6 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
             self.id,
             self.kind.route_keys(),
             ctx.address().recipient(),
-            Some(ctx.address().recipient()),
         ));
         // SUBSCRIBE first, then the load's GETs: the session keeps their order on the wire.
         let primary = std::mem::take(&mut self.primary);
@@ -192,19 +191,21 @@ impl<K: Kind> Handler<Routed> for SubscriptionActor<K> {
             }
             Routed::Resync => self.run_load(LoadReason::Resync, ctx),
             Routed::Ended(e) => self.fail(&e, ctx),
+            Routed::Find(lookup, reply) => {
+                let _ = reply.send(self.find(&lookup));
+            }
         }
     }
 }
 
-impl<K: Kind> Handler<Find> for SubscriptionActor<K> {
-    type Result = Option<Found>;
-
-    fn handle(&mut self, Find(lookup): Find, _ctx: &mut Context<Self>) -> Option<Found> {
-        // Only a loaded, live state answers: anything else is read from the server.
+impl<K: Kind> SubscriptionActor<K> {
+    /// What it shows of `lookup`: only a loaded, live state answers, anything else is read
+    /// from the server.
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
         if !self.published.has_published() || self.published.is_terminal() {
             return None;
         }
-        self.kind.find(&lookup)
+        self.kind.find(lookup)
     }
 }
 
@@ -290,7 +291,7 @@ where
     let addr = crate::runtime::start(&arbiter, move |ctx| {
         let watcher = Watcher {
             id,
-            inbox: ctx.address().recipient(),
+            inbox: ctx.address().downgrade().recipient(),
         };
         SubscriptionActor {
             kind,
