@@ -5,7 +5,6 @@ use std::any::Any;
 use actix::dev::RecipientRequest;
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
-use talkjs_protocol::path::Topic;
 
 use super::Env;
 use super::diffs::{DiffListener, Observed};
@@ -43,14 +42,13 @@ pub(crate) struct Unsubscribe;
 pub(crate) struct SubscriptionActor<K: Kind> {
     kind: K,
     env: Env,
-    id: u64,
+    /// Its id is the subscription's.
     watcher: Watcher,
     /// The state, the typed failure and the listeners.
     published: Published<K::Snapshot>,
-    /// The topics whose `SUBSCRIBE` must succeed for the subscription to start.
-    primary: Vec<Topic>,
-    /// Held while the actor lives (dropping them releases the topics).
-    primary_held: Vec<TopicGuard>,
+    /// The topics whose `SUBSCRIBE` must succeed for the subscription to start (`Kind::topics`),
+    /// held while the actor lives (dropping them releases the topics).
+    primary_held: Box<[TopicGuard]>,
     /// Routes events here while the actor lives.
     attachment: Option<Attachment>,
 }
@@ -131,25 +129,22 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
         // Ended before it started (unsubscribed in the task that made it): nothing to send.
         // The official client still subscribes and fetches here; we spare the server that.
         if self.published.is_terminal() {
-            self.primary.clear();
             ctx.stop();
             return;
         }
         self.attachment = Some(self.env.session.attach(
-            self.id,
+            self.watcher.id,
             self.kind.route_keys(),
             ctx.address().recipient(),
         ));
         // SUBSCRIBE first, then the load's GETs: the session keeps their order on the wire.
-        let primary = std::mem::take(&mut self.primary);
-        // Room for exactly these guards (a first push would make room for four).
-        self.primary_held.reserve_exact(primary.len());
-        let mut holds = Vec::with_capacity(primary.len());
-        for topic in primary {
-            let (guard, subscribed) = self.env.session.subscribe_topic(topic);
-            self.primary_held.push(guard);
-            holds.push(subscribed);
-        }
+        let (guards, holds): (Vec<TopicGuard>, Vec<_>) = self
+            .kind
+            .topics()
+            .into_iter()
+            .map(|topic| self.env.session.subscribe_topic(topic))
+            .unzip();
+        self.primary_held = guards.into_boxed_slice();
         let (kind, mut scope) = self.scope_parts();
         let load = kind.load(LoadReason::Initial, &mut scope);
         let work = async move {
@@ -174,7 +169,7 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
         // Dropping the attachment and the guards detaches and releases.
         self.attachment = None;
         self.env.cache.unwatch(self.watcher.id);
-        self.primary_held.clear();
+        self.primary_held = Box::default();
         self.published.end();
     }
 }
@@ -283,7 +278,6 @@ where
     let published = Published::new();
     let id = published.id();
     let state = published.state().clone();
-    let primary = kind.topics();
     let describe = kind.describe();
     let max_load_more = kind.max_load_more();
     let default_load_more = kind.default_load_more();
@@ -296,11 +290,9 @@ where
         SubscriptionActor {
             kind,
             env,
-            id,
             watcher,
             published,
-            primary,
-            primary_held: Vec::new(),
+            primary_held: Box::default(),
             attachment: None,
         }
     });
