@@ -68,7 +68,11 @@ struct Registered(Env);
 impl SessionKey for Registered {
     fn key(&self) -> (&str, &str, &str) {
         let session = &self.0.session;
-        (session.app_id(), session.user_id(), &session.urls().realtime)
+        (
+            session.app_id(),
+            session.user_id(),
+            &session.urls().realtime,
+        )
     }
 }
 
@@ -110,6 +114,9 @@ static SESSIONS: Mutex<Option<HashSet<Registered>>> = Mutex::new(None);
 
 /// Returns the session for the config's (app id, user id, server), starting one if there is
 /// none, or if `force_new` (the new one replaces the old one in the registry).
+// A `Registered` hashes by its session's ids, which never change (its handle's interior
+// mutability is the mailbox's).
+#[allow(clippy::mutable_key_type)]
 pub fn get_session(config: SessionConfig, force_new: bool) -> Result<Env> {
     let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
     let sessions = sessions.get_or_insert_with(HashSet::new);

@@ -219,7 +219,11 @@ impl Cache {
         if let Some(shards) = self.inner.shards.get() {
             return Some(shards);
         }
-        let stopped = self.inner.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        let stopped = self
+            .inner
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if *stopped {
             return None;
         }
@@ -400,7 +404,6 @@ impl Cache {
         }
         total
     }
-
 }
 
 impl EventSink for Cache {
@@ -445,7 +448,11 @@ impl EventSink for Cache {
     }
 
     fn stop(&self) {
-        let mut stopped = self.inner.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stopped = self
+            .inner
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *stopped = true;
         for s in self.started() {
             s.do_send(StopShard);

@@ -9,13 +9,13 @@ use actix::prelude::*;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::wire::MessageWire;
 
+use super::Cache;
 use super::CacheStats;
 use super::inflight::InFlight;
 use super::latest::{LatestEntry, LatestFetch};
 use super::lazy_lru::LazyLru;
 use super::messages::MessageAnswer;
 use super::users::{UserAnswer, UserEntry};
-use super::Cache;
 use crate::session::handle::SessionHandle;
 use crate::session::routes::Routed;
 

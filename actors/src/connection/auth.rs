@@ -114,34 +114,29 @@ impl Connection {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.notify(Notice::NeedToken { reason, reply });
         self.tokens.fetching = true;
-        ctx.spawn(
-            answer
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    act.tokens.fetching = false;
-                    let token = match result {
-                        Ok(Ok(token)) if act.tokens.refused.as_deref() == Some(&*token) => {
-                            return act.fatal(
-                                "the token provider returned the token the server just refused"
-                                    .into(),
-                                ctx,
-                            );
-                        }
-                        Ok(Ok(token)) => token,
-                        Ok(Err(e)) => {
-                            return act.fatal(e.to_string(), ctx);
-                        }
-                        Err(_) => return act.fatal("the token source is gone".into(), ctx),
-                    };
-                    act.tokens.current = Some(token.clone());
-                    match act.link {
-                        Link::Opening => act.dial(token, ctx),
-                        // Re-authentication on a live socket.
-                        Link::Open(_) => act.send_renew(token, ctx),
-                        Link::Unopened | Link::Backoff | Link::Closing(_) => {}
-                    }
-                }),
-        );
+        ctx.spawn(answer.into_actor(self).map(move |result, act, ctx| {
+            act.tokens.fetching = false;
+            let token = match result {
+                Ok(Ok(token)) if act.tokens.refused.as_deref() == Some(&*token) => {
+                    return act.fatal(
+                        "the token provider returned the token the server just refused".into(),
+                        ctx,
+                    );
+                }
+                Ok(Ok(token)) => token,
+                Ok(Err(e)) => {
+                    return act.fatal(e.to_string(), ctx);
+                }
+                Err(_) => return act.fatal("the token source is gone".into(), ctx),
+            };
+            act.tokens.current = Some(token.clone());
+            match act.link {
+                Link::Opening => act.dial(token, ctx),
+                // Re-authentication on a live socket.
+                Link::Open(_) => act.send_renew(token, ctx),
+                Link::Unopened | Link::Backoff | Link::Closing(_) => {}
+            }
+        }));
     }
 
     /// Sends `POST /session/renew` with `token` on the open socket. An authenticated socket

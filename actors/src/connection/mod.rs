@@ -26,6 +26,7 @@
 //! - this file: the actor, what it tells its session ([`Notice`], [`Lifecycle`]) and its
 //!   configuration;
 //! - `frames`: the websocket's framing, with buffers only while bytes are in them;
+//! - `writer`: the socket's write half, with a queue only while frames wait in it;
 //! - `socket`: the socket's state machine (`Link`: unopened, opening, open, backing off,
 //!   closing), dialling, reading frames and losing the socket;
 //! - `auth`: tokens and renews, and whether an open socket is authenticated ([`SetToken`]);
@@ -42,6 +43,7 @@ mod outage;
 mod socket;
 mod stop;
 mod timings;
+mod writer;
 
 use std::time::Duration;
 
@@ -212,7 +214,11 @@ pub struct Connection {
 impl Connection {
     /// A connection that reports to `session` and asks it for tokens; its spans are children
     /// of `parent` (the session's).
-    pub fn new(config: ConnectionConfig, parent: &tracing::Span, session: Recipient<Notice>) -> Connection {
+    pub fn new(
+        config: ConnectionConfig,
+        parent: &tracing::Span,
+        session: Recipient<Notice>,
+    ) -> Connection {
         let span = tracing::debug_span!(parent: parent, "connection", id = config.id);
         Connection {
             config,

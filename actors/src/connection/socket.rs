@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use actix::io::{SinkWrite, WriteHandler};
+use actix::io::WriteHandler;
 use actix::prelude::*;
 use awc::error::WsProtocolError;
 use awc::ws;
@@ -21,6 +21,7 @@ use super::auth::{Auth, Renews};
 use super::frames::LeanFramed;
 use super::heartbeat::Heartbeat;
 use super::stop::Stop;
+use super::writer::LeanSinkWrite;
 use super::{Connection, Lifecycle, Notice, Token, backoff};
 use crate::random;
 use crate::token::TokenReason;
@@ -29,7 +30,7 @@ use crate::token::TokenReason;
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// The write half of a socket.
-pub(super) type Sink = SinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
+pub(super) type Sink = LeanSinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
 
 /// Where the connection stands with its socket.
 pub(super) enum Link {
@@ -169,36 +170,36 @@ impl Connection {
         };
         ctx.spawn(
             async move { request.max_frame_size(MAX_FRAME_BYTES).connect().await }
-            .instrument(span)
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                if act.generation != generation || act.is_stopping() {
-                    return;
-                }
-                match result {
-                    Ok((_, framed)) => {
-                        let (sink, stream) = LeanFramed::new(framed).split();
-                        let tagged = stream
-                            .map(move |item| SocketItem {
-                                generation,
-                                item: Some(item),
-                            })
-                            .chain(futures_util::stream::once(async move {
-                                SocketItem {
-                                    generation,
-                                    item: None,
-                                }
-                            }));
-                        ctx.add_message_stream(tagged);
-                        act.link = Link::Open(Socket::new(SinkWrite::new(sink, ctx)));
-                        act.sockets_opened += 1;
-                        // A token set while dialling wins over the one the dial started with.
-                        let token = act.tokens.current.clone().unwrap_or(token);
-                        act.send_renew(token, ctx);
+                .instrument(span)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    if act.generation != generation || act.is_stopping() {
+                        return;
                     }
-                    Err(e) => act.socket_lost(format!("could not connect: {e}"), ctx),
-                }
-            }),
+                    match result {
+                        Ok((_, framed)) => {
+                            let (sink, stream) = LeanFramed::new(framed).split();
+                            let tagged = stream
+                                .map(move |item| SocketItem {
+                                    generation,
+                                    item: Some(item),
+                                })
+                                .chain(futures_util::stream::once(async move {
+                                    SocketItem {
+                                        generation,
+                                        item: None,
+                                    }
+                                }));
+                            ctx.add_message_stream(tagged);
+                            act.link = Link::Open(Socket::new(LeanSinkWrite::new(sink, ctx)));
+                            act.sockets_opened += 1;
+                            // A token set while dialling wins over the one the dial started with.
+                            let token = act.tokens.current.clone().unwrap_or(token);
+                            act.send_renew(token, ctx);
+                        }
+                        Err(e) => act.socket_lost(format!("could not connect: {e}"), ctx),
+                    }
+                }),
         );
     }
 

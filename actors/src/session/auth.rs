@@ -2,8 +2,9 @@
 //! [`NeedToken`] recipient: the token actor of a provider, bokens, or any actor of yours), and
 //! its refresh before expiry, on the official client's schedule (docs/protocol.md §2.5).
 //!
-//! A connection asks the session for tokens (`NeedToken`): the cached one for a first socket, a
-//! new one after a refusal. A source that fails ends the session with `AuthFailed`.
+//! A connection asks the session for tokens (`Notice::NeedToken`): the cached one for a first
+//! socket, a new one after a refusal. The session and its connection share one copy of the
+//! token (an `Arc<str>`). A source that fails ends the session with `AuthFailed`.
 
 use std::time::Duration;
 

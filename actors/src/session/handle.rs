@@ -216,7 +216,12 @@ impl SessionHandle {
 
     /// Routes the events under `keys` (and every resync) to `inbox` until the attachment drops;
     /// the attached actor answers `Routed::Find`s (reads of what it shows).
-    pub(crate) fn attach(&self, id: u64, keys: Vec<RouteKey>, inbox: Recipient<Routed>) -> Attachment {
+    pub(crate) fn attach(
+        &self,
+        id: u64,
+        keys: Vec<RouteKey>,
+        inbox: Recipient<Routed>,
+    ) -> Attachment {
         self.attach_as(Attach {
             id,
             keys,

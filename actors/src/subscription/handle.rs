@@ -474,7 +474,10 @@ impl<T: PartialEq + Send + Sync + 'static> Subscription<Option<List<T>>> {
     ) -> Option<Option<Option<List<T>>>> {
         let answer = self.inner.actor.as_ref()?;
         let answer = answer.actor.add_diff_listener(Box::new(listener)).await?;
-        answer.downcast::<Option<Option<List<T>>>>().ok().map(|a| *a)
+        answer
+            .downcast::<Option<Option<List<T>>>>()
+            .ok()
+            .map(|a| *a)
     }
 }
 
