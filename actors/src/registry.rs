@@ -187,7 +187,9 @@ fn start(config: SessionConfig) -> Result<Env> {
         timings.user_unsubscribe_delay,
     );
     let sink = Box::new(cache.clone());
+    let on_thread = cache.clone();
     let started = arbiter.spawn_fn(move || {
+        on_thread.on_session_thread();
         let settings = Settings {
             app_id: config.app_id,
             user_id: config.user_id,

@@ -88,7 +88,7 @@ impl CacheShard {
         };
         let data = serde_json::value::to_raw_value(&ListRequest::first_page(1))
             .unwrap_or_else(|_| unreachable!("a list request serialises"));
-        let answer = self.cache.shared_read(Request {
+        let answer = self.cache.shard_read(Request {
             operation: format!("Get messages of conversation {conversation}").into(),
             method: route.method(),
             path: route.path().encode(),

@@ -165,6 +165,8 @@ struct Inner {
     /// The session stopped: no shard starts any more. Shards start while this is locked, so a
     /// stop never misses one.
     stopped: Mutex<bool>,
+    /// The session's thread, once its actor runs there.
+    thread: OnceLock<std::thread::ThreadId>,
 }
 
 /// A shard's mailbox before it starts (actix's default size).
@@ -205,8 +207,19 @@ impl Cache {
                 reads: reads::Reads::default(),
                 shards: OnceLock::new(),
                 stopped: Mutex::new(false),
+                thread: OnceLock::new(),
             }),
         }
+    }
+
+    /// Whether the caller runs on the session's thread.
+    fn on_session_thread_now(&self) -> bool {
+        self.inner.thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Called on the session's thread when its actor starts there.
+    pub(crate) fn on_session_thread(&self) {
+        let _ = self.inner.thread.set(std::thread::current().id());
     }
 
     /// The session this cache belongs to.
@@ -249,6 +262,15 @@ impl Cache {
             shards.push(Addr::new(tx));
             let shard = CacheShard::new(config, n, self.clone(), self.inner.linger, own_threads);
             starting.push((rx, shard));
+        }
+        if self.on_session_thread_now() && !own_threads {
+            // Asked on the session's thread (by a subscription): the shard starts now, so the
+            // request that started it is handled as soon as a running shard would handle it,
+            // and its frames keep their place on the wire.
+            for (rx, shard) in starting {
+                Context::with_receiver(rx).run(shard);
+            }
+            return shards.into_boxed_slice();
         }
         self.session().arbiter().spawn_fn(move || {
             for (rx, shard) in starting {

@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::value::RawValue;
 
 use super::inflight::InFlight;
-use super::{Cache, full, stopped};
+use actix::prelude::*;
+
+use super::shard::CacheShard;
+use super::{Cache, full, shard_of, stopped};
 use crate::error::Error;
 use crate::session::Request;
 
@@ -40,25 +43,55 @@ impl Reads {
 }
 
 impl Cache {
-    /// Sends a `GET`, or joins an identical one in flight (see the [module docs](self)). The
-    /// first asker's request is queued in the session at once, so it keeps its call order.
+    /// Sends a `GET`, or joins an identical one in flight (see the [module docs](self)).
+    ///
+    /// The first asker's request is sent one hop later, as the shards' requests are: through
+    /// a running shard's mailbox (so it keeps its place among the shard's own requests), else
+    /// from a task on the session's thread. The `SUBSCRIBE`s of subscriptions started in the
+    /// same tick then go out before the `GET`s, in the order the official client sends them
+    /// (the wire parity tests check it).
     pub(crate) fn shared_read(
         &self,
         request: Request,
     ) -> impl Future<Output = ReadAnswer> + Send + 'static {
+        self.read(request, true)
+    }
+
+    /// [`Cache::shared_read`], for a shard: sent at once (it is the shard's turn).
+    pub(super) fn shard_read(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = ReadAnswer> + Send + 'static {
+        self.read(request, false)
+    }
+
+    fn read(
+        &self,
+        request: Request,
+        hop: bool,
+    ) -> impl Future<Output = ReadAnswer> + Send + 'static {
         let key = (request.path.clone(), request.data.get().to_owned());
         let joined = self.inner.reads.with(|f| f.join(key.clone()));
         if let Ok((true, _)) = &joined {
-            let answer = self.session().send_request(request);
-            let cache = self.clone();
-            let read = key.clone();
-            let finish = async move {
-                let answer = answer.await.map(Arc::<RawValue>::from);
-                cache.inner.reads.with(|f| f.finish(&read, &answer));
+            let pending = PendingRead {
+                cache: Some(self.clone()),
+                request: Some(request),
+                key,
             };
-            if !self.session().arbiter().spawn(finish) {
-                // The runtime is gone: nothing will answer the read.
-                self.inner.reads.with(|f| f.finish(&key, &Err(stopped())));
+            let started = self.started();
+            match started.get(shard_of(&pending.key.0, started.len().max(1))) {
+                _ if !hop => pending.send(),
+                Some(shard) => shard.do_send(SharedRead(pending)),
+                // As a woken shard would: a task of its own on this thread. (Dropped unsent
+                // if the runtime is gone: its waiters are answered then.)
+                None if self.on_session_thread_now() => {
+                    actix_rt::spawn(async move { pending.send() });
+                }
+                None => {
+                    self.session()
+                        .arbiter()
+                        .spawn(async move { pending.send() });
+                }
             }
         }
         async move {
@@ -67,5 +100,66 @@ impl Cache {
                 Err(_) => Err(full()),
             }
         }
+    }
+}
+
+/// A shared read waiting for its turn to be sent. Dropped unsent (a stopped shard's mailbox, a
+/// runtime that is gone), it answers its waiters that the session stopped, so none waits
+/// forever.
+pub(super) struct PendingRead {
+    cache: Option<Cache>,
+    request: Option<Request>,
+    key: (String, String),
+}
+
+impl PendingRead {
+    /// Sends the request now; its answer goes to every waiter.
+    pub(super) fn send(mut self) {
+        let (Some(cache), Some(request)) = (self.cache.take(), self.request.take()) else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        let answer = cache.session().send_request(request);
+        let arbiter = cache.session().arbiter().clone();
+        // Dropped unrun (the runtime is gone), the guard answers the waiters.
+        let guard = PendingRead {
+            cache: Some(cache),
+            request: None,
+            key,
+        };
+        arbiter.spawn(async move {
+            let answer = answer.await.map(Arc::<RawValue>::from);
+            guard.finish(&answer);
+        });
+    }
+
+    fn finish(mut self, answer: &ReadAnswer) {
+        if let Some(cache) = self.cache.take() {
+            cache.inner.reads.with(|f| f.finish(&self.key, answer));
+        }
+    }
+}
+
+impl Drop for PendingRead {
+    fn drop(&mut self) {
+        if let Some(cache) = self.cache.take() {
+            cache
+                .inner
+                .reads
+                .with(|f| f.finish(&self.key, &Err(stopped())));
+        }
+    }
+}
+
+/// Send a shared read in the shard's turn (see [`Cache::shared_read`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct SharedRead(pub(super) PendingRead);
+
+impl Handler<SharedRead> for CacheShard {
+    type Result = ();
+
+    fn handle(&mut self, SharedRead(read): SharedRead, _ctx: &mut Context<Self>) {
+        read.send();
     }
 }
