@@ -7,17 +7,21 @@
 //! two concurrent lookups for the same user cannot both start a session, whichever threads or
 //! async runtimes they run on.
 //!
-//! Starting a session is synchronous: the session and its cache shards get their mailboxes at
-//! once, and the actors themselves start on the session's arbiter (see [`crate::runtime`]).
+//! Starting a session is synchronous: the session gets its mailbox at once, and the actor itself
+//! starts on the session's arbiter (see [`crate::runtime`]); its cache shards start when a
+//! request first needs one.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use actix::dev::channel;
 use actix::prelude::*;
 
 use crate::cache::Cache;
+use crate::connection::Timings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::handle::{SessionHandle, SessionInfo};
 use crate::session::{Session, Settings, TokenSource};
@@ -43,29 +47,87 @@ pub struct SessionConfig {
 /// A session's mailbox before its actor starts (actix's default size).
 const MAILBOX: usize = 16;
 
-/// Sessions by app, user and server: the same user on two servers (two emulators in one test
-/// process, say) has two sessions.
-type Key = (String, String, String);
+/// What tells sessions apart: app, user and server (the same user on two servers, two emulators
+/// in one test process say, has two sessions).
+trait SessionKey {
+    fn key(&self) -> (&str, &str, &str);
+}
 
-static SESSIONS: Mutex<Option<HashMap<Key, Env>>> = Mutex::new(None);
+/// A key to look up.
+struct Lookup<'a>(&'a str, &'a str, &'a str);
+
+impl SessionKey for Lookup<'_> {
+    fn key(&self) -> (&str, &str, &str) {
+        (self.0, self.1, self.2)
+    }
+}
+
+/// A registered session, keyed by its own ids: the registry keeps no copy of them.
+struct Registered(Env);
+
+impl SessionKey for Registered {
+    fn key(&self) -> (&str, &str, &str) {
+        let session = &self.0.session;
+        (
+            session.app_id(),
+            session.user_id(),
+            &session.urls().realtime,
+        )
+    }
+}
+
+impl<'a> Borrow<dyn SessionKey + 'a> for Registered {
+    fn borrow(&self) -> &(dyn SessionKey + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn SessionKey + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialEq for dyn SessionKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for dyn SessionKey + '_ {}
+
+impl Hash for Registered {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self as &dyn SessionKey).hash(state);
+    }
+}
+
+impl PartialEq for Registered {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Registered {}
+
+static SESSIONS: Mutex<Option<HashSet<Registered>>> = Mutex::new(None);
 
 /// Returns the session for the config's (app id, user id, server), starting one if there is
 /// none, or if `force_new` (the new one replaces the old one in the registry).
+// A `Registered` hashes by its session's ids, which never change (its handle's interior
+// mutability is the mailbox's).
+#[allow(clippy::mutable_key_type)]
 pub fn get_session(config: SessionConfig, force_new: bool) -> Result<Env> {
-    let key = (
-        config.app_id.clone(),
-        config.user_id.clone(),
-        config.urls.realtime.clone(),
-    );
     let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
-    let sessions = sessions.get_or_insert_with(HashMap::new);
+    let sessions = sessions.get_or_insert_with(HashSet::new);
     // Forget sessions that ended, so their actors can stop.
-    sessions.retain(|_, env| !env.session.is_terminated());
-    if !force_new && let Some(env) = sessions.get(&key) {
-        return Ok(env.clone());
+    sessions.retain(|r| !r.0.session.is_terminated());
+    let key = Lookup(&config.app_id, &config.user_id, &config.urls.realtime);
+    if !force_new && let Some(r) = sessions.get(&key as &dyn SessionKey) {
+        return Ok(r.0.clone());
     }
     let env = start(config)?;
-    sessions.insert(key, env.clone());
+    sessions.replace(Registered(env.clone()));
     Ok(env)
 }
 
@@ -76,12 +138,22 @@ pub fn terminate_all(reason: &str) {
         let mut sessions = SESSIONS.lock().unwrap_or_else(PoisonError::into_inner);
         sessions
             .as_mut()
-            .map(|s| s.drain().map(|(_, env)| env).collect())
+            .map(|s| s.drain().map(|r| r.0).collect())
             .unwrap_or_default()
     };
     for env in drained {
         env.session.terminate(reason.to_owned());
     }
+}
+
+/// The timings as an `Arc`: sessions with the default timings (nearly all) share one copy
+/// instead of holding 160 bytes each.
+fn shared_timings(timings: Timings) -> Arc<Timings> {
+    static DEFAULT: OnceLock<Arc<Timings>> = OnceLock::new();
+    if timings == Timings::default() {
+        return DEFAULT.get_or_init(|| Arc::new(Timings::default())).clone();
+    }
+    Arc::new(timings)
 }
 
 /// Starts a session and its cache on the current arbiter, or on the runtime's own thread.
@@ -95,7 +167,7 @@ fn start(config: SessionConfig) -> Result<Env> {
     let (tx, rx) = channel::channel(MAILBOX);
     // One copy of the URLs and timings for the session, its handle and its connections.
     let urls = Arc::new(config.urls);
-    let timings = Arc::new(config.timings);
+    let timings = shared_timings(config.timings);
     let addr = Addr::<Session>::new(tx);
     let ended = Arc::new(AtomicBool::new(false));
     let user_id: Arc<str> = config.user_id.as_str().into();
@@ -109,13 +181,15 @@ fn start(config: SessionConfig) -> Result<Env> {
             ended: ended.clone(),
         },
     );
-    let cache = Cache::start(
+    let cache = Cache::new(
         &config.cache,
         session.clone(),
         timings.user_unsubscribe_delay,
     );
     let sink = Box::new(cache.clone());
+    let on_thread = cache.clone();
     let started = arbiter.spawn_fn(move || {
+        on_thread.on_session_thread();
         let settings = Settings {
             app_id: config.app_id,
             user_id: config.user_id,

@@ -41,11 +41,20 @@ fn error_of(result: Result<String, TokenError>) -> String {
 #[actix_rt::test]
 async fn a_fixed_token_is_given_for_the_first_connection_and_never_again() {
     let provider = FixedToken::new("alice-token");
+    let copy = provider.clone();
+    assert!(!format!("{provider:?}").contains("alice-token"));
     assert_eq!(
         provider.fetch_token(initial("alice")).await.as_deref(),
         Ok("alice-token")
     );
+    // Handed out once; a clone made before has its own.
+    assert!(provider.fetch_token(initial("alice")).await.is_err());
+    assert_eq!(
+        copy.fetch_token(initial("alice")).await.as_deref(),
+        Ok("alice-token")
+    );
     for reason in [
+        TokenReason::Initial,
         TokenReason::Expiring,
         TokenReason::Rejected,
         TokenReason::SessionExpired,

@@ -88,15 +88,12 @@ impl CacheShard {
         };
         let data = serde_json::value::to_raw_value(&ListRequest::first_page(1))
             .unwrap_or_else(|_| unreachable!("a list request serialises"));
-        let answer = self.read(
-            Request {
-                operation: format!("Get messages of conversation {conversation}").into(),
-                method: route.method(),
-                path: route.path().encode(),
-                data,
-            },
-            ctx,
-        );
+        let answer = self.cache.shard_read(Request {
+            operation: format!("Get messages of conversation {conversation}").into(),
+            method: route.method(),
+            path: route.path().encode(),
+            data,
+        });
         ctx.spawn(
             answer
                 .into_actor(self)
@@ -232,7 +229,7 @@ impl Handler<GetLatest> for CacheShard {
         if !self.latest.contains_key(&conversation) {
             // Held while kept, so the events that keep it current keep coming. The asker holds
             // the topic already: no frame.
-            let topic = self.session.hold(Topic::Messages {
+            let topic = self.session().hold(Topic::Messages {
                 conversation: conversation.clone(),
             });
             self.latest.insert(

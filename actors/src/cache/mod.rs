@@ -39,38 +39,44 @@
 //! ([`CacheConfig::shards`]), so a very busy session hydrates in parallel. The LRUs start empty
 //! and grow to their bounds, so an idle session costs little.
 //!
+//! **Lazy.** The shards start on the first request that needs one (users, a message by id, a
+//! latest message), not with the session: until then nothing is cached, so events and
+//! reconnects have nothing to update and go nowhere, and a session whose subscriptions show no
+//! user (a message list of an empty conversation, say) never starts one. Shared reads need no
+//! shard: their in-flight map is in the handle.
+//!
 //! Here: the [`Cache`] handle and what callers see. The shard actor is in `shard.rs`, each cache's
-//! state and handlers in `users.rs`, `messages.rs` (messages by id and shared reads) and
-//! `latest.rs`, and the one "one fetch per key, many waiters" map they all use in `inflight.rs`.
+//! state and handlers in `users.rs`, `messages.rs` (messages by id) and `latest.rs`, shared reads
+//! in `reads.rs`, and the one "one fetch per key, many waiters" map they all use in
+//! `inflight.rs`.
 
 mod inflight;
 mod latest;
 mod lazy_lru;
 mod messages;
+mod reads;
 mod shard;
 mod users;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use actix::prelude::*;
 use futures_util::future::join_all;
-use serde_json::value::RawValue;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::Route;
 use talkjs_protocol::snapshot::UserSnapshot;
 use talkjs_protocol::wire::MessageWire;
 
 pub use latest::{GetLatest, UnwatchLatest};
-pub use messages::{GetMessage, SharedRead};
+pub use messages::GetMessage;
 pub use shard::GetStats;
 use shard::{CacheShard, StopShard};
 pub use users::{GetUsers, Unwatch, UnwatchUser};
 
 use crate::error::{Error, ErrorKind};
-use crate::session::Request;
 use crate::session::handle::SessionHandle;
 use crate::session::routes::{EventSink, Routed};
 
@@ -106,8 +112,19 @@ pub struct UserUpdated(pub Arc<UserSnapshot>);
 pub struct Watcher {
     /// The watcher's id (`crate::session::routes::next_id`).
     pub id: u64,
-    /// Where updates go.
-    pub inbox: Recipient<UserUpdated>,
+    /// Where updates go. Weak: a watcher that stopped gets nothing (and is unwatched as it
+    /// stops), and every subscription has a watcher whether or not it ever shows a user, so it
+    /// holds no sender of its own.
+    pub inbox: actix::WeakRecipient<UserUpdated>,
+}
+
+impl Watcher {
+    /// Hands the watcher a user's new snapshot, if it still runs.
+    pub(crate) fn update(&self, user: &Arc<UserSnapshot>) {
+        if let Some(inbox) = self.inbox.upgrade() {
+            inbox.do_send(UserUpdated(user.clone()));
+        }
+    }
 }
 
 /// See `GetStats`.
@@ -128,10 +145,28 @@ pub struct CacheStats {
     pub latest_fetches: u64,
 }
 
-/// A handle to a session's cache shards.
+/// A handle to a session's cache: its shard actors (started by the first request that needs
+/// one) and its shared reads.
 #[derive(Clone)]
 pub struct Cache {
-    shards: Arc<[Addr<CacheShard>]>,
+    inner: Arc<Inner>,
+}
+
+/// What every handle of a session's cache shares.
+struct Inner {
+    session: SessionHandle,
+    config: CacheConfig,
+    /// How long an idle user stays cached.
+    linger: Duration,
+    /// Reads in flight (see [`reads`]).
+    reads: reads::Reads,
+    /// The shard actors, once a request needed them.
+    shards: OnceLock<Box<[Addr<CacheShard>]>>,
+    /// The session stopped: no shard starts any more. Shards start while this is locked, so a
+    /// stop never misses one.
+    stopped: Mutex<bool>,
+    /// The session's thread, once its actor runs there.
+    thread: OnceLock<std::thread::ThreadId>,
 }
 
 /// A shard's mailbox before it starts (actix's default size).
@@ -140,13 +175,13 @@ const SHARD_MAILBOX: usize = 16;
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
-            .field("shards", &self.shards.len())
+            .field("shards", &self.inner.config.shards.max(1))
+            .field("started", &self.inner.shards.get().is_some())
             .finish()
     }
 }
 
-/// The shard key of a conversation's latest message: the path of its `GET`, so the fetch and any
-/// identical [`SharedRead`] meet in the same shard.
+/// The shard key of a conversation's latest message (the path of its `GET`).
 fn latest_key(conversation: &str) -> String {
     Route::ListMessages {
         conversation: conversation.to_owned(),
@@ -162,9 +197,62 @@ fn shard_of(key: &str, n: usize) -> usize {
 }
 
 impl Cache {
-    /// Starts the shards of a session, on the session's thread (one shard) or each on a thread
-    /// of its own (several); their mailboxes are ready at once.
-    pub(crate) fn start(config: &CacheConfig, session: SessionHandle, linger: Duration) -> Cache {
+    /// The cache of a session; its shards start when a request first needs one.
+    pub(crate) fn new(config: &CacheConfig, session: SessionHandle, linger: Duration) -> Cache {
+        Cache {
+            inner: Arc::new(Inner {
+                session,
+                config: *config,
+                linger,
+                reads: reads::Reads::default(),
+                shards: OnceLock::new(),
+                stopped: Mutex::new(false),
+                thread: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Whether the caller runs on the session's thread.
+    fn on_session_thread_now(&self) -> bool {
+        self.inner.thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Called on the session's thread when its actor starts there.
+    pub(crate) fn on_session_thread(&self) {
+        let _ = self.inner.thread.set(std::thread::current().id());
+    }
+
+    /// The session this cache belongs to.
+    pub(super) fn session(&self) -> &SessionHandle {
+        &self.inner.session
+    }
+
+    /// The shards, started now if they were not (`None`: the session stopped).
+    fn shards(&self) -> Option<&[Addr<CacheShard>]> {
+        if let Some(shards) = self.inner.shards.get() {
+            return Some(shards);
+        }
+        let stopped = self
+            .inner
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *stopped {
+            return None;
+        }
+        Some(self.inner.shards.get_or_init(|| self.start_shards()))
+    }
+
+    /// The shards if they started (what events, resyncs and unwatches concern: shards that
+    /// never started hold nothing).
+    fn started(&self) -> &[Addr<CacheShard>] {
+        self.inner.shards.get().map_or(&[], |s| s)
+    }
+
+    /// Starts the shards, on the session's thread (one shard) or each on a thread of its own
+    /// (several); their mailboxes are ready at once.
+    fn start_shards(&self) -> Box<[Addr<CacheShard>]> {
+        let config = &self.inner.config;
         let n = config.shards.max(1);
         let own_threads = n > 1;
         let mut shards = Vec::with_capacity(n);
@@ -172,10 +260,19 @@ impl Cache {
         for _ in 0..n {
             let (tx, rx) = actix::dev::channel::channel(SHARD_MAILBOX);
             shards.push(Addr::new(tx));
-            let shard = CacheShard::new(config, n, session.clone(), linger, own_threads);
+            let shard = CacheShard::new(config, n, self.clone(), self.inner.linger, own_threads);
             starting.push((rx, shard));
         }
-        session.arbiter().spawn_fn(move || {
+        if self.on_session_thread_now() && !own_threads {
+            // Asked on the session's thread (by a subscription): the shard starts now, so the
+            // request that started it is handled as soon as a running shard would handle it,
+            // and its frames keep their place on the wire.
+            for (rx, shard) in starting {
+                Context::with_receiver(rx).run(shard);
+            }
+            return shards.into_boxed_slice();
+        }
+        self.session().arbiter().spawn_fn(move || {
             for (rx, shard) in starting {
                 if !own_threads {
                     Context::with_receiver(rx).run(shard);
@@ -188,13 +285,13 @@ impl Cache {
                 });
             }
         });
-        Cache {
-            shards: shards.into(),
-        }
+        shards.into_boxed_slice()
     }
 
-    fn shard(&self, key: &str) -> &Addr<CacheShard> {
-        &self.shards[shard_of(key, self.shards.len())]
+    /// The shard of `key`, started if need be.
+    fn shard(&self, key: &str) -> Result<&Addr<CacheShard>, Error> {
+        let shards = self.shards().ok_or_else(stopped)?;
+        Ok(&shards[shard_of(key, shards.len())])
     }
 
     /// These users' snapshots (missing users are left out), fetched once however many ask;
@@ -204,24 +301,32 @@ impl Cache {
         ids: impl IntoIterator<Item = String>,
         watcher: Option<Watcher>,
     ) -> impl Future<Output = Result<HashMap<String, Arc<UserSnapshot>>, Error>> + 'static {
-        let mut per_shard: Vec<Vec<String>> = vec![Vec::new(); self.shards.len()];
-        for id in ids {
-            per_shard[shard_of(&id, self.shards.len())].push(id);
-        }
-        let asks: Vec<_> = per_shard
-            .into_iter()
-            .enumerate()
-            .filter(|(_, ids)| !ids.is_empty())
-            .map(|(i, ids)| {
-                self.shards[i].send(GetUsers {
-                    ids,
-                    watcher: watcher.clone(),
+        let mut ids = ids.into_iter().peekable();
+        // Nobody to fetch: no shard needs to start.
+        let shards = match ids.peek() {
+            None => Ok(&[][..]),
+            Some(_) => self.shards().ok_or_else(stopped),
+        };
+        let asks: Result<Vec<_>, Error> = shards.map(|shards| {
+            let mut per_shard: Vec<Vec<String>> = vec![Vec::new(); shards.len()];
+            for id in ids {
+                per_shard[shard_of(&id, shards.len())].push(id);
+            }
+            per_shard
+                .into_iter()
+                .enumerate()
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(i, ids)| {
+                    shards[i].send(GetUsers {
+                        ids,
+                        watcher: watcher.clone(),
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        });
         async move {
             let mut out = HashMap::new();
-            for answer in join_all(asks).await {
+            for answer in join_all(asks?).await {
                 let found = answer.map_err(|_| stopped())??;
                 out.extend(found);
             }
@@ -241,7 +346,7 @@ impl Cache {
 
     /// Stops updates to this watcher.
     pub fn unwatch(&self, watcher: u64) {
-        for s in self.shards.iter() {
+        for s in self.started() {
             s.do_send(Unwatch(watcher));
         }
     }
@@ -249,10 +354,13 @@ impl Cache {
     /// Stops updates about one user to this watcher (a list no longer shows them), so an idle
     /// user can be evicted.
     pub fn unwatch_user(&self, user: &str, watcher: u64) {
-        self.shard(user).do_send(UnwatchUser {
-            user: user.to_owned(),
-            watcher,
-        });
+        let shards = self.started();
+        if let Some(shard) = shards.get(shard_of(user, shards.len().max(1))) {
+            shard.do_send(UnwatchUser {
+                user: user.to_owned(),
+                watcher,
+            });
+        }
     }
 
     /// One message by id (`None`: it does not exist or is not visible), fetched once however
@@ -264,11 +372,13 @@ impl Cache {
     ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
         let ask = self
             .shard(&format!("{conversation}\u{0}{message}"))
-            .send(GetMessage {
-                conversation,
-                message,
+            .map(|shard| {
+                shard.send(GetMessage {
+                    conversation,
+                    message,
+                })
             });
-        async move { ask.await.map_err(|_| stopped())? }
+        async move { ask?.await.map_err(|_| stopped())? }
     }
 
     /// A conversation's newest message (`None`: it has none), kept by the cache while `watcher`
@@ -280,27 +390,32 @@ impl Cache {
         conversation: String,
         watcher: u64,
     ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
-        let ask = self.shard(&latest_key(&conversation)).send(GetLatest {
-            conversation,
-            watcher,
+        let ask = self.shard(&latest_key(&conversation)).map(|shard| {
+            shard.send(GetLatest {
+                conversation,
+                watcher,
+            })
         });
-        async move { ask.await.map_err(|_| stopped())? }
+        async move { ask?.await.map_err(|_| stopped())? }
     }
 
     /// Stops keeping a conversation's latest message for this watcher (a list no longer shows
     /// the conversation); the last watcher's leave drops it.
     pub fn unwatch_latest(&self, conversation: &str, watcher: u64) {
-        self.shard(&latest_key(conversation))
-            .do_send(UnwatchLatest {
+        let shards = self.started();
+        let key = latest_key(conversation);
+        if let Some(shard) = shards.get(shard_of(&key, shards.len().max(1))) {
+            shard.do_send(UnwatchLatest {
                 conversation: conversation.to_owned(),
                 watcher,
             });
+        }
     }
 
-    /// The statistics of all shards, summed.
+    /// The statistics of all shards, summed (shards that never started hold nothing).
     pub async fn stats(&self) -> CacheStats {
         let mut total = CacheStats::default();
-        for s in join_all(self.shards.iter().map(|s| s.send(GetStats))).await {
+        for s in join_all(self.started().iter().map(|s| s.send(GetStats))).await {
             let s = s.unwrap_or_default();
             total.users += s.users;
             total.idle_users += s.idle_users;
@@ -311,19 +426,14 @@ impl Cache {
         }
         total
     }
-
-    /// Sends a `GET`, or joins an identical one in flight (see [`SharedRead`]).
-    pub(crate) fn shared_read(
-        &self,
-        request: Request,
-    ) -> impl Future<Output = Result<Arc<RawValue>, Error>> + 'static {
-        let ask = self.shard(&request.path).send(SharedRead(request));
-        async move { ask.await.map_err(|_| stopped())? }
-    }
 }
 
 impl EventSink for Cache {
     fn route(&self, event: &Arc<Event>) {
+        let started = self.started();
+        if started.is_empty() {
+            return; // Nothing cached yet, so nothing the event could change.
+        }
         // The shards that keep something the event changes: a user, a message by id, a latest
         // message. Each gets it once, and handles all of it.
         let keys = match &**event {
@@ -346,22 +456,27 @@ impl EventSink for Cache {
             },
             _ => return,
         };
-        let n = self.shards.len();
-        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, n)).collect();
+        let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, started.len())).collect();
         shards.dedup();
         for i in shards {
-            self.shards[i].do_send(Routed::Event(event.clone()));
+            started[i].do_send(Routed::Event(event.clone()));
         }
     }
 
     fn resync(&self) {
-        for s in self.shards.iter() {
+        for s in self.started() {
             s.do_send(Routed::Resync);
         }
     }
 
     fn stop(&self) {
-        for s in self.shards.iter() {
+        let mut stopped = self
+            .inner
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *stopped = true;
+        for s in self.started() {
             s.do_send(StopShard);
         }
     }

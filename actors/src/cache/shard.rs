@@ -9,11 +9,12 @@ use actix::prelude::*;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::wire::MessageWire;
 
+use super::Cache;
 use super::CacheStats;
 use super::inflight::InFlight;
 use super::latest::{LatestEntry, LatestFetch};
 use super::lazy_lru::LazyLru;
-use super::messages::{MessageAnswer, ReadAnswer};
+use super::messages::MessageAnswer;
 use super::users::{UserAnswer, UserEntry};
 use crate::session::handle::SessionHandle;
 use crate::session::routes::Routed;
@@ -33,7 +34,8 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// One shard of a session's cache. See the [cache docs](super).
 pub(crate) struct CacheShard {
-    pub(super) session: SessionHandle,
+    /// The cache it is a shard of: its session, and the shared reads.
+    pub(super) cache: Cache,
     pub(super) linger: Duration,
     /// Runs on a thread of its own, which it stops when it stops.
     own_thread: bool,
@@ -49,8 +51,6 @@ pub(crate) struct CacheShard {
     pub(super) messages_bound: usize,
     /// Message fetches in flight, by conversation and message.
     pub(super) message_flights: InFlight<(String, String), MessageAnswer>,
-    /// Reads in flight, by path and data.
-    pub(super) reads: InFlight<(String, String), ReadAnswer>,
     pub(super) user_fetches: u64,
     /// Latest messages, by conversation.
     pub(super) latest: HashMap<String, LatestEntry>,
@@ -67,14 +67,14 @@ impl CacheShard {
     pub(super) fn new(
         config: &super::CacheConfig,
         shards: usize,
-        session: SessionHandle,
+        cache: Cache,
         linger: Duration,
         own_thread: bool,
     ) -> CacheShard {
         // The LRUs start empty (unallocated) and grow to their bound: a session that caches
         // little costs little (an LRU made with a capacity allocates all of it up front).
         CacheShard {
-            session,
+            cache,
             linger,
             own_thread,
             users: HashMap::new(),
@@ -84,7 +84,6 @@ impl CacheShard {
             messages: LazyLru::new(),
             messages_bound: (config.messages / shards).max(1),
             message_flights: InFlight::new(),
-            reads: InFlight::new(),
             user_fetches: 0,
             latest: HashMap::new(),
             latest_flights: InFlight::new(),
@@ -100,6 +99,11 @@ impl Actor for CacheShard {
 }
 
 impl CacheShard {
+    /// The session the cache belongs to.
+    pub(super) fn session(&self) -> &SessionHandle {
+        self.cache.session()
+    }
+
     /// Expires idle users every half linger (20 ms to 1 s) while there are any: a shard without
     /// idle users (an idle session's) has no timer waking it.
     pub(super) fn expire_while_idle(&mut self, ctx: &mut Context<Self>) {
@@ -178,6 +182,8 @@ impl Handler<Routed> for CacheShard {
                 self.refetch_users(ctx);
             }
             Routed::Ended(_) => ctx.stop(),
+            // Not attached: never asked.
+            Routed::Find(..) => {}
         }
     }
 }

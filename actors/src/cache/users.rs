@@ -13,7 +13,7 @@ use talkjs_protocol::snapshot::UserSnapshot;
 use talkjs_protocol::wire::UserWire;
 
 use super::shard::CacheShard;
-use super::{UserUpdated, Watcher, full, stopped};
+use super::{Watcher, full, stopped};
 use crate::batch::{BatchItem, BatchKey};
 use crate::error::Error;
 use crate::session::handle::TopicGuard;
@@ -63,7 +63,7 @@ impl CacheShard {
     pub(super) fn fetch(&mut self, ids: Vec<String>, ctx: &mut Context<Self>) {
         for id in ids {
             self.user_fetches += 1;
-            let answer = self.session.batched(
+            let answer = self.session().batched(
                 format!("Get user {id}"),
                 BatchKey::SubscribedUsers(0),
                 BatchItem::User(id.clone()),
@@ -106,7 +106,7 @@ impl CacheShard {
                     && let Some(s) = &entry.snapshot
                 {
                     for w in &entry.watchers {
-                        w.inbox.do_send(UserUpdated(s.clone()));
+                        w.update(s);
                     }
                 }
             }
@@ -173,7 +173,7 @@ impl CacheShard {
             && let Some(s) = &entry.snapshot
         {
             for w in &entry.watchers {
-                w.inbox.do_send(UserUpdated(s.clone()));
+                w.update(s);
             }
         }
     }
@@ -247,7 +247,7 @@ impl Handler<GetUsers> for CacheShard {
                 };
                 // Subscribed first, then fetched: both frames are batched by the session, and
                 // the SUBSCRIBE batch goes first.
-                let topic = self.session.hold(Topic::User { user: id.clone() });
+                let topic = self.session().hold(Topic::User { user: id.clone() });
                 self.users.insert(
                     id.clone(),
                     UserEntry {

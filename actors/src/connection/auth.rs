@@ -19,17 +19,17 @@ use talkjs_protocol::frame::{Frame, Method, Request, Response};
 use talkjs_protocol::request::{RenewRequest, RenewResponse};
 
 use super::socket::Link;
-use super::{Connection, Lifecycle, Notice};
-use crate::token::{NeedToken, TokenReason, TokenRequest};
+use super::{Connection, Lifecycle, Notice, Token};
+use crate::token::TokenReason;
 
 /// The connection's tokens, across sockets.
 #[derive(Default)]
 pub(super) struct Tokens {
     /// The token to use next (from the provider or `SetToken`); `None` until one arrives, and
     /// again once the server refused it.
-    pub(super) current: Option<String>,
+    pub(super) current: Option<Token>,
     /// The token the server most recently refused; cleared when a renew succeeds.
-    pub(super) refused: Option<String>,
+    pub(super) refused: Option<Token>,
     /// What the server said when it refused it (`401 INVALID_TOKEN, reasons: ...`).
     pub(super) refusal: Option<String>,
     /// A fetch from the token provider is running.
@@ -43,7 +43,7 @@ pub(super) enum Auth {
     Authenticating,
     /// The server accepted this token on it: requests go out. A renew for a newer token may be
     /// in flight meanwhile.
-    Ready(String),
+    Ready(Token),
 }
 
 impl Auth {
@@ -57,14 +57,14 @@ impl Auth {
 #[derive(Default)]
 pub(super) struct Renews {
     /// The newest renew: its seq and the token it carries.
-    current: Option<(u64, String)>,
+    current: Option<(u64, Token)>,
     /// Seqs of renews overtaken by a newer one: their answers no longer matter.
     superseded: Vec<u64>,
 }
 
 impl Renews {
     /// A renew with this seq and token went out; any earlier one is superseded.
-    fn sent(&mut self, seq: u64, token: String) {
+    fn sent(&mut self, seq: u64, token: Token) {
         if let Some((older, _)) = self.current.replace((seq, token)) {
             self.superseded.push(older);
         }
@@ -76,7 +76,7 @@ impl Renews {
     }
 
     /// If `seq` answers the newest renew, the token it carried.
-    pub(super) fn take_answered(&mut self, seq: u64) -> Option<String> {
+    pub(super) fn take_answered(&mut self, seq: u64) -> Option<Token> {
         match &self.current {
             Some((current, _)) if *current == seq => self.current.take().map(|(_, token)| token),
             _ => None,
@@ -98,7 +98,7 @@ impl Renews {
 /// Use this token from now on; renews the live socket at once.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SetToken(pub String);
+pub struct SetToken(pub Token);
 
 impl std::fmt::Debug for SetToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,46 +111,37 @@ impl Connection {
     /// Asks the token provider for a token, then dials with it or renews the open socket.
     pub(super) fn fetch_token(&mut self, reason: TokenReason, ctx: &mut Context<Self>) {
         tracing::debug!(parent: &self.span, ?reason, "asking for a token");
-        let request = NeedToken(TokenRequest {
-            app_id: self.config.app_id.to_string(),
-            user_id: self.config.user_id.to_string(),
-            reason,
-        });
-        let source = self.token_source.clone();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.notify(Notice::NeedToken { reason, reply });
         self.tokens.fetching = true;
-        ctx.spawn(
-            async move { source.send(request).await }
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    act.tokens.fetching = false;
-                    let token = match result {
-                        Ok(Ok(token)) if act.tokens.refused.as_deref() == Some(token.as_str()) => {
-                            return act.fatal(
-                                "the token provider returned the token the server just refused"
-                                    .into(),
-                                ctx,
-                            );
-                        }
-                        Ok(Ok(token)) => token,
-                        Ok(Err(e)) => {
-                            return act.fatal(e.to_string(), ctx);
-                        }
-                        Err(_) => return act.fatal("the token source is gone".into(), ctx),
-                    };
-                    act.tokens.current = Some(token.clone());
-                    match act.link {
-                        Link::Opening => act.dial(token, ctx),
-                        // Re-authentication on a live socket.
-                        Link::Open(_) => act.send_renew(token, ctx),
-                        Link::Unopened | Link::Backoff | Link::Closing(_) => {}
-                    }
-                }),
-        );
+        ctx.spawn(answer.into_actor(self).map(move |result, act, ctx| {
+            act.tokens.fetching = false;
+            let token = match result {
+                Ok(Ok(token)) if act.tokens.refused.as_deref() == Some(&*token) => {
+                    return act.fatal(
+                        "the token provider returned the token the server just refused".into(),
+                        ctx,
+                    );
+                }
+                Ok(Ok(token)) => token,
+                Ok(Err(e)) => {
+                    return act.fatal(e.to_string(), ctx);
+                }
+                Err(_) => return act.fatal("the token source is gone".into(), ctx),
+            };
+            act.tokens.current = Some(token.clone());
+            match act.link {
+                Link::Opening => act.dial(token, ctx),
+                // Re-authentication on a live socket.
+                Link::Open(_) => act.send_renew(token, ctx),
+                Link::Unopened | Link::Backoff | Link::Closing(_) => {}
+            }
+        }));
     }
 
     /// Sends `POST /session/renew` with `token` on the open socket. An authenticated socket
     /// stays usable meanwhile.
-    pub(super) fn send_renew(&mut self, token: String, ctx: &mut Context<Self>) {
+    pub(super) fn send_renew(&mut self, token: Token, ctx: &mut Context<Self>) {
         // Every caller has an open socket: renews go nowhere else.
         let Link::Open(socket) = &mut self.link else {
             return;
@@ -160,7 +151,7 @@ impl Connection {
             Method::Post,
             "/session/renew",
             &RenewRequest {
-                token: token.clone(),
+                token: token.to_string(),
             },
         ) else {
             return self.fatal("could not encode the renew request".into(), ctx);
@@ -173,7 +164,7 @@ impl Connection {
     }
 
     /// The answer to the newest renew, which carried `sent`.
-    pub(super) fn on_renew(&mut self, resp: Response, sent: String, ctx: &mut Context<Self>) {
+    pub(super) fn on_renew(&mut self, resp: Response, sent: Token, ctx: &mut Context<Self>) {
         match resp.status {
             200 => {
                 // The official client rejects tokens with less than 120 s left and asks again, which
@@ -200,7 +191,7 @@ impl Connection {
             }
             401 => {
                 // Refused is the token this renew carried; a newer one set meanwhile is tried next.
-                if self.tokens.current.as_deref() == Some(sent.as_str()) {
+                if self.tokens.current.as_deref() == Some(&*sent) {
                     self.tokens.current = None;
                 }
                 self.tokens.refused = Some(sent);

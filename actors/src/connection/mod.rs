@@ -5,7 +5,7 @@
 //!
 //! - **Lazy.** It is started by the session on the first request and dials then, not before.
 //! - **Authenticated.** The first frame on every socket is `POST /session/renew` with the token
-//!   from the session (`NeedToken`). Requests made meanwhile wait in a queue and go out in order
+//!   from the session ([`Notice::NeedToken`]). Requests made meanwhile wait in a queue and go out in order
 //!   once the socket is ready. A 401 on any request, or a `session.expired` push, re-authenticates
 //!   on the same socket and re-sends what was refused; `SetToken` renews the live socket with no gap.
 //! - **Numbered.** Each socket numbers its requests from 0; responses are routed by number.
@@ -30,6 +30,7 @@
 //! - this file: the actor, what it tells its session ([`Notice`], [`Lifecycle`]) and its
 //!   configuration;
 //! - `frames`: the websocket's framing, with buffers only while bytes are in them;
+//! - `writer`: the socket's write half, with a queue only while frames wait in it;
 //! - `socket`: the socket's state machine (`Link`: unopened, opening, open, backing off,
 //!   closing), dialling, reading frames and losing the socket;
 //! - `auth`: tokens and renews, and whether an open socket is authenticated ([`SetToken`]);
@@ -46,6 +47,7 @@ mod outage;
 mod socket;
 mod stop;
 mod timings;
+mod writer;
 
 use std::time::Duration;
 
@@ -53,7 +55,7 @@ use actix::prelude::*;
 use talkjs_protocol::event::Event;
 
 use crate::error::Error;
-use crate::token::NeedToken;
+use crate::token::{TokenError, TokenReason};
 
 pub use auth::SetToken;
 pub use calls::{Call, CallError};
@@ -73,10 +75,6 @@ pub struct ConnectionConfig {
     /// The websocket URL without the per-socket `talkjs-time` parameter's value, see
     /// [`talkjs_protocol::endpoints::ApiUrls::realtime_url`]; called with the connect time.
     pub url: std::sync::Arc<dyn Fn(i64) -> String + Send + Sync>,
-    /// The app, for token requests.
-    pub app_id: Box<str>,
-    /// The user, for token requests.
-    pub user_id: Box<str>,
     /// Heartbeat, idle and reconnect timings.
     pub timings: std::sync::Arc<Timings>,
     /// Which of the session's connections this is (1, 2, ...).
@@ -86,16 +84,31 @@ pub struct ConnectionConfig {
 impl std::fmt::Debug for ConnectionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectionConfig")
-            .field("app_id", &self.app_id)
-            .field("user_id", &self.user_id)
+            .field("id", &self.id)
             .finish_non_exhaustive()
     }
 }
 
+/// A token, shared by the session and its connection (a JWT is a few hundred bytes; they hold
+/// one copy between them).
+pub type Token = std::sync::Arc<str>;
+
+/// Where the session answers a [`Notice::NeedToken`].
+pub type TokenReply = tokio::sync::oneshot::Sender<Result<Token, TokenError>>;
+
 /// What the connection tells its session.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub enum Notice {
+    /// The connection needs a token (the cached one for a first socket, else a new one); the
+    /// answer goes to `reply`. The session is the connection's only token source, so this
+    /// travels with the other notices (one address for both).
+    NeedToken {
+        /// Why.
+        reason: TokenReason,
+        /// Where the token goes.
+        reply: TokenReply,
+    },
     /// The socket state changed.
     Lifecycle(Lifecycle),
     /// The server accepted a token; `expires_in` seconds remain (`None`: it does not expire).
@@ -178,8 +191,8 @@ pub struct Connection {
     config: ConnectionConfig,
     /// This connection's span (a child of the session's): its sockets, state changes and frames.
     span: tracing::Span,
+    /// Its session: notices and token requests.
     session: Recipient<Notice>,
-    token_source: Recipient<NeedToken>,
     /// The socket, or where the connection stands without one.
     link: Link,
     /// Numbers each dial and each lost socket, so that a late dial result or frame from a
@@ -203,20 +216,18 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection that asks `token_source` for tokens and reports to `session`; its spans
-    /// are children of `parent` (the session's).
+    /// A connection that reports to `session` and asks it for tokens; its spans are children
+    /// of `parent` (the session's).
     pub fn new(
         config: ConnectionConfig,
         parent: &tracing::Span,
         session: Recipient<Notice>,
-        token_source: Recipient<NeedToken>,
     ) -> Connection {
         let span = tracing::debug_span!(parent: parent, "connection", id = config.id);
         Connection {
             config,
             span,
             session,
-            token_source,
             link: Link::Unopened,
             generation: 0,
             sockets_opened: 0,

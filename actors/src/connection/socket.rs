@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use actix::io::{SinkWrite, WriteHandler};
+use actix::io::WriteHandler;
 use actix::prelude::*;
 use awc::error::WsProtocolError;
 use awc::ws;
@@ -21,7 +21,8 @@ use super::auth::{Auth, Renews};
 use super::frames::LeanFramed;
 use super::heartbeat::Heartbeat;
 use super::stop::Stop;
-use super::{Connection, Lifecycle, Notice, backoff};
+use super::writer::LeanSinkWrite;
+use super::{Connection, Lifecycle, Notice, Token, backoff};
 use crate::random;
 use crate::token::TokenReason;
 
@@ -29,7 +30,7 @@ use crate::token::TokenReason;
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
 /// The write half of a socket.
-pub(super) type Sink = SinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
+pub(super) type Sink = LeanSinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
 
 /// Where the connection stands with its socket.
 pub(super) enum Link {
@@ -110,6 +111,16 @@ impl Socket {
     }
 }
 
+/// The URI to dial, with its authority in an allocation of its own: awc's pool keys an open
+/// socket by its authority for as long as it is open, and an authority parsed from the whole
+/// URL shares that URL's buffer, so every idle session would keep its realtime URL (a few
+/// hundred bytes with the app, user and client ids) alive. `None`: not a URI.
+fn dial_uri(url: &str) -> Option<awc::http::Uri> {
+    let mut parts = url.parse::<awc::http::Uri>().ok()?.into_parts();
+    parts.authority = Some(parts.authority?.as_str().parse().ok()?);
+    awc::http::Uri::from_parts(parts).ok()
+}
+
 /// One item of a socket's stream, tagged with the socket it came from.
 struct SocketItem {
     generation: u64,
@@ -146,49 +157,49 @@ impl Connection {
     }
 
     /// Dials, then renews with `token` (or a newer one set meanwhile) as the first frame.
-    pub(super) fn dial(&mut self, token: String, ctx: &mut Context<Self>) {
+    pub(super) fn dial(&mut self, token: Token, ctx: &mut Context<Self>) {
         let url = (self.config.url)(random::now_ms());
         self.generation += 1;
         let generation = self.generation;
         let span = tracing::debug_span!(parent: &self.span, "connect", generation);
+        let client = crate::http::ws_client();
+        let request = match dial_uri(&url) {
+            Some(uri) => client.ws(uri),
+            // Not a URI: awc reports why when it connects.
+            None => client.ws(url),
+        };
         ctx.spawn(
-            async move {
-                crate::http::ws_client()
-                    .ws(url)
-                    .max_frame_size(MAX_FRAME_BYTES)
-                    .connect()
-                    .await
-            }
-            .instrument(span)
-            .into_actor(self)
-            .map(move |result, act, ctx| {
-                if act.generation != generation || act.is_stopping() {
-                    return;
-                }
-                match result {
-                    Ok((_, framed)) => {
-                        let (sink, stream) = LeanFramed::new(framed).split();
-                        let tagged = stream
-                            .map(move |item| SocketItem {
-                                generation,
-                                item: Some(item),
-                            })
-                            .chain(futures_util::stream::once(async move {
-                                SocketItem {
-                                    generation,
-                                    item: None,
-                                }
-                            }));
-                        ctx.add_message_stream(tagged);
-                        act.link = Link::Open(Socket::new(SinkWrite::new(sink, ctx)));
-                        act.sockets_opened += 1;
-                        // A token set while dialling wins over the one the dial started with.
-                        let token = act.tokens.current.clone().unwrap_or(token);
-                        act.send_renew(token, ctx);
+            async move { request.max_frame_size(MAX_FRAME_BYTES).connect().await }
+                .instrument(span)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    if act.generation != generation || act.is_stopping() {
+                        return;
                     }
-                    Err(e) => act.socket_lost(format!("could not connect: {e}"), ctx),
-                }
-            }),
+                    match result {
+                        Ok((_, framed)) => {
+                            let (sink, stream) = LeanFramed::new(framed).split();
+                            let tagged = stream
+                                .map(move |item| SocketItem {
+                                    generation,
+                                    item: Some(item),
+                                })
+                                .chain(futures_util::stream::once(async move {
+                                    SocketItem {
+                                        generation,
+                                        item: None,
+                                    }
+                                }));
+                            ctx.add_message_stream(tagged);
+                            act.link = Link::Open(Socket::new(LeanSinkWrite::new(sink, ctx)));
+                            act.sockets_opened += 1;
+                            // A token set while dialling wins over the one the dial started with.
+                            let token = act.tokens.current.clone().unwrap_or(token);
+                            act.send_renew(token, ctx);
+                        }
+                        Err(e) => act.socket_lost(format!("could not connect: {e}"), ctx),
+                    }
+                }),
         );
     }
 

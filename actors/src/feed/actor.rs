@@ -360,6 +360,8 @@ impl Handler<Routed> for FeedActor {
                 }));
             }
             Routed::Ended(e) => self.end(Terminated::Error(e), ctx),
+            // Attached without `finds`: never asked.
+            Routed::Find(..) => {}
         }
     }
 }

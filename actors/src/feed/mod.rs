@@ -116,7 +116,7 @@ impl Env {
         let addr = crate::runtime::start(&arbiter, move |ctx| {
             let watcher = Watcher {
                 id,
-                inbox: ctx.address().recipient(),
+                inbox: ctx.address().downgrade().recipient(),
             };
             FeedActor::new(env, id, scope, options, shared, watcher)
         });

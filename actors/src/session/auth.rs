@@ -2,8 +2,9 @@
 //! [`NeedToken`] recipient: the token actor of a provider, bokens, or any actor of yours), and
 //! its refresh before expiry, on the official client's schedule (docs/protocol.md §2.5).
 //!
-//! A connection asks the session for tokens (`NeedToken`): the cached one for a first socket, a
-//! new one after a refusal. A source that fails ends the session with `AuthFailed`.
+//! A connection asks the session for tokens (`Notice::NeedToken`): the cached one for a first
+//! socket, a new one after a refusal. The session and its connection share one copy of the
+//! token (an `Arc<str>`). A source that fails ends the session with `AuthFailed`.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use actix::prelude::*;
 
 use super::{Session, TokenSource};
 use crate::boken::BokenProvider;
-use crate::connection::SetToken;
+use crate::connection::{SetToken, Token, TokenReply};
 use crate::error::{Error, ErrorKind};
 use crate::token::{NeedToken, TokenError, TokenProvider, TokenReason, TokenRequest};
 
@@ -141,6 +142,7 @@ impl Session {
             let fetch = act.ask_source(request, ctx);
             ctx.spawn(fetch.into_actor(act).map(|result, act, _| match result {
                         Some(Ok(token)) => {
+                            let token = Token::from(token);
                             act.token = Some(token.clone());
                             if let Some(conn) = &act.connection {
                                 conn.do_send(SetToken(token));
@@ -159,34 +161,50 @@ impl Session {
     }
 }
 
-impl Handler<NeedToken> for Session {
-    type Result = ResponseActFuture<Self, Result<String, TokenError>>;
-
-    /// The connection asks for a token: the cached one for a first connection, else a new one.
-    fn handle(&mut self, msg: NeedToken, ctx: &mut Context<Self>) -> Self::Result {
+impl Session {
+    /// A token for the connection: the cached one for a first connection, else a new one from
+    /// the source (which then becomes the cached one).
+    fn token_for(
+        &mut self,
+        reason: TokenReason,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<Token, TokenError>> {
         if self.terminated.is_some() {
             let e = TokenError("the session was terminated".into());
             return Box::pin(async move { Err(e) }.into_actor(self));
         }
-        if msg.0.reason == TokenReason::Initial
+        if reason == TokenReason::Initial
             && let Some(token) = self.token.clone()
         {
             return Box::pin(async move { Ok(token) }.into_actor(self));
         }
+        let request = self.token_request(reason);
         Box::pin(
-            self.ask_source(msg, ctx)
+            self.ask_source(request, ctx)
                 .into_actor(self)
                 .map(|result, act, _| {
                     let result = result
                         .unwrap_or_else(|| Err(TokenError("the token source stopped".into())));
                     // A failure is the asker's to report: the connection adds what the server said
                     // when it refused the last token, and ends the session with the whole story.
-                    if let Ok(token) = &result {
-                        act.token = Some(token.clone());
-                    }
-                    result
+                    let token = Token::from(result?);
+                    act.token = Some(token.clone());
+                    Ok(token)
                 }),
         )
+    }
+
+    /// The connection asked for a token (`Notice::NeedToken`): answers it when there is one.
+    pub(super) fn answer_token(
+        &mut self,
+        reason: TokenReason,
+        reply: TokenReply,
+        ctx: &mut Context<Self>,
+    ) {
+        let token = self.token_for(reason, ctx);
+        ctx.spawn(token.map(|token, _, _| {
+            let _ = reply.send(token);
+        }));
     }
 }
 
@@ -194,11 +212,12 @@ impl Handler<SetSessionToken> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: SetSessionToken, _ctx: &mut Context<Self>) {
-        self.token = Some(msg.0.clone());
+        let token = Token::from(msg.0);
+        self.token = Some(token.clone());
         if let Some(conn) = &self.connection
             && conn.connected()
         {
-            conn.do_send(SetToken(msg.0));
+            conn.do_send(SetToken(token));
         }
     }
 }
@@ -220,14 +239,13 @@ impl Handler<HttpToken> for Session {
         }
         let reason = match (msg.refresh, &self.token) {
             (false, Some(token)) => {
-                let token = token.clone();
+                let token = token.to_string();
                 return Box::pin(async move { Ok(token) }.into_actor(self));
             }
             (false, None) => TokenReason::Initial,
             (true, _) => TokenReason::Rejected,
         };
-        let request = self.token_request(reason);
-        let fetch = <Self as Handler<NeedToken>>::handle(self, request, ctx);
+        let fetch = self.token_for(reason, ctx);
         Box::pin(fetch.map(move |result, act, ctx| {
             let token = match result {
                 Ok(token) => token,
@@ -244,7 +262,7 @@ impl Handler<HttpToken> for Session {
                 // A new token also renews the live socket, as the official client does.
                 conn.do_send(SetToken(token.clone()));
             }
-            Ok(token)
+            Ok(token.to_string())
         }))
     }
 }

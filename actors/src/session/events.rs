@@ -28,6 +28,7 @@ impl Handler<Notice> for Session {
 
     fn handle(&mut self, notice: Notice, ctx: &mut Context<Self>) {
         match notice {
+            Notice::NeedToken { reason, reply } => self.answer_token(reason, reply, ctx),
             Notice::Authenticated { expires_in } => {
                 if let Some(secs) = expires_in {
                     self.schedule_refresh(secs, ctx);
@@ -111,12 +112,7 @@ impl Handler<Find> for Session {
     type Result = ResponseFuture<Option<Found>>;
 
     fn handle(&mut self, msg: Find, _ctx: &mut Context<Self>) -> Self::Result {
-        let asks: Vec<_> = self
-            .routes
-            .finders(&msg.0)
-            .into_iter()
-            .map(|f| f.send(msg.clone()))
-            .collect();
+        let asks = self.routes.find(&msg.0);
         Box::pin(async move {
             futures_util::future::join_all(asks)
                 .await

@@ -17,6 +17,7 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use actix::WeakAddr;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
 use serde::Serialize;
@@ -192,7 +193,7 @@ impl SessionHandle {
         self.addr.do_send(Hold(topic.clone()));
         TopicGuard {
             topic,
-            session: self.addr.clone(),
+            session: self.addr.downgrade(),
         }
     }
 
@@ -203,7 +204,7 @@ impl SessionHandle {
         let answer = self.addr.send(Hold(topic.clone()));
         let guard = TopicGuard {
             topic,
-            session: self.addr.clone(),
+            session: self.addr.downgrade(),
         };
         let answer = Box::pin(async move {
             answer
@@ -214,19 +215,18 @@ impl SessionHandle {
     }
 
     /// Routes the events under `keys` (and every resync) to `inbox` until the attachment drops;
-    /// `finder` answers reads of what the attached actor shows.
+    /// the attached actor answers `Routed::Find`s (reads of what it shows).
     pub(crate) fn attach(
         &self,
         id: u64,
         keys: Vec<RouteKey>,
         inbox: Recipient<Routed>,
-        finder: Option<Recipient<Find>>,
     ) -> Attachment {
         self.attach_as(Attach {
             id,
             keys,
             inbox,
-            finder,
+            finds: true,
             resync_always: false,
         })
     }
@@ -243,7 +243,7 @@ impl SessionHandle {
             id,
             keys,
             inbox,
-            finder: None,
+            finds: false,
             resync_always: true,
         })
     }
@@ -253,7 +253,7 @@ impl SessionHandle {
         self.addr.do_send(attach);
         Attachment {
             id,
-            session: self.addr.clone(),
+            session: self.addr.downgrade(),
         }
     }
 
@@ -351,7 +351,9 @@ pub(crate) fn decode<R: DeserializeOwned>(operation: &Arc<str>, raw: &RawValue) 
 #[derive(Debug)]
 pub struct TopicGuard {
     topic: Topic,
-    session: Addr<Session>,
+    /// Weak: a guard does not keep its session alive (an ended session holds no topic), and a
+    /// strong address would hold a sender's own allocations for the guard's whole life.
+    session: WeakAddr<Session>,
 }
 
 impl TopicGuard {
@@ -363,7 +365,9 @@ impl TopicGuard {
 
 impl Drop for TopicGuard {
     fn drop(&mut self) {
-        self.session.do_send(Release(self.topic.clone()));
+        if let Some(session) = self.session.upgrade() {
+            session.do_send(Release(self.topic.clone()));
+        }
     }
 }
 
@@ -371,11 +375,14 @@ impl Drop for TopicGuard {
 #[derive(Debug)]
 pub(crate) struct Attachment {
     id: u64,
-    session: Addr<Session>,
+    /// Weak, as [`TopicGuard`]'s.
+    session: WeakAddr<Session>,
 }
 
 impl Drop for Attachment {
     fn drop(&mut self) {
-        self.session.do_send(Detach(self.id));
+        if let Some(session) = self.session.upgrade() {
+            session.do_send(Detach(self.id));
+        }
     }
 }

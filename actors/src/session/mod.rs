@@ -101,7 +101,8 @@ pub(crate) struct Session {
     source: Option<auth::Source>,
     /// Requests waiting for the inline provider's fetch in flight.
     token_waiting: Vec<tokio::sync::oneshot::Sender<Result<String, crate::token::TokenError>>>,
-    token: Option<String>,
+    /// The current token, shared with the connection.
+    token: Option<crate::connection::Token>,
     connection: Option<Addr<Connection>>,
     connections_started: u64,
     throttle: Arc<Mutex<Throttle>>,

@@ -74,14 +74,10 @@ impl Session {
             url: Arc::new(move |now| {
                 urls.realtime_url(&app, &user, super::CLIENT_BUILD, &client_id, now)
             }),
-            app_id: self.app_id.as_str().into(),
-            user_id: self.user_id.as_str().into(),
             timings: self.timings.clone(),
             id: self.connections_started + 1,
         };
-        let me = ctx.address();
-        let conn =
-            Connection::new(config, &self.span, me.clone().recipient(), me.recipient()).start();
+        let conn = Connection::new(config, &self.span, ctx.address().recipient()).start();
         self.connections_started += 1;
         if let Some(token) = &self.token {
             conn.do_send(SetToken(token.clone()));

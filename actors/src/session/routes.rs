@@ -52,7 +52,7 @@ impl RouteKey {
 }
 
 /// What the session hands an attached actor.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) enum Routed {
     /// A pushed event, shared by every receiver.
@@ -61,6 +61,9 @@ pub(crate) enum Routed {
     Resync,
     /// The session ended; so does every subscription.
     Ended(Error),
+    /// What does it show of this lookup (`None`: nothing, or it is not loaded)? Sent only to
+    /// actors attached with [`Attach::finds`]; an actor that drops the reply answers `None`.
+    Find(Lookup, tokio::sync::oneshot::Sender<Option<Found>>),
 }
 
 /// Receive the events routed under these keys (and every [`Routed::Resync`]) until [`Detach`].
@@ -73,8 +76,9 @@ pub(crate) struct Attach {
     pub(crate) keys: Vec<RouteKey>,
     /// Where they go.
     pub(crate) inbox: Recipient<Routed>,
-    /// Where [`Find`]s about its keys go: a live subscription answers reads of what it shows.
-    pub(crate) finder: Option<Recipient<Find>>,
+    /// It answers [`Routed::Find`]s about its keys: a live subscription answers reads of what
+    /// it shows.
+    pub(crate) finds: bool,
     /// Resync even after the server announced its restart (`upstream.restarting`), when the
     /// subscriptions do not refetch: a feed of new messages must still read what it missed.
     pub(crate) resync_always: bool,
@@ -124,7 +128,7 @@ pub enum Found {
 
 /// Ask the live subscriptions for something; `None` when none shows it (then read it from the
 /// server). Answered by the session, which asks the subscriptions attached for that
-/// conversation, and by each subscription from its current state.
+/// conversation ([`Routed::Find`]), each from its current state.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Option<Found>")]
 pub(crate) struct Find(pub(crate) Lookup);
@@ -152,50 +156,88 @@ pub(crate) trait EventSink: Send {
     fn stop(&self);
 }
 
-/// The answer to a topic's `SUBSCRIBE`, shared by all its holders.
-pub(crate) type SubscribeResult = Shared<LocalBoxFuture<'static, Result<(), Error>>>;
+/// The answer to a topic's `SUBSCRIBE` while it is awaited, shared by all its holders.
+pub(crate) type SubscribeAnswer = Shared<LocalBoxFuture<'static, Result<(), Error>>>;
+
+/// Where a topic's `SUBSCRIBE` stands.
+pub(crate) enum Subscribed {
+    /// Awaiting its answer.
+    Pending(SubscribeAnswer),
+    /// Answered: `None` when it succeeded, else the error (boxed: most succeed). The shared
+    /// future is dropped once answered, so an idle session keeps no future per topic.
+    Answered(Option<Box<Error>>),
+}
+
+impl Subscribed {
+    /// The answer, for a new holder.
+    pub(crate) fn answer(&self) -> LocalBoxFuture<'static, Result<(), Error>> {
+        match self {
+            Subscribed::Pending(answer) => Box::pin(answer.clone()),
+            Subscribed::Answered(None) => Box::pin(std::future::ready(Ok(()))),
+            Subscribed::Answered(Some(e)) => Box::pin(std::future::ready(Err(Error::clone(e)))),
+        }
+    }
+
+    /// Whether the server refused it.
+    pub(crate) fn failed(&self) -> bool {
+        match self {
+            Subscribed::Pending(answer) => matches!(answer.peek(), Some(Err(_))),
+            Subscribed::Answered(error) => error.is_some(),
+        }
+    }
+}
 
 /// One held topic.
 pub(crate) struct TopicEntry {
     pub(crate) holders: usize,
-    pub(crate) result: SubscribeResult,
+    pub(crate) subscribed: Subscribed,
     pub(crate) linger: Option<SpawnHandle>,
 }
 
-/// The attached actors, by key and by id.
+/// One attached actor.
+struct Attached {
+    keys: Vec<RouteKey>,
+    inbox: Recipient<Routed>,
+    /// It answers [`Routed::Find`].
+    finds: bool,
+    /// See [`Attach::resync_always`].
+    resync_always: bool,
+}
+
+/// The attached actors, by id, and their ids by key. (Each actor's inbox is held once: a
+/// `Recipient` clone allocates.)
 #[derive(Default)]
 pub(crate) struct Routes {
-    by_key: SmallMap<RouteKey, Vec<(u64, Recipient<Routed>)>>,
-    keys_of: SmallMap<u64, (Vec<RouteKey>, Recipient<Routed>)>,
-    finders: SmallMap<u64, Recipient<Find>>,
-    /// The actors attached with [`Attach::resync_always`].
-    always: SmallMap<u64, ()>,
+    by_key: SmallMap<RouteKey, Vec<u64>>,
+    attached: SmallMap<u64, Attached>,
 }
 
 impl Routes {
     pub(crate) fn attach(&mut self, a: Attach) {
         for k in &a.keys {
-            let entry = (a.id, a.inbox.clone());
             match self.by_key.get_mut(k) {
-                Some(v) => v.push(entry),
+                Some(v) => v.push(a.id),
                 // Most keys have one receiver: room for exactly that.
                 None => {
-                    self.by_key.insert(k.clone(), vec![entry]);
+                    self.by_key.insert(k.clone(), vec![a.id]);
                 }
             }
         }
-        if let Some(f) = a.finder {
-            self.finders.insert(a.id, f);
-        }
-        if a.resync_always {
-            self.always.insert(a.id, ());
-        }
-        self.keys_of.insert(a.id, (a.keys, a.inbox));
+        let attached = Attached {
+            keys: a.keys,
+            inbox: a.inbox,
+            finds: a.finds,
+            resync_always: a.resync_always,
+        };
+        self.attached.insert(a.id, attached);
     }
 
-    /// The finders of the subscriptions that may show something of this lookup: those of its
-    /// conversation, and the conversation lists.
-    pub(crate) fn finders(&self, lookup: &Lookup) -> Vec<Recipient<Find>> {
+    /// Asks the subscriptions that may show something of this lookup (those of its
+    /// conversation, and the conversation lists); the answers come on the receivers.
+    pub(crate) fn find(
+        &self,
+        lookup: &Lookup,
+    ) -> Vec<tokio::sync::oneshot::Receiver<Option<Found>>> {
         let keys = [
             RouteKey::Conversation(lookup.conversation().to_owned()),
             RouteKey::AllConversations,
@@ -204,22 +246,26 @@ impl Routes {
             .iter()
             .filter_map(|k| self.by_key.get(k))
             .flatten()
-            .map(|(id, _)| *id)
+            .copied()
             .collect();
         ids.sort_unstable();
         ids.dedup();
         ids.iter()
-            .filter_map(|id| self.finders.get(id).cloned())
+            .filter_map(|id| self.attached.get(id))
+            .filter(|a| a.finds)
+            .map(|a| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                a.inbox.do_send(Routed::Find(lookup.clone(), reply));
+                answer
+            })
             .collect()
     }
 
     pub(crate) fn detach(&mut self, id: u64) {
-        self.finders.remove(&id);
-        self.always.remove(&id);
-        if let Some((keys, _)) = self.keys_of.remove(&id) {
-            for k in keys {
+        if let Some(a) = self.attached.remove(&id) {
+            for k in a.keys {
                 if let Some(v) = self.by_key.get_mut(&k) {
-                    v.retain(|(i, _)| *i != id);
+                    v.retain(|i| *i != id);
                     if v.is_empty() {
                         self.by_key.remove(&k);
                     }
@@ -234,12 +280,14 @@ impl Routes {
         let mut sent = std::collections::HashSet::new();
         for k in &keys {
             if let Some(v) = self.by_key.get(k) {
-                for (id, inbox) in v {
+                for id in v {
                     // An actor attached under two of the event's keys gets it once.
                     if keys.len() > 1 && !sent.insert(*id) {
                         continue;
                     }
-                    inbox.do_send(Routed::Event(event.clone()));
+                    if let Some(a) = self.attached.get(id) {
+                        a.inbox.do_send(Routed::Event(event.clone()));
+                    }
                 }
             }
         }
@@ -247,36 +295,32 @@ impl Routes {
 
     /// Tells every attached actor to refetch.
     pub(crate) fn resync(&self) {
-        for (_, inbox) in self.keys_of.values() {
-            inbox.do_send(Routed::Resync);
+        for a in self.attached.values() {
+            a.inbox.do_send(Routed::Resync);
         }
     }
 
     /// Tells the actors attached with [`Attach::resync_always`] to refetch (after a restart the
     /// server announced, when the others do not).
     pub(crate) fn resync_always(&self) {
-        for id in self.always.keys() {
-            if let Some((_, inbox)) = self.keys_of.get(id) {
-                inbox.do_send(Routed::Resync);
-            }
+        for a in self.attached.values().filter(|a| a.resync_always) {
+            a.inbox.do_send(Routed::Resync);
         }
     }
 
     /// Tells every attached actor that the session ended, and forgets them.
     pub(crate) fn terminate(&mut self, error: Option<&Error>) {
         if let Some(e) = error {
-            for (_, inbox) in self.keys_of.values() {
-                inbox.do_send(Routed::Ended(e.clone()));
+            for a in self.attached.values() {
+                a.inbox.do_send(Routed::Ended(e.clone()));
             }
         }
         self.by_key.clear();
-        self.keys_of.clear();
-        self.finders.clear();
-        self.always.clear();
+        self.attached.clear();
     }
 
     /// How many actors are attached.
     pub(crate) fn len(&self) -> usize {
-        self.keys_of.len()
+        self.attached.len()
     }
 }

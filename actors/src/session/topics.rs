@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use super::Session;
 use super::pipeline::Request;
-use super::routes::TopicEntry;
+use super::routes::{Subscribed, TopicEntry};
 use crate::batch::{self, BatchItem, BatchKey};
 use crate::connection::SetSubscriptions;
 use crate::error::Error;
@@ -64,21 +64,32 @@ impl Handler<Hold> for Session {
             if let Some(h) = entry.linger.take() {
                 ctx.cancel_future(h);
             }
-            return Box::pin(entry.result.clone());
+            return Box::pin(entry.subscribed.answer());
         }
-        let result = self.send_subscribe(&topic, ctx).shared();
-        // Driven to completion here, so the answer is known even if no holder awaits it.
-        ctx.spawn(result.clone().map(|_| ()).into_actor(self));
+        let answer = self.send_subscribe(&topic, ctx).shared();
+        // Driven to completion here, so the answer is known even if no holder awaits it; then
+        // the entry keeps the answer instead of the shared future.
+        let key = topic.clone();
+        let awaited = answer.clone();
+        ctx.spawn(answer.clone().into_actor(self).map(move |result, act, _| {
+            if let Some(entry) = act.topics.get_mut(&key)
+                && let Subscribed::Pending(pending) = &entry.subscribed
+                // Not a later `SUBSCRIBE` of the same topic, held again after a release.
+                && pending.ptr_eq(&awaited)
+            {
+                entry.subscribed = Subscribed::Answered(result.err().map(Box::new));
+            }
+        }));
         self.topics.insert(
             topic,
             TopicEntry {
                 holders: 1,
-                result: result.clone(),
+                subscribed: Subscribed::Pending(answer.clone()),
                 linger: None,
             },
         );
         self.count_topics();
-        Box::pin(result)
+        Box::pin(answer)
     }
 }
 
@@ -95,7 +106,7 @@ impl Handler<Release> for Session {
         }
         // A refused subscription is dropped at once, as the official client does; users were
         // already lingered by the cache.
-        let failed = matches!(entry.result.peek(), Some(Err(_)));
+        let failed = entry.subscribed.failed();
         if failed || matches!(topic, Topic::User { .. }) {
             return self.unsubscribe_now(topic, ctx);
         }

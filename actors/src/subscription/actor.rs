@@ -1,9 +1,10 @@
 //! [`SubscriptionActor`]: the generic actor behind every subscription (see the module docs of
 //! [`crate::subscription`]), and [`start`], which starts one on its session's thread.
-use std::sync::Arc;
+use std::any::Any;
 
+use actix::dev::RecipientRequest;
 use actix::prelude::*;
-use talkjs_protocol::path::Topic;
+use futures_util::future::BoxFuture;
 
 use super::Env;
 use super::diffs::{DiffListener, Observed};
@@ -13,7 +14,7 @@ use super::published::Published;
 use crate::cache::{UserUpdated, Watcher};
 use crate::error::Error;
 use crate::session::handle::{Attachment, TopicGuard};
-use crate::session::routes::{Find, Found, Routed};
+use crate::session::routes::{Found, Lookup, Routed};
 
 /// Add a listener.
 #[derive(Message)]
@@ -41,14 +42,13 @@ pub(crate) struct Unsubscribe;
 pub(crate) struct SubscriptionActor<K: Kind> {
     kind: K,
     env: Env,
-    id: u64,
+    /// Its id is the subscription's.
     watcher: Watcher,
     /// The state, the typed failure and the listeners.
     published: Published<K::Snapshot>,
-    /// The topics whose `SUBSCRIBE` must succeed for the subscription to start.
-    primary: Vec<Topic>,
-    /// Held while the actor lives (dropping them releases the topics).
-    primary_held: Vec<TopicGuard>,
+    /// The topics whose `SUBSCRIBE` must succeed for the subscription to start (`Kind::topics`),
+    /// held while the actor lives (dropping them releases the topics).
+    primary_held: Box<[TopicGuard]>,
     /// Routes events here while the actor lives.
     attachment: Option<Attachment>,
 }
@@ -129,26 +129,22 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
         // Ended before it started (unsubscribed in the task that made it): nothing to send.
         // The official client still subscribes and fetches here; we spare the server that.
         if self.published.is_terminal() {
-            self.primary.clear();
             ctx.stop();
             return;
         }
         self.attachment = Some(self.env.session.attach(
-            self.id,
+            self.watcher.id,
             self.kind.route_keys(),
             ctx.address().recipient(),
-            Some(ctx.address().recipient()),
         ));
         // SUBSCRIBE first, then the load's GETs: the session keeps their order on the wire.
-        let primary = std::mem::take(&mut self.primary);
-        // Room for exactly these guards (a first push would make room for four).
-        self.primary_held.reserve_exact(primary.len());
-        let mut holds = Vec::with_capacity(primary.len());
-        for topic in primary {
-            let (guard, subscribed) = self.env.session.subscribe_topic(topic);
-            self.primary_held.push(guard);
-            holds.push(subscribed);
-        }
+        let (guards, holds): (Vec<TopicGuard>, Vec<_>) = self
+            .kind
+            .topics()
+            .into_iter()
+            .map(|topic| self.env.session.subscribe_topic(topic))
+            .unzip();
+        self.primary_held = guards.into_boxed_slice();
         let (kind, mut scope) = self.scope_parts();
         let load = kind.load(LoadReason::Initial, &mut scope);
         let work = async move {
@@ -173,7 +169,7 @@ impl<K: Kind> Actor for SubscriptionActor<K> {
         // Dropping the attachment and the guards detaches and releases.
         self.attachment = None;
         self.env.cache.unwatch(self.watcher.id);
-        self.primary_held.clear();
+        self.primary_held = Box::default();
         self.published.end();
     }
 }
@@ -190,19 +186,21 @@ impl<K: Kind> Handler<Routed> for SubscriptionActor<K> {
             }
             Routed::Resync => self.run_load(LoadReason::Resync, ctx),
             Routed::Ended(e) => self.fail(&e, ctx),
+            Routed::Find(lookup, reply) => {
+                let _ = reply.send(self.find(&lookup));
+            }
         }
     }
 }
 
-impl<K: Kind> Handler<Find> for SubscriptionActor<K> {
-    type Result = Option<Found>;
-
-    fn handle(&mut self, Find(lookup): Find, _ctx: &mut Context<Self>) -> Option<Found> {
-        // Only a loaded, live state answers: anything else is read from the server.
+impl<K: Kind> SubscriptionActor<K> {
+    /// What it shows of `lookup`: only a loaded, live state answers, anything else is read
+    /// from the server.
+    fn find(&self, lookup: &Lookup) -> Option<Found> {
         if !self.published.has_published() || self.published.is_terminal() {
             return None;
         }
-        self.kind.find(&lookup)
+        self.kind.find(lookup)
     }
 }
 
@@ -279,8 +277,7 @@ where
 {
     let published = Published::new();
     let id = published.id();
-    let (state, failure) = (published.state().clone(), published.failure().clone());
-    let primary = kind.topics();
+    let state = published.state().clone();
     let describe = kind.describe();
     let max_load_more = kind.max_load_more();
     let default_load_more = kind.default_load_more();
@@ -288,16 +285,14 @@ where
     let addr = crate::runtime::start(&arbiter, move |ctx| {
         let watcher = Watcher {
             id,
-            inbox: ctx.address().recipient(),
+            inbox: ctx.address().downgrade().recipient(),
         };
         SubscriptionActor {
             kind,
             env,
-            id,
             watcher,
             published,
-            primary,
-            primary_held: Vec::new(),
+            primary_held: Box::default(),
             attachment: None,
         }
     });
@@ -305,14 +300,42 @@ where
         id,
         describe,
         state,
-        failure,
         Some(handle::Mailboxes {
             max_load_more,
             default_load_more,
-            listen: addr.clone().recipient(),
-            diffs: Arc::new(addr.clone().recipient::<AddDiffListener<K::Snapshot>>()),
-            more: addr.clone().recipient(),
-            stop: addr.recipient(),
+            actor: Box::new(addr),
         }),
     )
+}
+
+impl<K: Kind> handle::Control<K::Snapshot> for Addr<SubscriptionActor<K>>
+where
+    SubscriptionActor<K>: Actor<Context = Context<SubscriptionActor<K>>>,
+{
+    fn listen(&self, listener: AddListener<K::Snapshot>) {
+        self.do_send(listener);
+    }
+
+    fn load_more(&self, more: LoadMore) -> RecipientRequest<LoadMore> {
+        // Through a `Recipient`'s request: its type names no actor.
+        self.clone().recipient().send(more)
+    }
+
+    fn stop(&self) {
+        self.do_send(Unsubscribe);
+    }
+
+    fn add_diff_listener(
+        &self,
+        listener: Box<dyn Any + Send>,
+    ) -> BoxFuture<'static, Option<Box<dyn Any + Send>>> {
+        let Ok(listener) = listener.downcast::<DiffListener<K::Snapshot>>() else {
+            return Box::pin(async { None });
+        };
+        let answer = self.send(AddDiffListener(*listener));
+        Box::pin(async move {
+            let current = answer.await.ok()?;
+            Some(Box::new(current) as Box<dyn Any + Send>)
+        })
+    }
 }

@@ -7,11 +7,12 @@ use std::task::{Context as TaskContext, Poll};
 
 use actix::prelude::*;
 use talkjs_protocol::snapshot::SubscriptionState;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use super::actor::{AddDiffListener, AddListener, LoadMore, Unsubscribe};
-use super::diffs::{DiffStream, DiffUpdate};
+use super::actor::{AddListener, LoadMore};
+use super::diffs::{DiffListener, DiffStream, DiffUpdate};
 use super::list::{List, VectorDiff, WindowLen};
+use super::state::StateCell;
 use crate::error::{Error, ErrorKind};
 
 /// A new snapshot, as listeners receive it. It is also an actix message, so a bot actor can
@@ -116,25 +117,39 @@ impl From<Terminated> for Error {
 struct Inner<T: Send + 'static> {
     id: u64,
     describe: String,
-    state: Arc<watch::Sender<SubscriptionState<T>>>,
-    /// Why it failed, typed; set before the state becomes the error state.
-    failure: Failure,
+    /// The state, and why it failed (typed; set before the state becomes the error state).
+    state: Arc<StateCell<SubscriptionState<T>>>,
     /// The actor's mailboxes; `None` for a subscription that never started.
     actor: Option<Mailboxes<T>>,
 }
 
-/// The mailboxes of a subscription's actor.
+/// A subscription's actor, as its handles see it.
 pub(crate) struct Mailboxes<T: Send + 'static> {
     /// The largest `load_more` count of this kind of list.
     pub(crate) max_load_more: Option<usize>,
     /// The count `load_more_default` asks for.
     pub(crate) default_load_more: usize,
-    pub(crate) listen: Recipient<AddListener<T>>,
-    /// A `Recipient<AddDiffListener<T>>`, for list snapshots only (a `Recipient` of it needs
-    /// `T: Observed`, which a `Subscription` does not ask of every snapshot).
-    pub(crate) diffs: Arc<dyn std::any::Any + Send + Sync>,
-    pub(crate) more: Recipient<LoadMore>,
-    pub(crate) stop: Recipient<Unsubscribe>,
+    /// Its address (one, whatever the kind: a `Recipient` per message type would hold a sender
+    /// each).
+    pub(crate) actor: Box<dyn Control<T>>,
+}
+
+/// What a handle asks of a subscription's actor; implemented by the actor's address.
+pub(crate) trait Control<T: Send + 'static>: Send + Sync {
+    /// Adds a listener.
+    fn listen(&self, listener: AddListener<T>);
+    /// Grows a list's window.
+    fn load_more(&self, more: LoadMore) -> RecipientRequest<LoadMore>;
+    /// Ends the subscription.
+    fn stop(&self);
+    /// Adds a listener of changes: `listener` is a `DiffListener<T>`, and the answer the
+    /// `Option<T>` its first changes apply to (both as `Any`: `AddDiffListener` needs
+    /// `T: Observed`, which a `Subscription` does not ask of every snapshot). `None`: the
+    /// listener was of another type, or the actor is gone.
+    fn add_diff_listener(
+        &self,
+        listener: Box<dyn std::any::Any + Send>,
+    ) -> futures_util::future::BoxFuture<'static, Option<Box<dyn std::any::Any + Send>>>;
 }
 
 impl<T: Send + 'static> Inner<T> {
@@ -147,7 +162,7 @@ impl<T: Send + 'static> Inner<T> {
             true
         });
         if let Some(a) = &self.actor {
-            a.stop.do_send(Unsubscribe);
+            a.actor.stop();
         }
     }
 }
@@ -193,8 +208,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
     pub(crate) fn new(
         id: u64,
         describe: String,
-        state: Arc<watch::Sender<SubscriptionState<T>>>,
-        failure: Failure,
+        state: Arc<StateCell<SubscriptionState<T>>>,
         actor: Option<Mailboxes<T>>,
     ) -> Self {
         Subscription {
@@ -202,7 +216,6 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
                 id,
                 describe,
                 state,
-                failure,
                 actor,
             }),
         }
@@ -212,7 +225,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
     fn terminal(&self, state: &SubscriptionState<T>) -> Terminated {
         match state {
             SubscriptionState::Error { error } => {
-                Terminated::Error(self.inner.failure.get().cloned().unwrap_or_else(|| {
+                Terminated::Error(self.inner.state.failure().cloned().unwrap_or_else(|| {
                     Error::new(
                         format!("Subscribe to {}", self.inner.describe),
                         ErrorKind::Transport(error.message.clone()),
@@ -225,7 +238,7 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
 
     fn listen(&self, l: Listener<T>) {
         if let Some(a) = &self.inner.actor {
-            a.listen.do_send(AddListener(l));
+            a.actor.listen(AddListener(l));
         }
     }
 
@@ -257,45 +270,29 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
     /// Waits for the first snapshot: `Ok` with it once active, `Err` if the subscription ended
     /// before it became active.
     pub async fn connected(&self) -> Result<Update<T>, Terminated> {
-        let mut rx = self.inner.state.subscribe();
-        loop {
-            {
-                let state = rx.borrow_and_update();
-                match &*state {
-                    SubscriptionState::Active {
-                        latest_snapshot,
-                        loaded_all,
-                    } => {
-                        return Ok(Update {
-                            subscription: self.inner.id,
-                            snapshot: latest_snapshot.clone(),
-                            loaded_all: *loaded_all,
-                        });
-                    }
-                    SubscriptionState::Pending => {}
-                    other => return Err(self.terminal(other)),
-                }
-            }
-            if rx.changed().await.is_err() {
-                return Err(Terminated::Unsubscribed);
-            }
-        }
+        self.inner
+            .state
+            .wait_for(|state| match state {
+                SubscriptionState::Active {
+                    latest_snapshot,
+                    loaded_all,
+                } => Some(Ok(Update {
+                    subscription: self.inner.id,
+                    snapshot: latest_snapshot.clone(),
+                    loaded_all: *loaded_all,
+                })),
+                SubscriptionState::Pending => None,
+                other => Some(Err(self.terminal(other))),
+            })
+            .await
     }
 
     /// Waits until the subscription ends, and says how.
     pub async fn terminated(&self) -> Terminated {
-        let mut rx = self.inner.state.subscribe();
-        loop {
-            {
-                let state = rx.borrow_and_update();
-                if state.is_terminal() {
-                    return self.terminal(&state);
-                }
-            }
-            if rx.changed().await.is_err() {
-                return Terminated::Unsubscribed;
-            }
-        }
+        self.inner
+            .state
+            .wait_for(|state| state.is_terminal().then(|| self.terminal(state)))
+            .await
     }
 
     /// Calls `f` with each new snapshot and `loaded_all`, on the subscription's actor (keep it
@@ -382,8 +379,8 @@ impl<T: Clone + Send + Sync + 'static> Subscription<T> {
             return Ok(());
         };
         actor
-            .more
-            .send(LoadMore(current + count))
+            .actor
+            .load_more(LoadMore(current + count))
             .await
             .map_err(|_| {
                 Error::new(
@@ -440,14 +437,11 @@ impl<T: PartialEq + Send + Sync + 'static> Subscription<Option<List<T>>> {
         &self,
     ) -> Result<(Option<List<T>>, DiffStream<Option<List<T>>>), Terminated> {
         let first = self.connected().await?;
-        let Some(actor) = self.mailboxes() else {
-            return Err(Terminated::Unsubscribed);
-        };
         let (stream, listener) = DiffStream::new(self.clone());
-        match actor.send(AddDiffListener(listener)).await {
-            Ok(Some(current)) => Ok((current, stream)),
-            Ok(None) => Ok((first.snapshot, stream)),
-            Err(_) => Err(self.terminated().await),
+        match self.add_diff_listener(listener).await {
+            Some(Some(current)) => Ok((current, stream)),
+            Some(None) => Ok((first.snapshot, stream)),
+            None => Err(self.terminated().await),
         }
     }
 
@@ -462,29 +456,30 @@ impl<T: PartialEq + Send + Sync + 'static> Subscription<Option<List<T>>> {
         recipient: Recipient<DiffUpdate<VectorDiff<Arc<T>>>>,
     ) -> Result<Option<List<T>>, Terminated> {
         let first = self.connected().await?;
-        let Some(actor) = self.mailboxes() else {
-            return Err(Terminated::Unsubscribed);
-        };
         let listener = super::diffs::DiffListener::Recipient {
             to: recipient,
             lagged: false,
         };
-        match actor.send(AddDiffListener(listener)).await {
-            Ok(current) => Ok(current.unwrap_or(first.snapshot)),
-            Err(_) => Err(self.terminated().await),
+        match self.add_diff_listener(listener).await {
+            Some(current) => Ok(current.unwrap_or(first.snapshot)),
+            None => Err(self.terminated().await),
         }
     }
 
-    fn mailboxes(&self) -> Option<Recipient<AddDiffListener<Option<List<T>>>>> {
-        let diffs = self.inner.actor.as_ref()?.diffs.clone();
-        diffs
-            .downcast_ref::<Recipient<AddDiffListener<Option<List<T>>>>>()
-            .cloned()
+    /// Adds a listener of changes to the actor; the snapshot its first changes apply to
+    /// (`None` inside: none was published yet), or `None` if the actor is gone.
+    async fn add_diff_listener(
+        &self,
+        listener: DiffListener<Option<List<T>>>,
+    ) -> Option<Option<Option<List<T>>>> {
+        let answer = self.inner.actor.as_ref()?;
+        let answer = answer.actor.add_diff_listener(Box::new(listener)).await?;
+        answer
+            .downcast::<Option<Option<List<T>>>>()
+            .ok()
+            .map(|a| *a)
     }
 }
-
-/// Where a subscription's actor leaves its typed error for the handles.
-pub(crate) type Failure = Arc<std::sync::OnceLock<Error>>;
 
 /// The snapshots of a subscription as a `futures` `Stream` (see [`Subscription::stream`]).
 pub struct SubscriptionStream<T: Send + 'static> {

@@ -4,8 +4,8 @@
 //! generic actor owns everything the kinds share:
 //!
 //! - **States**, as the official client has them: pending, active (with the latest snapshot and
-//!   `loaded_all`), unsubscribed, error. The state lives in a `watch` channel shared with the
-//!   [`Subscription`] handles, so `state()`, `connected()` and `terminated()` never wait on the
+//!   `loaded_all`), unsubscribed, error. The state lives in a small cell (`state.rs`) shared
+//!   with the [`Subscription`] handles, so `state()`, `connected()` and `terminated()` never wait on the
 //!   actor's mailbox, and an `unsubscribe()` takes effect at once.
 //! - **Order.** Every pushed event, refetch and `load_more` is handled in mailbox order, and
 //!   work that needs the server first (hydrating a new message's sender, loading a page) holds
@@ -32,6 +32,7 @@ mod list;
 mod paging;
 mod published;
 mod start;
+mod state;
 mod tracked;
 
 use std::sync::Arc;
@@ -89,7 +90,7 @@ impl std::fmt::Debug for Env {
 
 impl Env {
     /// Sends a request now and returns a future of its decoded answer (for the kinds). A `GET` joins an identical
-    /// one already in flight instead of sending its own frame (see [`crate::cache::SharedRead`]).
+    /// one already in flight instead of sending its own frame (see [`Cache::shared_read`]).
     pub(crate) fn call<T: Serialize + ?Sized, R: DeserializeOwned + 'static>(
         &self,
         operation: impl Into<Arc<str>>,

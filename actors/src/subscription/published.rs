@@ -3,7 +3,7 @@
 //!
 //! It owns, once for all of them:
 //!
-//! - **state publication**: the state lives in a `watch` channel that handles read without a
+//! - **state publication**: the state lives in a [`StateCell`] that handles read without a
 //!   mailbox round trip (`state()`, `connected()`, `terminated()`, a search's `status()`);
 //! - **listener delivery**: each new snapshot goes, once, to every [`Listener`] (closure,
 //!   channel behind a `Stream`, actix `Recipient`); a snapshot equal to the last one delivered
@@ -16,21 +16,22 @@
 use std::sync::Arc;
 
 use talkjs_protocol::snapshot::{SubscriptionError, SubscriptionState};
-use tokio::sync::watch;
 
 use super::diffs::{Change, DiffListener, Observed};
-use super::handle::{Failure, Listener, Update};
+use super::handle::{Listener, Update};
+use super::state::StateCell;
 use crate::error::Error;
 
 /// A published state, its typed failure and its listeners. See the module docs.
 pub struct Published<T: Observed> {
     id: u64,
-    state: Arc<watch::Sender<SubscriptionState<T>>>,
-    failure: Failure,
+    /// The state and the typed failure, shared with the handles.
+    state: Arc<StateCell<SubscriptionState<T>>>,
     listeners: Vec<Listener<T>>,
     diff_listeners: Vec<DiffListener<T>>,
-    /// The last snapshot delivered, with its `loaded_all`.
-    last: Option<(T, bool)>,
+    /// A snapshot was published. The last one, with its `loaded_all`, is the state's while it
+    /// has not ended (kept once, there).
+    published: bool,
 }
 
 impl<T: Observed> std::fmt::Debug for Published<T> {
@@ -54,11 +55,10 @@ impl<T: Observed> Published<T> {
     pub fn new() -> Self {
         Published {
             id: crate::session::routes::next_id(),
-            state: Arc::new(watch::Sender::new(SubscriptionState::Pending)),
-            failure: Arc::default(),
+            state: Arc::new(StateCell::new(SubscriptionState::Pending)),
             listeners: Vec::new(),
             diff_listeners: Vec::new(),
-            last: None,
+            published: false,
         }
     }
 
@@ -67,14 +67,9 @@ impl<T: Observed> Published<T> {
         self.id
     }
 
-    /// The state channel, shared with the handles.
-    pub(crate) fn state(&self) -> &Arc<watch::Sender<SubscriptionState<T>>> {
+    /// The state and the typed failure, shared with the handles.
+    pub(crate) fn state(&self) -> &Arc<StateCell<SubscriptionState<T>>> {
         &self.state
-    }
-
-    /// Where the typed error goes, shared with the handles.
-    pub(crate) fn failure(&self) -> &Failure {
-        &self.failure
     }
 
     /// The latest snapshot, if one was published and the state has not ended.
@@ -84,7 +79,7 @@ impl<T: Observed> Published<T> {
 
     /// Whether a snapshot was published.
     pub fn has_published(&self) -> bool {
-        self.last.is_some()
+        self.published
     }
 
     /// Whether it ended (unsubscribed or failed).
@@ -111,15 +106,25 @@ impl<T: Observed> Published<T> {
             return false;
         }
         // `None`: not known, a listener of changes gets the snapshot whole (a `Reset`).
-        let diffs = match (&self.last, change) {
-            (None, _) => None,
-            (Some((s, l)), Change::Unknown) if *l == loaded_all && *s == snapshot => return false,
-            (Some(_), Change::Unknown) => None,
-            (Some((_, l)), Change::Unchanged) if *l == loaded_all => return false,
-            (Some(_), Change::Unchanged) => Some(Vec::new()),
-            (Some(_), Change::Diffs(d)) => Some(d),
+        let diffs = if self.published {
+            let state = self.state.borrow();
+            let SubscriptionState::Active {
+                latest_snapshot: s,
+                loaded_all: l,
+            } = &*state
+            else {
+                return false; // Ended meanwhile (a handle unsubscribed).
+            };
+            match change {
+                Change::Unknown if *l == loaded_all && *s == snapshot => return false,
+                Change::Unknown => None,
+                Change::Unchanged if *l == loaded_all => return false,
+                Change::Unchanged => Some(Vec::new()),
+                Change::Diffs(d) => Some(d),
+            }
+        } else {
+            None
         };
-        self.last = Some((snapshot.clone(), loaded_all));
         let published = self.state.send_if_modified(|s| {
             if s.is_terminal() {
                 return false;
@@ -133,6 +138,7 @@ impl<T: Observed> Published<T> {
         if !published {
             return false;
         }
+        self.published = true;
         let diffs = match diffs {
             _ if self.diff_listeners.is_empty() => Vec::new(),
             Some(d) => d,
@@ -153,28 +159,33 @@ impl<T: Observed> Published<T> {
     }
 
     /// Adds a listener of changes, and returns the snapshot its first changes apply to: the
-    /// last one published (`None` before the first: its first batch is then a `Reset`).
+    /// last one published (`None` before the first, when its first batch is a `Reset`, and once
+    /// ended, when it gets none).
     pub(crate) fn add_diff_listener(&mut self, listener: DiffListener<T>) -> Option<T> {
         if !self.is_terminal() {
             self.diff_listeners.push(listener);
         }
-        self.last.as_ref().map(|(s, _)| s.clone())
+        self.latest()
     }
 
     /// Adds a listener; it starts from the current snapshot, if one was published and the state
     /// has not ended.
     pub fn add_listener(&mut self, mut listener: Listener<T>) {
-        if let Some((snapshot, loaded_all)) = &self.last
-            && !self.is_terminal()
-        {
-            let update = Update {
+        let current = match &*self.state.borrow() {
+            SubscriptionState::Active {
+                latest_snapshot,
+                loaded_all,
+            } => Some(Update {
                 subscription: self.id,
-                snapshot: snapshot.clone(),
+                snapshot: latest_snapshot.clone(),
                 loaded_all: *loaded_all,
-            };
-            if !listener.deliver(&update) {
-                return;
-            }
+            }),
+            _ => None,
+        };
+        if let Some(update) = current
+            && !listener.deliver(&update)
+        {
+            return;
         }
         self.listeners.push(listener);
     }
@@ -182,7 +193,7 @@ impl<T: Observed> Published<T> {
     /// Ends it with `error`: the typed error first, then the error state (unless it ended
     /// already).
     pub fn fail(&mut self, error: &Error) {
-        let _ = self.failure.set(error.clone());
+        self.state.set_failure(error);
         let message = SubscriptionError::new(error.to_string());
         self.state.send_if_modified(|s| {
             if s.is_terminal() {

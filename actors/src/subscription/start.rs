@@ -8,11 +8,11 @@ use talkjs_protocol::snapshot::{
     ConversationSnapshot, MessageSnapshot, ParticipantSnapshot, SingleReactionSnapshot,
     SubscriptionError, SubscriptionState, TypingSnapshot, UserOnlineSnapshot, UserSnapshot,
 };
-use tokio::sync::watch;
 
 use super::actor::start;
 use super::handle::Subscription;
 use super::kind::Kind;
+use super::state::StateCell;
 use super::{
     ConversationKind, ConversationListKind, Env, ListSnapshot, MessagesKind, OnlineKind,
     ParticipantKind, ParticipantsKind, ReactionsKind, TypingKind, UserKind,
@@ -23,13 +23,11 @@ use crate::error::{Error, ErrorKind};
 /// state from the outset, with this error.
 pub(crate) fn ended<K: Kind>(kind: K, error: Error) -> Subscription<K::Snapshot> {
     let message = SubscriptionError::new(error.to_string());
-    let (tx, _rx) = watch::channel(SubscriptionState::Error { error: message });
-    let failure = Arc::new(std::sync::OnceLock::from(error));
+    let state = StateCell::failed(SubscriptionState::Error { error: message }, error);
     Subscription::new(
         crate::session::routes::next_id(),
         kind.describe(),
-        Arc::new(tx),
-        failure,
+        Arc::new(state),
         None,
     )
 }
