@@ -9,11 +9,19 @@
 //!
 //! - it reads into a scratch buffer on the stack and keeps only the bytes that arrived (a
 //!   frame split across reads is kept until it is complete);
-//! - while the socket is busy, its read and write buffers stay allocated, so a burst of pushes
-//!   costs no allocation per frame: a buffer is reused once the frames decoded from it are
-//!   dropped (bytes' `reserve` reclaims a buffer it owns alone);
-//! - after [`QUIET`] without a byte in or out, both buffers are given back (an idle socket holds
-//!   none) and so is the timer that noticed the quiet. The timer is armed once per burst.
+//! - a socket that is not in a burst gives its buffers back as soon as everything in them is
+//!   decoded or written, so a session that hears a frame now and then, or is just setting up
+//!   (a renew, a subscribe, a first page), holds none between frames;
+//! - in a burst ([`BURST`] frames within [`QUIET`] of each other), its read and write buffers
+//!   stay allocated, so the burst costs no allocation per frame: a buffer is reused once the
+//!   frames decoded from it are dropped (bytes' `reserve` reclaims a buffer it owns alone);
+//! - after [`QUIET`] without a byte in or out, both buffers are given back and so is the timer
+//!   that noticed the quiet. The timer is armed once per burst.
+//!
+//! Keeping buffers only in a burst matters for memory, not just CPU: thousands of sessions
+//! that each kept an 8 KiB buffer for a moment after setting up would leave holes between
+//! their long-lived allocations, and the process's resident size would grow by more than its
+//! live heap.
 //!
 //! Why not free on every `Pending`, as an earlier version did: under a burst the socket is
 //! drained after nearly every frame, so each frame paid for a fresh allocation of a kilobyte or
@@ -39,8 +47,11 @@ use futures_util::Sink;
 const READ_CHUNK: usize = 8 * 1024;
 /// Writes go out once this much is buffered, as actix-codec's `Framed` does.
 const WRITE_HIGH_WATER: usize = 8 * 1024;
-/// A socket this long without traffic gives its buffers back.
+/// A socket this long without traffic gives its buffers back, and frames further apart than
+/// this are not a burst.
 const QUIET: Duration = Duration::from_millis(250);
+/// Frames received within [`QUIET`] of each other from which the socket counts as in a burst.
+const BURST: u32 = 8;
 
 /// A websocket's frames in, messages out; see the module docs.
 pub(super) struct LeanFramed<Io = BoxedSocket> {
@@ -54,6 +65,10 @@ pub(super) struct LeanFramed<Io = BoxedSocket> {
     eof: bool,
     /// Bytes moved since the quiet timer was armed.
     busy: bool,
+    /// Frames received in the current run of frames less than [`QUIET`] apart.
+    run: u32,
+    /// When the last frame was received.
+    last_frame: Option<Instant>,
     /// Fires [`QUIET`] after it was armed; exists only while a buffer is held.
     quiet: Option<Pin<Box<Sleep>>>,
 }
@@ -69,6 +84,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
             write_buf: BytesMut::new(),
             eof: false,
             busy: false,
+            run: 0,
+            last_frame: None,
             quiet: None,
         };
         // Bytes that came with the handshake's response, if any; none are written yet.
@@ -79,6 +96,28 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
             lean.write_buf.extend_from_slice(&parts.write_buf);
         }
         lean
+    }
+
+    /// Counts a received frame into the current run of frames (see [`BURST`]).
+    fn count_frame(&mut self) {
+        let now = Instant::now();
+        let close = self
+            .last_frame
+            .is_some_and(|last| now.saturating_duration_since(last) < QUIET);
+        self.run = if close { self.run.saturating_add(1) } else { 1 };
+        self.last_frame = Some(now);
+    }
+
+    /// Outside a burst: gives back each buffer that holds nothing (a half-received frame or
+    /// unwritten bytes stay), and the quiet timer if one was left from a burst.
+    fn release_drained(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+            self.read_buf = BytesMut::new();
+        }
+        if self.write_buf.is_empty() && self.write_buf.capacity() > 0 {
+            self.write_buf = BytesMut::new();
+        }
+        self.quiet = None;
     }
 
     /// Whether either buffer holds memory.
@@ -140,8 +179,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
             self.busy = true;
             self.write_buf.advance(n);
         }
-        // Empty: `reserve` on the next write starts at the front of the same allocation.
-        self.write_buf.clear();
+        if self.run >= BURST {
+            // Empty: `reserve` on the next write starts at the front of the same allocation.
+            self.write_buf.clear();
+        } else {
+            self.write_buf = BytesMut::new();
+        }
         Pin::new(&mut self.io).poll_flush(cx).map_err(Into::into)
     }
 }
@@ -159,7 +202,10 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Stream for LeanFramed<Io> {
                     this.codec.decode(&mut this.read_buf)
                 };
                 match decoded {
-                    Ok(Some(frame)) => return Poll::Ready(Some(Ok(frame))),
+                    Ok(Some(frame)) => {
+                        this.count_frame();
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
                     Ok(None) if this.eof => return Poll::Ready(None),
                     Ok(None) => {} // A frame's start: read on.
                     Err(e) => return Poll::Ready(Some(Err(e))),
@@ -169,7 +215,11 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Stream for LeanFramed<Io> {
             let mut buf = ReadBuf::uninit(&mut scratch);
             match Pin::new(&mut this.io).poll_read(cx, &mut buf) {
                 Poll::Pending => {
-                    this.poll_quiet(cx);
+                    if this.run >= BURST {
+                        this.poll_quiet(cx);
+                    } else {
+                        this.release_drained();
+                    }
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
@@ -180,8 +230,8 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Stream for LeanFramed<Io> {
                 this.eof = true;
             } else {
                 this.busy = true;
-                if this.read_buf.capacity() == 0 {
-                    // The first bytes of a burst: room for a full chunk, kept until it is quiet.
+                if this.read_buf.capacity() == 0 && this.run >= BURST {
+                    // In a burst: room for a full chunk, kept until it is quiet.
                     this.read_buf.reserve(READ_CHUNK);
                 }
                 this.read_buf.extend_from_slice(filled);

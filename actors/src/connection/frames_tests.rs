@@ -1,5 +1,6 @@
-//! [`LeanFramed`] over an in-memory pipe: frames split across reads, buffers kept through a
-//! burst, given back after a quiet spell (woken by its own timer), writes.
+//! [`LeanFramed`] over an in-memory pipe: frames split across reads; no buffer kept outside a
+//! burst; buffers kept through a burst and given back after a quiet spell (woken by its own
+//! timer); writes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +13,7 @@ use futures_util::task::{ArcWake, waker};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
-use super::{LeanFramed, QUIET};
+use super::{BURST, LeanFramed, QUIET};
 
 /// Counts its wakes.
 struct Wakes(AtomicUsize);
@@ -116,57 +117,85 @@ async fn buffers_stay_through_a_burst_and_go_after_a_quiet_spell() {
 }
 
 #[actix_rt::test]
+async fn a_few_frames_are_no_burst_and_leave_no_buffer_behind() {
+    let (mut lean, mut server) = pipe();
+    let w = waker(Arc::new(Wakes(AtomicUsize::new(0))));
+    let mut cx = Context::from_waker(&w);
+    // What a session's setup hears (a renew's, a subscribe's, a first page's answers).
+    let (texts, wire) = server_frames(BURST as usize - 1, 1500);
+    server.write_all(&wire).await.expect("writes");
+    for expected in &texts {
+        let got = lean.next().await.expect("a frame").expect("decodes");
+        assert_eq!(&text(got), expected);
+    }
+    assert!(lean.poll_next_unpin(&mut cx).is_pending());
+    assert!(!lean.holds_buffers(), "drained outside a burst: nothing kept");
+    assert!(lean.quiet.is_none(), "and no timer armed");
+}
+
+/// Reads `n` frames the server sends at once: a burst.
+async fn burst(lean: &mut LeanFramed<DuplexStream>, server: &mut DuplexStream, n: usize) {
+    let (texts, wire) = server_frames(n, 300);
+    server.write_all(&wire).await.expect("writes");
+    for expected in &texts {
+        let got = lean.next().await.expect("a frame").expect("decodes");
+        assert_eq!(&text(got), expected);
+    }
+}
+
+#[actix_rt::test]
 async fn traffic_during_the_quiet_spell_keeps_the_buffers() {
     let (mut lean, mut server) = pipe();
     let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
     let w = waker(wakes.clone());
     let mut cx = Context::from_waker(&w);
-    // A frame every QUIET/3 for about 2 * QUIET: the socket never goes quiet for QUIET.
+    burst(&mut lean, &mut server, BURST as usize).await;
+    // Then a frame every QUIET/3 for about 2 * QUIET: the socket never goes quiet for QUIET.
     for i in 0..6 {
         let (texts, wire) = server_frames(1, 200 + i);
         server.write_all(&wire).await.expect("writes");
         let got = lean.next().await.expect("a frame").expect("decodes");
         assert_eq!(text(got), texts[0]);
         assert!(lean.poll_next_unpin(&mut cx).is_pending());
-        assert!(
-            lean.holds_buffers(),
-            "busy socket lost its buffer at frame {i}"
-        );
+        assert!(lean.holds_buffers(), "busy socket lost its buffer at frame {i}");
         actix_rt::time::sleep(QUIET / 3).await;
     }
 }
 
-#[actix_rt::test]
-async fn written_messages_reach_the_server_and_the_write_buffer_goes_when_quiet() {
-    let (mut lean, mut server) = pipe();
-    for i in 0..20 {
+/// Sends `n` messages and checks the server reads them in order.
+async fn send_and_read(lean: &mut LeanFramed<DuplexStream>, server: &mut DuplexStream, n: usize) {
+    for i in 0..n {
         lean.send(ws::Message::Text(format!("hello {i}").into()))
             .await
             .expect("sends");
     }
-    // The server reads 20 masked frames.
     let mut codec = ws::Codec::new();
     let mut wire = BytesMut::new();
     let mut got = Vec::new();
-    while got.len() < 20 {
+    while got.len() < n {
         let mut chunk = [0u8; 1024];
         let n = server.read(&mut chunk).await.expect("reads");
         assert!(n > 0, "the pipe closed");
         wire.extend_from_slice(&chunk[..n]);
-        while let Some(frame) =
-            actix_codec::Decoder::decode(&mut codec, &mut wire).expect("decodes")
+        while let Some(frame) = actix_codec::Decoder::decode(&mut codec, &mut wire).expect("decodes")
         {
             got.push(text(frame));
         }
     }
-    assert_eq!(
-        got,
-        (0..20).map(|i| format!("hello {i}")).collect::<Vec<_>>()
-    );
+    assert_eq!(got, (0..n).map(|i| format!("hello {i}")).collect::<Vec<_>>());
+}
+
+#[actix_rt::test]
+async fn writes_keep_their_buffer_only_in_a_burst() {
+    let (mut lean, mut server) = pipe();
+    send_and_read(&mut lean, &mut server, 5).await;
+    assert_eq!(lean.write_buf.capacity(), 0, "written out, outside a burst: given back");
+
+    burst(&mut lean, &mut server, BURST as usize).await;
+    send_and_read(&mut lean, &mut server, 20).await;
     assert!(lean.write_buf.capacity() > 0, "kept through the burst");
     // A quiet spell on the read side gives the write buffer back too.
-    let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
-    let w = waker(wakes);
+    let w = waker(Arc::new(Wakes(AtomicUsize::new(0))));
     let mut cx = Context::from_waker(&w);
     assert!(lean.poll_next_unpin(&mut cx).is_pending());
     actix_rt::time::sleep(QUIET * 2).await;
