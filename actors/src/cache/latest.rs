@@ -166,7 +166,9 @@ impl CacheShard {
         // A fetch in flight still answers its waiters, but is not kept.
         self.untrust_latest(conversation);
         // Dropping the entry releases the conversation's message topic.
-        self.latest.remove(conversation);
+        if self.latest.remove(conversation).is_some() {
+            self.cache.latest_dropped();
+        }
     }
 
     /// Applies a message or clearing event to a conversation's latest message.
@@ -226,7 +228,9 @@ impl Handler<GetLatest> for CacheShard {
 
     fn handle(&mut self, msg: GetLatest, ctx: &mut Context<Self>) -> Self::Result {
         let conversation = msg.conversation;
-        if !self.latest.contains_key(&conversation) {
+        let existed = self.latest.contains_key(&conversation);
+        self.cache.latest_asked(existed);
+        if !existed {
             // Held while kept, so the events that keep it current keep coming. The asker holds
             // the topic already: no frame.
             let topic = self.session().hold(Topic::Messages {

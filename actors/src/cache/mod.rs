@@ -60,6 +60,7 @@ mod users;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -167,6 +168,11 @@ struct Inner {
     stopped: Mutex<bool>,
     /// The session's thread, once its actor runs there.
     thread: OnceLock<std::thread::ThreadId>,
+    /// Latest-message entries kept by the shards, plus asks for one on their way to a shard
+    /// (see [`Cache::latest_message`]): while zero, no shard needs a conversation's message
+    /// events, and [`EventSink::route`] does not send them (a bot's stream of new messages
+    /// then costs no shard hop).
+    latest_kept: AtomicUsize,
 }
 
 /// A shard's mailbox before it starts (actix's default size).
@@ -191,6 +197,9 @@ fn latest_key(conversation: &str) -> String {
 }
 
 fn shard_of(key: &str, n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
     (h.finish() % n as u64) as usize
@@ -208,6 +217,7 @@ impl Cache {
                 shards: OnceLock::new(),
                 stopped: Mutex::new(false),
                 thread: OnceLock::new(),
+                latest_kept: AtomicUsize::new(0),
             }),
         }
     }
@@ -241,6 +251,19 @@ impl Cache {
             return None;
         }
         Some(self.inner.shards.get_or_init(|| self.start_shards()))
+    }
+
+    /// A shard made a latest-message entry for an ask: the ask's count is the entry's now.
+    /// `existed`: the entry was there already, so the ask's count goes.
+    pub(super) fn latest_asked(&self, existed: bool) {
+        if existed {
+            self.inner.latest_kept.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A shard dropped a latest-message entry.
+    pub(super) fn latest_dropped(&self) {
+        self.inner.latest_kept.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The shards if they started (what events, resyncs and unwatches concern: shards that
@@ -390,6 +413,9 @@ impl Cache {
         conversation: String,
         watcher: u64,
     ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
+        // Counted before it is sent, so events that arrive meanwhile reach the shard; the shard
+        // takes the count over with the entry, or gives it back if the entry exists.
+        self.inner.latest_kept.fetch_add(1, Ordering::SeqCst);
         let ask = self.shard(&latest_key(&conversation)).map(|shard| {
             shard.send(GetLatest {
                 conversation,
@@ -447,10 +473,12 @@ impl EventSink for Cache {
                 format!("{}\u{0}{}", e.conversation_id, e.message_id),
                 latest_key(&e.conversation_id),
             ],
+            // Only latest messages follow these; with none kept, no shard needs them.
             Event::MessageCreated(_)
             | Event::ConversationCleared(_)
             | Event::SideCreated(_)
             | Event::SideDeleted(_) => match event.conversation_id() {
+                _ if self.inner.latest_kept.load(Ordering::SeqCst) == 0 => return,
                 Some(c) => vec![latest_key(c)],
                 None => return,
             },

@@ -129,7 +129,10 @@ async fn a_few_frames_are_no_burst_and_leave_no_buffer_behind() {
         assert_eq!(&text(got), expected);
     }
     assert!(lean.poll_next_unpin(&mut cx).is_pending());
-    assert!(!lean.holds_buffers(), "drained outside a burst: nothing kept");
+    assert!(
+        !lean.holds_buffers(),
+        "drained outside a burst: nothing kept"
+    );
     assert!(lean.quiet.is_none(), "and no timer armed");
 }
 
@@ -157,7 +160,10 @@ async fn traffic_during_the_quiet_spell_keeps_the_buffers() {
         let got = lean.next().await.expect("a frame").expect("decodes");
         assert_eq!(text(got), texts[0]);
         assert!(lean.poll_next_unpin(&mut cx).is_pending());
-        assert!(lean.holds_buffers(), "busy socket lost its buffer at frame {i}");
+        assert!(
+            lean.holds_buffers(),
+            "busy socket lost its buffer at frame {i}"
+        );
         actix_rt::time::sleep(QUIET / 3).await;
     }
 }
@@ -177,19 +183,27 @@ async fn send_and_read(lean: &mut LeanFramed<DuplexStream>, server: &mut DuplexS
         let n = server.read(&mut chunk).await.expect("reads");
         assert!(n > 0, "the pipe closed");
         wire.extend_from_slice(&chunk[..n]);
-        while let Some(frame) = actix_codec::Decoder::decode(&mut codec, &mut wire).expect("decodes")
+        while let Some(frame) =
+            actix_codec::Decoder::decode(&mut codec, &mut wire).expect("decodes")
         {
             got.push(text(frame));
         }
     }
-    assert_eq!(got, (0..n).map(|i| format!("hello {i}")).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        (0..n).map(|i| format!("hello {i}")).collect::<Vec<_>>()
+    );
 }
 
 #[actix_rt::test]
 async fn writes_keep_their_buffer_only_in_a_burst() {
     let (mut lean, mut server) = pipe();
     send_and_read(&mut lean, &mut server, 5).await;
-    assert_eq!(lean.write_buf.capacity(), 0, "written out, outside a burst: given back");
+    assert_eq!(
+        lean.write_buf.capacity(),
+        0,
+        "written out, outside a burst: given back"
+    );
 
     burst(&mut lean, &mut server, BURST as usize).await;
     send_and_read(&mut lean, &mut server, 20).await;
