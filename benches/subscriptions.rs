@@ -18,14 +18,15 @@
 //! Options (argv, or the env variable in brackets):
 //! - `--sessions N` \[SESSIONS\]: idle subscriptions to hold (default 1000).
 //! - `--messages LIST` \[MESSAGES\]: comma-separated message counts M for the CPU measurement
-//!   (default `2000,10000`); each M is measured for the runtime and then the raw limit.
+//!   (default `2000,10000`); at each M the runtime and the raw limit receive the same messages
+//!   at the same time.
 //! - `--only LIST` \[ONLY\]: comma-separated measurements to run, of `idle` (one session per
 //!   subscription), `shared` (one session, N subscriptions), `cpu` (the runtime receiving),
 //!   `raw` (the raw limit receiving) and `first` (time to first snapshot); default all. The
 //!   official bench's `--only idle` runs both `idle` and `shared`.
 //! - `--send-concurrency K` \[SEND_CONCURRENCY\]: sends in flight from the sender (default 100).
-//! - `--rounds R` \[ROUNDS\]: how often each CPU measurement is repeated (default 3); rounds
-//!   alternate which of the runtime and the raw limit goes first, and the lines report medians.
+//! - `--rounds R` \[ROUNDS\]: how often each CPU measurement is repeated (default 3); the
+//!   lines report medians.
 //! - `BENCH_WRAP="heaptrack -o /tmp/idle"`: runs each measured process under that command (a
 //!   profiler), e.g. to see where an idle session's bytes go. The figures then include the
 //!   profiler's overhead; use it to attribute, not to measure.
@@ -75,11 +76,13 @@
 //!   and the sender's own time.
 //! - The same two metrics with `"client":"raw"`: the raw limit ([`raw`]), a bare awc websocket
 //!   that authenticates, subscribes and decodes each push into talkjs-protocol's typed frames and
-//!   events and nothing else, measured the same way at the same M on a conversation of its own.
-//!   `talkjs-rs / raw` at each M is what the runtime costs above reading the wire.
+//!   events and nothing else, measured the same way at the same M, in its own process,
+//!   subscribed to the same conversation as the runtime's receiver at the same time (so both
+//!   hear the same pushes at the same pace). `talkjs-rs / raw` at each M is what the runtime
+//!   costs above reading the wire.
 //! - `receive_cpu_ratio_to_raw` (`"client":"talkjs-rs"`, unit `x`): at each M, the median over
-//!   the rounds of the runtime's CPU over the raw limit's in the same round (measured one after
-//!   the other, under the same load). A CPU line's value is the median of its rounds, each
+//!   the rounds of the runtime's CPU over the raw limit's in the same round (both subscribed to
+//!   the same conversation, receiving the same pushes at the same pace). A CPU line's value is the median of its rounds, each
 //!   round's value in `rounds`: on two shared cores the CPU of a run varies with how the pushes
 //!   happen to be batched, so single runs mislead.
 //! - `receive_cpu_flatness` (per client, unit `x`): the largest median CPU per 10,000 messages
@@ -552,8 +555,8 @@ async fn orchestrate(args: &Args) -> Res<()> {
     if wants(Measure::First) {
         time_to_first_snapshot(&target, &seeder, &run).await?;
     }
-    // Rounds of: at each M, the runtime and the raw limit (each on a conversation of its own),
-    // in alternating order, so that neither always runs first; medians of the rounds.
+    // Rounds of: at each M, the runtime and the raw limit receiving the same messages at the
+    // same time (see `receive_cpu`); medians of the rounds.
     let receivers: Vec<Receiver> = [Receiver::Runtime, Receiver::Raw]
         .into_iter()
         .filter(|r| match r {
@@ -567,23 +570,17 @@ async fn orchestrate(args: &Args) -> Res<()> {
     let mut measured = Vec::new();
     for round in 0..rounds {
         for &m in &messages {
-            let mut order = receivers.clone();
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            for receiver in order {
-                let cpu = Cpu {
-                    messages: m,
-                    concurrency,
-                    clk_tck,
-                    receiver,
-                    round,
-                };
-                let r = receive_cpu(&target, &seeder, &run, cpu).await?;
+            let cpu = Cpu {
+                messages: m,
+                concurrency,
+                clk_tck,
+                round,
+            };
+            for r in receive_cpu(&target, &seeder, &run, cpu, &receivers).await? {
                 log(format!(
                     "round {}/{rounds}, M = {m}, {}: {:.1} ms CPU per 10,000 messages",
                     round + 1,
-                    receiver.client(),
+                    r.receiver.client(),
                     r.cpu
                 ));
                 measured.push(r);

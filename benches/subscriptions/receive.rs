@@ -25,29 +25,41 @@ pub(super) struct Cpu {
     pub(super) messages: usize,
     pub(super) concurrency: usize,
     pub(super) clk_tck: u64,
-    pub(super) receiver: Receiver,
-    /// Which round of the measurement this is (each has its own conversation and receiver).
+    /// Which round of the measurement this is (each has its own conversation and receivers).
     pub(super) round: usize,
 }
 
-/// The CPU measurement: seeds a conversation, starts the receiver, sends M messages into it.
+/// The CPU measurement: seeds a conversation, starts one receiving process per receiver (the
+/// runtime, the raw limit, or both), all subscribed to that conversation, and sends M messages
+/// into it. Receivers measured together see the same pushes at the same pace: a receiver's
+/// CPU per message depends on how pushes happen to batch (one wake-up per push while it keeps
+/// up, fewer when it falls behind), so receivers measured in separate runs are not comparable
+/// on two shared cores, and side by side they are.
 pub(super) async fn receive_cpu(
     target: &Target,
     seeder: &TalkSession,
     run: &str,
     cpu: Cpu,
-) -> Res<Measured> {
+    receivers: &[Receiver],
+) -> Res<Vec<Measured>> {
     let Cpu {
         messages,
         concurrency,
-        clk_tck,
-        receiver: who,
         round,
+        ..
     } = cpu;
-    let conversation = format!("{run}cpu{}{messages}r{round}", who.client());
-    let receiver = format!("{run}recv{}{messages}r{round}", who.client());
+    let conversation = format!("{run}cpu{messages}r{round}");
     let sender_id = format!("{run}send");
-    for id in [&receiver, &sender_id] {
+    let receiving: Vec<(Receiver, String)> = receivers
+        .iter()
+        .map(|&who| (who, format!("{run}recv{}{messages}r{round}", who.client())))
+        .collect();
+    let members: Vec<&String> = receiving
+        .iter()
+        .map(|(_, id)| id)
+        .chain([&sender_id])
+        .collect();
+    for id in &members {
         seeder
             .user(id.as_str())
             .create_if_not_exists(CreateUserParams::new(id.as_str()))
@@ -55,7 +67,7 @@ pub(super) async fn receive_cpu(
     }
     let conv = seeder.conversation(conversation.as_str());
     conv.create_if_not_exists(Default::default()).await?;
-    for id in [&receiver, &sender_id] {
+    for id in &members {
         conv.participant(id.as_str())
             .create_if_not_exists(Default::default())
             .await?;
@@ -65,20 +77,26 @@ pub(super) async fn receive_cpu(
     sender.current_user().get().await?;
     let into = sender.conversation(conversation.as_str());
 
-    let args = [
-        ("conversation", conversation.clone()),
-        ("receiver", receiver),
-        ("messages", messages.to_string()),
-    ];
-    let mut worker = Worker::spawn(who.role(), target, &args)?;
-    let ready = worker.line().await?;
-    if ready.trim() != "ready" {
-        return Err(worker.failure(&ready));
+    let mut workers = Vec::with_capacity(receiving.len());
+    for (who, receiver) in &receiving {
+        let args = [
+            ("conversation", conversation.clone()),
+            ("receiver", receiver.clone()),
+            ("messages", messages.to_string()),
+        ];
+        workers.push((*who, Worker::spawn(who.role(), target, &args)?));
+    }
+    for (_, worker) in &mut workers {
+        let ready = worker.line().await?;
+        if ready.trim() != "ready" {
+            return Err(worker.failure(&ready));
+        }
     }
 
+    let names: Vec<&str> = receivers.iter().map(|r| r.client()).collect();
     log(format!(
         "sending {messages} messages to {}, {concurrency} in flight",
-        who.client()
+        names.join(" and ")
     ));
     let t = Instant::now();
     let next = Cell::new(0);
@@ -104,7 +122,23 @@ pub(super) async fn receive_cpu(
         sender_ms.round()
     ));
 
-    let r = worker.result().await?;
+    let ids = ids.into_inner();
+    let mut measured = Vec::with_capacity(workers.len());
+    for (who, mut worker) in workers {
+        let r = worker.result().await?;
+        measured.push(measure(who, &r, &ids, cpu, sender_ms)?);
+    }
+    Ok(measured)
+}
+
+/// Checks one receiver's result against the ids sent and turns it into a [`Measured`].
+fn measure(who: Receiver, r: &Value, ids: &[String], cpu: Cpu, sender_ms: f64) -> Res<Measured> {
+    let Cpu {
+        messages,
+        concurrency,
+        clk_tck,
+        ..
+    } = cpu;
     // The receiver checked its final snapshot's texts; here its ids must be the ids sent.
     let received: HashSet<&str> = r["ids"]
         .as_array()
@@ -112,11 +146,11 @@ pub(super) async fn receive_cpu(
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let ids = ids.borrow();
     let sent: HashSet<&str> = ids.iter().map(String::as_str).collect();
     if received.len() != messages || sent.len() != messages || received != sent {
         return Err(format!(
-            "the final snapshot's ids are not the {messages} ids sent ({} distinct received, {} distinct sent)",
+            "{}: the final snapshot's ids are not the {messages} ids sent ({} distinct received, {} distinct sent)",
+            who.client(),
             received.len(),
             sent.len()
         )
@@ -125,10 +159,10 @@ pub(super) async fn receive_cpu(
 
     // The total from the CPU-time clock; the user/system split from clock ticks (coarse).
     let tick_ms = 1000.0 / clk_tck as f64;
-    let user_ms = number(&r, "user_ticks")? * tick_ms;
-    let system_ms = number(&r, "system_ticks")? * tick_ms;
-    let cpu_ms = number(&r, "cpu_ns")? / 1e6;
-    let wall_ms = number(&r, "wall_ms")?;
+    let user_ms = number(r, "user_ticks")? * tick_ms;
+    let system_ms = number(r, "system_ticks")? * tick_ms;
+    let cpu_ms = number(r, "cpu_ns")? / 1e6;
+    let wall_ms = number(r, "wall_ms")?;
     let scale = 10_000.0 / messages as f64;
     let extra = json!({
         "messages": messages,
