@@ -68,8 +68,8 @@
 //!   receiving process (all threads; the `CLOCK_PROCESS_CPUTIME_ID` clock, in nanoseconds; the
 //!   user/system split in `user_ms`/`system_ms` is from `/proc/self/stat`'s clock ticks, 10 ms
 //!   at 100 Hz) from just before the sending starts until its
-//!   snapshot holds all M messages, scaled to 10,000 messages; and the wall time of the same
-//!   span. The snapshot callback does O(1) work. Afterwards the final snapshot must hold exactly
+//!   snapshot holds all M messages, scaled to 10,000 messages; and the wall time from when the
+//!   orchestrator starts sending until then (on the wall clock the processes share). The snapshot callback does O(1) work. Afterwards the final snapshot must hold exactly
 //!   the M messages sent, each once (their ids, checked against the ids `send` returned, and
 //!   their texts). Each line also carries `messages` (the official client's cost is quadratic
 //!   in M: compare at equal M), the raw `cpu_ms` / `wall_ms`, the number of snapshot updates
@@ -706,6 +706,13 @@ fn number(v: &Value, key: &str) -> Res<f64> {
     v[key]
         .as_f64()
         .ok_or_else(|| format!("the result has no number {key:?}: {v}").into())
+}
+
+/// The wall clock in milliseconds since the Unix epoch (the processes of a run share it).
+fn unix_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
 /// A numeric `getconf` variable.

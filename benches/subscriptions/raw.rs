@@ -103,6 +103,7 @@ pub(super) async fn receive(
         }
     }
     let wall_ms = t.elapsed().as_secs_f64() * 1e3;
+    let done_unix_ms = super::unix_ms();
     let (user1, system1) = cpu_ticks()?;
     let cpu_ns = cpu_ns() - cpu0;
     Ok(json!({
@@ -110,6 +111,7 @@ pub(super) async fn receive(
         "system_ticks": system1 - system0,
         "cpu_ns": cpu_ns,
         "wall_ms": wall_ms,
+        "done_unix_ms": done_unix_ms,
         "updates": pushes,
         "newest_changes": pushes,
         "ids": ids,

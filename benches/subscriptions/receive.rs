@@ -99,6 +99,7 @@ pub(super) async fn receive_cpu(
         names.join(" and ")
     ));
     let t = Instant::now();
+    let started_unix_ms = super::unix_ms();
     let next = Cell::new(0);
     let ids = RefCell::new(vec![String::new(); messages]);
     let (next_ref, ids_ref, into_ref) = (&next, &ids, &into);
@@ -126,13 +127,20 @@ pub(super) async fn receive_cpu(
     let mut measured = Vec::with_capacity(workers.len());
     for (who, mut worker) in workers {
         let r = worker.result().await?;
-        measured.push(measure(who, &r, &ids, cpu, sender_ms)?);
+        measured.push(measure(who, &r, &ids, cpu, sender_ms, started_unix_ms)?);
     }
     Ok(measured)
 }
 
 /// Checks one receiver's result against the ids sent and turns it into a [`Measured`].
-fn measure(who: Receiver, r: &Value, ids: &[String], cpu: Cpu, sender_ms: f64) -> Res<Measured> {
+fn measure(
+    who: Receiver,
+    r: &Value,
+    ids: &[String],
+    cpu: Cpu,
+    sender_ms: f64,
+    started_unix_ms: f64,
+) -> Res<Measured> {
     let Cpu {
         messages,
         concurrency,
@@ -162,7 +170,9 @@ fn measure(who: Receiver, r: &Value, ids: &[String], cpu: Cpu, sender_ms: f64) -
     let user_ms = number(r, "user_ticks")? * tick_ms;
     let system_ms = number(r, "system_ticks")? * tick_ms;
     let cpu_ms = number(r, "cpu_ns")? / 1e6;
-    let wall_ms = number(r, "wall_ms")?;
+    // From when the sending started (not from the receiver's own start: receivers measured
+    // together report ready at different moments) until the receiver had every message.
+    let wall_ms = number(r, "done_unix_ms")? - started_unix_ms;
     let scale = 10_000.0 / messages as f64;
     let extra = json!({
         "messages": messages,
@@ -348,6 +358,7 @@ pub(super) async fn receive(
         seen = Some(p.updates);
     }
     let wall_ms = t.elapsed().as_secs_f64() * 1e3;
+    let done_unix_ms = super::unix_ms();
     let (user1, system1) = cpu_ticks()?;
     let cpu_ns = cpu_ns() - cpu0;
 
@@ -373,6 +384,7 @@ pub(super) async fn receive(
         "system_ticks": system1 - system0,
         "cpu_ns": cpu_ns,
         "wall_ms": wall_ms,
+        "done_unix_ms": done_unix_ms,
         "updates": p.updates - updates0,
         "newest_changes": p.newest_changes - changes0,
         "ids": ids,
