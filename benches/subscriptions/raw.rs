@@ -9,7 +9,7 @@
 //! hydration. The runtime's receive CPU beside this one's, at the same M, is the overhead of
 //! everything the runtime adds on top of reading the wire.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use awc::error::WsProtocolError;
 use awc::ws;
@@ -22,9 +22,8 @@ use talkjs_protocol::frame::{Ack, Frame, Method, Request};
 use talkjs_protocol::path::Topic;
 use talkjs_protocol::request::RenewRequest;
 
-use super::receive::{cpu_ns, cpu_ticks};
-use super::worker::report;
-use super::{ACTIVE_TIMEOUT, Res, STALL, TOKEN_LIFETIME, Target};
+use super::receive::Measuring;
+use super::{ACTIVE_TIMEOUT, Res, STALL, TOKEN_LIFETIME, Target, merge};
 
 /// Largest frame accepted from the server (as the runtime's connection).
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -84,10 +83,7 @@ pub(super) async fn receive(
 
     let mut ids: Vec<String> = Vec::with_capacity(messages);
     let mut pushes = 0u64;
-    let (user0, system0) = cpu_ticks()?;
-    let cpu0 = cpu_ns();
-    let t = Instant::now();
-    report("ready")?;
+    let measuring = Measuring::start()?;
     while ids.len() < messages {
         let Some(Frame::Publish(publish)) = next_frame(&mut socket, STALL).await? else {
             continue;
@@ -102,20 +98,12 @@ pub(super) async fn receive(
             }
         }
     }
-    let wall_ms = t.elapsed().as_secs_f64() * 1e3;
-    let done_unix_ms = super::unix_ms();
-    let (user1, system1) = cpu_ticks()?;
-    let cpu_ns = cpu_ns() - cpu0;
-    Ok(json!({
-        "user_ticks": user1 - user0,
-        "system_ticks": system1 - system0,
-        "cpu_ns": cpu_ns,
-        "wall_ms": wall_ms,
-        "done_unix_ms": done_unix_ms,
-        "updates": pushes,
-        "newest_changes": pushes,
-        "ids": ids,
-    }))
+    let mut result = measuring.stop()?;
+    merge(
+        &mut result,
+        json!({ "updates": pushes, "newest_changes": pushes, "ids": ids }),
+    );
+    Ok(result)
 }
 
 /// Sends a request and waits for its answer (pushes meanwhile are acknowledged and dropped;

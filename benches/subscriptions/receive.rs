@@ -327,10 +327,7 @@ pub(super) async fn receive(
         (p.updates, p.newest_changes)
     };
 
-    let (user0, system0) = cpu_ticks()?;
-    let cpu0 = cpu_ns();
-    let t = Instant::now();
-    report("ready")?;
+    let measuring = Measuring::start()?;
     // Fails only when nothing arrives for STALL: a long run that progresses is fine.
     let mut seen = None;
     loop {
@@ -357,10 +354,7 @@ pub(super) async fn receive(
         }
         seen = Some(p.updates);
     }
-    let wall_ms = t.elapsed().as_secs_f64() * 1e3;
-    let done_unix_ms = super::unix_ms();
-    let (user1, system1) = cpu_ticks()?;
-    let cpu_ns = cpu_ns() - cpu0;
+    let mut result = measuring.stop()?;
 
     // Outside the measurement: every message exactly once.
     let p = progress.lock().expect("not poisoned");
@@ -379,28 +373,27 @@ pub(super) async fn receive(
     if let Some(i) = (0..messages).find(|i| !texts.contains(format!("m{i}").as_str())) {
         return Err(format!("message m{i} is missing from the final snapshot").into());
     }
-    Ok(json!({
-        "user_ticks": user1 - user0,
-        "system_ticks": system1 - system0,
-        "cpu_ns": cpu_ns,
-        "wall_ms": wall_ms,
-        "done_unix_ms": done_unix_ms,
-        "updates": p.updates - updates0,
-        "newest_changes": p.newest_changes - changes0,
-        "ids": ids,
-    }))
+    merge(
+        &mut result,
+        json!({
+            "updates": p.updates - updates0,
+            "newest_changes": p.newest_changes - changes0,
+            "ids": ids,
+        }),
+    );
+    Ok(result)
 }
 
 /// CPU time of this process, all its threads, in nanoseconds (`CLOCK_PROCESS_CPUTIME_ID`;
 /// `/proc/self/stat`'s clock ticks are 10 ms, too coarse for a short run).
-pub(super) fn cpu_ns() -> u64 {
+fn cpu_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 /// User and system CPU time of this process (all its threads) in clock ticks, from
 /// `/proc/self/stat`.
-pub(super) fn cpu_ticks() -> Res<(u64, u64)> {
+fn cpu_ticks() -> Res<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     // Field 2, the command name, is in parentheses and may hold spaces: count after it.
     let rest = &stat[stat
@@ -412,5 +405,41 @@ pub(super) fn cpu_ticks() -> Res<(u64, u64)> {
     match (fields.get(11), fields.get(12)) {
         (Some(user), Some(system)) => Ok((user.parse()?, system.parse()?)),
         _ => Err("/proc/self/stat is too short".into()),
+    }
+}
+
+/// A receiver's measured span: its CPU readings from when it reports `ready` (the orchestrator
+/// then sends) until it has every message.
+pub(super) struct Measuring {
+    user_ticks: u64,
+    system_ticks: u64,
+    cpu_ns: u64,
+}
+
+impl Measuring {
+    /// Takes the first readings and reports `ready`.
+    pub(super) fn start() -> Res<Measuring> {
+        let (user_ticks, system_ticks) = cpu_ticks()?;
+        let measuring = Measuring {
+            user_ticks,
+            system_ticks,
+            cpu_ns: cpu_ns(),
+        };
+        report("ready")?;
+        Ok(measuring)
+    }
+
+    /// Takes the last readings: the result's CPU fields and when it ended on the wall clock
+    /// (`done_unix_ms`, which the orchestrator measures the wall time against).
+    pub(super) fn stop(self) -> Res<Value> {
+        let done_unix_ms = super::unix_ms();
+        let cpu = cpu_ns() - self.cpu_ns;
+        let (user, system) = cpu_ticks()?;
+        Ok(json!({
+            "user_ticks": user - self.user_ticks,
+            "system_ticks": system - self.system_ticks,
+            "cpu_ns": cpu,
+            "done_unix_ms": done_unix_ms,
+        }))
     }
 }

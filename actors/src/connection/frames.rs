@@ -111,13 +111,18 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
     /// Outside a burst: gives back each buffer that holds nothing (a half-received frame or
     /// unwritten bytes stay), and the quiet timer if one was left from a burst.
     fn release_drained(&mut self) {
+        self.free_empty();
+        self.quiet = None;
+    }
+
+    /// Gives back each buffer that holds nothing.
+    fn free_empty(&mut self) {
         if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
             self.read_buf = BytesMut::new();
         }
         if self.write_buf.is_empty() && self.write_buf.capacity() > 0 {
             self.write_buf = BytesMut::new();
         }
-        self.quiet = None;
     }
 
     /// Whether either buffer holds memory.
@@ -141,24 +146,15 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
             if quiet.as_mut().poll(cx).is_pending() {
                 return;
             }
-            if std::mem::take(&mut self.busy) {
-                // Traffic since it was armed: wait another quiet spell.
+            // It fired. Without traffic since it was armed, the empty buffers go; whatever is
+            // still held (traffic came, or a half-received frame or unwritten bytes are in a
+            // buffer) waits another quiet spell, and with nothing held the timer goes too.
+            if !std::mem::take(&mut self.busy) {
+                self.free_empty();
+            }
+            if let Some(quiet) = self.quiet.as_mut() {
                 quiet.as_mut().reset(Instant::now() + QUIET);
-                continue;
             }
-            if self.read_buf.is_empty() {
-                self.read_buf = BytesMut::new();
-            }
-            if self.write_buf.is_empty() {
-                self.write_buf = BytesMut::new();
-            }
-            // A half-received frame or unwritten bytes: keep those and look again later.
-            if self.read_buf.capacity() > 0 || self.write_buf.capacity() > 0 {
-                quiet.as_mut().reset(Instant::now() + QUIET);
-                continue;
-            }
-            self.quiet = None;
-            return;
         }
     }
 
