@@ -1,8 +1,8 @@
 //! The websocket's framing, sized for the traffic the socket has: buffers that exist while the
 //! socket is busy and are given back once it has been quiet for a moment.
 //!
-//! awc hands a socket over as an `actix_codec::Framed`, which keeps an 8 KiB read buffer and an
-//! 8 KiB write buffer for as long as the socket is open, traffic or not. Most sockets of a bot
+//! An `actix_codec::Framed` (what awc's websocket client hands over) keeps an 8 KiB read buffer
+//! and an 8 KiB write buffer for as long as the socket is open, traffic or not. Most sockets of a bot
 //! are idle most of the time (a session holding a subscription hears a push now and then), so
 //! those 16 KiB were half of what an idle session cost. [`LeanFramed`] is the same `Stream` of
 //! frames and `Sink` of messages over the same socket and codec, but:
@@ -34,14 +34,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_codec::{AsyncRead, AsyncWrite, Decoder, Encoder, Framed, ReadBuf};
+use actix_codec::{AsyncRead, AsyncWrite, Decoder, Encoder, ReadBuf};
 use actix_rt::time::{Instant, Sleep, sleep_until};
-use awc::BoxedSocket;
 use awc::error::WsProtocolError;
 use awc::ws;
 use bytes::{Buf, BytesMut};
 use futures_core::Stream;
 use futures_util::Sink;
+
+use super::dial::WsIo;
 
 /// The largest read from the socket at once (actix-codec's high-water mark).
 const READ_CHUNK: usize = 8 * 1024;
@@ -54,7 +55,7 @@ const QUIET: Duration = Duration::from_millis(250);
 const BURST: u32 = 8;
 
 /// A websocket's frames in, messages out; see the module docs.
-pub(super) struct LeanFramed<Io = BoxedSocket> {
+pub(super) struct LeanFramed<Io = WsIo> {
     io: Io,
     codec: ws::Codec,
     /// Bytes received and not yet decoded; kept while the socket is busy.
@@ -74,28 +75,19 @@ pub(super) struct LeanFramed<Io = BoxedSocket> {
 }
 
 impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
-    /// Takes the socket, codec and any bytes already received over from awc's `Framed`.
-    pub(super) fn new(framed: Framed<Io, ws::Codec>) -> LeanFramed<Io> {
-        let parts = framed.into_parts();
-        let mut lean = LeanFramed {
-            io: parts.io,
-            codec: parts.codec,
-            read_buf: BytesMut::new(),
+    /// Frames over `io` with `codec`; `received`: bytes that came with the handshake's answer.
+    pub(super) fn new(io: Io, codec: ws::Codec, received: BytesMut) -> LeanFramed<Io> {
+        LeanFramed {
+            io,
+            codec,
+            read_buf: received,
             write_buf: BytesMut::new(),
             eof: false,
             busy: false,
             run: 0,
             last_frame: None,
             quiet: None,
-        };
-        // Bytes that came with the handshake's response, if any; none are written yet.
-        if !parts.read_buf.is_empty() {
-            lean.read_buf.extend_from_slice(&parts.read_buf);
         }
-        if !parts.write_buf.is_empty() {
-            lean.write_buf.extend_from_slice(&parts.write_buf);
-        }
-        lean
     }
 
     /// Counts a received frame into the current run of frames (see [`BURST`]).

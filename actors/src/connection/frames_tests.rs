@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use actix_codec::Framed;
 use awc::ws;
 use bytes::BytesMut;
 use futures_util::task::{ArcWake, waker};
@@ -27,8 +26,8 @@ impl ArcWake for Wakes {
 /// A client-side `LeanFramed` and the server's end of its pipe.
 fn pipe() -> (LeanFramed<DuplexStream>, DuplexStream) {
     let (client, server) = duplex(64 * 1024);
-    let framed = Framed::new(client, ws::Codec::new().client_mode());
-    (LeanFramed::new(framed), server)
+    let lean = LeanFramed::new(client, ws::Codec::new().client_mode(), BytesMut::new());
+    (lean, server)
 }
 
 /// `n` text frames as a server sends them (unmasked).

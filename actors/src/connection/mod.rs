@@ -41,6 +41,7 @@
 
 mod auth;
 mod calls;
+mod dial;
 mod frames;
 mod heartbeat;
 mod outage;

@@ -18,6 +18,7 @@ use talkjs_protocol::frame::{Ack, Frame};
 use tracing::Instrument;
 
 use super::auth::{Auth, Renews};
+use super::dial;
 use super::frames::LeanFramed;
 use super::heartbeat::Heartbeat;
 use super::stop::Stop;
@@ -28,6 +29,8 @@ use crate::token::TokenReason;
 
 /// Largest frame accepted from the server.
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// How long dialling a websocket (TCP, TLS and the upgrade) may take.
+const DIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The write half of a socket.
 pub(super) type Sink = LeanSinkWrite<ws::Message, SplitSink<LeanFramed, ws::Message>>;
@@ -111,16 +114,6 @@ impl Socket {
     }
 }
 
-/// The URI to dial, with its authority in an allocation of its own: awc's pool keys an open
-/// socket by its authority for as long as it is open, and an authority parsed from the whole
-/// URL shares that URL's buffer, so every idle session would keep its realtime URL (a few
-/// hundred bytes with the app, user and client ids) alive. `None`: not a URI.
-fn dial_uri(url: &str) -> Option<awc::http::Uri> {
-    let mut parts = url.parse::<awc::http::Uri>().ok()?.into_parts();
-    parts.authority = Some(parts.authority?.as_str().parse().ok()?);
-    awc::http::Uri::from_parts(parts).ok()
-}
-
 /// One item of a socket's stream, tagged with the socket it came from.
 struct SocketItem {
     generation: u64,
@@ -162,14 +155,8 @@ impl Connection {
         self.generation += 1;
         let generation = self.generation;
         let span = tracing::debug_span!(parent: &self.span, "connect", generation);
-        let client = crate::http::ws_client();
-        let request = match dial_uri(&url) {
-            Some(uri) => client.ws(uri),
-            // Not a URI: awc reports why when it connects.
-            None => client.ws(url),
-        };
         ctx.spawn(
-            async move { request.max_frame_size(MAX_FRAME_BYTES).connect().await }
+            async move { dial::dial(&url, MAX_FRAME_BYTES, DIAL_TIMEOUT).await }
                 .instrument(span)
                 .into_actor(self)
                 .map(move |result, act, ctx| {
@@ -177,8 +164,8 @@ impl Connection {
                         return;
                     }
                     match result {
-                        Ok((_, framed)) => {
-                            let (sink, stream) = LeanFramed::new(framed).split();
+                        Ok(framed) => {
+                            let (sink, stream) = framed.split();
                             let tagged = stream
                                 .map(move |item| SocketItem {
                                     generation,
