@@ -32,9 +32,20 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A client id like the official client's: decimal digits, fixed for a session.
-pub fn client_id() -> String {
-    format!("{:016}", u64() % 10_000_000_000_000_000)
+/// A client id like the official client's: up to 16 decimal digits, fixed for a session. Kept
+/// as a number and written with [`ClientId`]'s `Display` (16 digits, zero-padded).
+pub fn client_id() -> ClientId {
+    ClientId(u64() % 10_000_000_000_000_000)
+}
+
+/// A session's client id, see [`client_id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientId(u64);
+
+impl std::fmt::Display for ClientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016}", self.0)
+    }
 }
 
 #[cfg(test)]

@@ -156,6 +156,53 @@ fn shared_timings(timings: Timings) -> Arc<Timings> {
     Arc::new(timings)
 }
 
+/// One shared copy of values that many sessions hold alike (the app id, the server's URLs),
+/// so that a bot's thousand sessions keep one between them instead of a thousand. Holds weak
+/// references only: a value goes when its last session does.
+struct Shared<T: ?Sized>(Mutex<Vec<std::sync::Weak<T>>>);
+
+impl<T: ?Sized + PartialEq> Shared<T> {
+    const fn new() -> Shared<T> {
+        Shared(Mutex::new(Vec::new()))
+    }
+
+    /// The shared copy equal to `value`, or `make(value)` as the new shared copy.
+    fn share_as<V: std::borrow::Borrow<T>>(
+        &self,
+        value: V,
+        make: impl FnOnce(V) -> Arc<T>,
+    ) -> Arc<T> {
+        let mut table = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        table.retain(|weak| weak.strong_count() > 0);
+        if let Some(found) = table
+            .iter()
+            .find_map(|weak| weak.upgrade().filter(|shared| **shared == *value.borrow()))
+        {
+            return found;
+        }
+        let made = make(value);
+        table.push(Arc::downgrade(&made));
+        made
+    }
+}
+
+impl<T: PartialEq> Shared<T> {
+    fn share(&self, value: T) -> Arc<T> {
+        self.share_as(value, Arc::new)
+    }
+}
+
+impl Shared<str> {
+    fn share_str(&self, value: &str) -> Arc<str> {
+        self.share_as(value, Arc::from)
+    }
+}
+
+/// The app ids of live sessions.
+static SHARED_APPS: Shared<str> = Shared::new();
+/// The servers' URLs of live sessions.
+static SHARED_URLS: Shared<talkjs_protocol::endpoints::ApiUrls> = Shared::new();
+
 /// Starts a session and its cache on the current arbiter, or on the runtime's own thread.
 fn start(config: SessionConfig) -> Result<Env> {
     let arbiter = crate::runtime::arbiter().ok_or_else(|| {
@@ -165,16 +212,18 @@ fn start(config: SessionConfig) -> Result<Env> {
         )
     })?;
     let (tx, rx) = channel::channel(MAILBOX);
-    // One copy of the URLs and timings for the session, its handle and its connections.
-    let urls = Arc::new(config.urls);
+    // One copy of the URLs, timings and app id for the session, its handle and its
+    // connections, shared with the other sessions of the app and server.
+    let urls = SHARED_URLS.share(config.urls);
     let timings = shared_timings(config.timings);
+    let app_id = SHARED_APPS.share_str(&config.app_id);
     let addr = Addr::<Session>::new(tx);
     let ended = Arc::new(AtomicBool::new(false));
-    let user_id: Arc<str> = config.user_id.as_str().into();
+    let user_id: Arc<str> = config.user_id.into();
     let session = SessionHandle::new(
         addr,
         SessionInfo {
-            app_id: config.app_id.clone(),
+            app_id: app_id.clone(),
             user_id: user_id.clone(),
             urls: urls.clone(),
             arbiter: arbiter.clone(),
@@ -188,11 +237,12 @@ fn start(config: SessionConfig) -> Result<Env> {
     );
     let sink = Box::new(cache.clone());
     let on_thread = cache.clone();
+    let me = user_id.clone();
     let started = arbiter.spawn_fn(move || {
         on_thread.on_session_thread();
         let settings = Settings {
-            app_id: config.app_id,
-            user_id: config.user_id,
+            app_id,
+            user_id: me,
             urls,
             tokens: config.tokens,
             timings,

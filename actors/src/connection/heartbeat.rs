@@ -6,7 +6,6 @@
 //! socket warm, but does not wait for that answer. The timers are checked on a regular tick
 //! ([`Timings::tick`](super::Timings)) while a socket is open.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use actix::prelude::*;
@@ -14,6 +13,9 @@ use talkjs_protocol::frame::{Frame, Method, Request};
 
 use super::Connection;
 use super::socket::Link;
+
+/// Unanswered pings remembered at most.
+const MAX_PINGS: usize = 16;
 
 /// One socket's pings and silences.
 pub(super) struct Heartbeat {
@@ -23,8 +25,10 @@ pub(super) struct Heartbeat {
     last_heard: Instant,
     /// When the ping the server must answer went out (sent because the server was quiet).
     ping_sent: Option<Instant>,
-    /// Seqs of pings not yet answered, so that their answers are not taken for requests'.
-    pings: HashSet<u64>,
+    /// Seqs of pings not yet answered, so that their answers are not taken for requests': one
+    /// or two at a time (a socket whose server stops answering is dropped), at most
+    /// [`MAX_PINGS`] (the oldest is forgotten) should a server answer everything but pings.
+    pings: Vec<u64>,
 }
 
 impl Heartbeat {
@@ -34,7 +38,7 @@ impl Heartbeat {
             last_sent: now,
             last_heard: now,
             ping_sent: None,
-            pings: HashSet::new(),
+            pings: Vec::new(),
         }
     }
 
@@ -51,7 +55,13 @@ impl Heartbeat {
 
     /// Whether `seq` answers a ping (and forgets it).
     pub(super) fn pong(&mut self, seq: u64) -> bool {
-        self.pings.remove(&seq)
+        match self.pings.iter().position(|&ping| ping == seq) {
+            Some(i) => {
+                self.pings.swap_remove(i);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -75,7 +85,10 @@ impl Connection {
         let client_quiet = now.duration_since(socket.heartbeat.last_sent) >= timings.client_silence;
         if server_quiet || client_quiet {
             let seq = socket.take_seq();
-            socket.heartbeat.pings.insert(seq);
+            if socket.heartbeat.pings.len() >= MAX_PINGS {
+                socket.heartbeat.pings.remove(0);
+            }
+            socket.heartbeat.pings.push(seq);
             if server_quiet {
                 socket.heartbeat.ping_sent = Some(now);
             }

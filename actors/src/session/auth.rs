@@ -120,8 +120,8 @@ impl Session {
 
     fn token_request(&self, reason: TokenReason) -> NeedToken {
         NeedToken(TokenRequest {
-            app_id: self.app_id.clone(),
-            user_id: self.user_id.clone(),
+            app_id: self.app_id.to_string(),
+            user_id: self.user_id.to_string(),
             reason,
         })
     }

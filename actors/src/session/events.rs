@@ -37,7 +37,7 @@ impl Handler<Notice> for Session {
             Notice::Stopped { connection } => {
                 // Only the current connection's stop matters: a late notice from an older one
                 // must not orphan its successor. The next request starts a new connection.
-                if connection == self.connections_started {
+                if connection == u64::from(self.connections_started) {
                     self.connection = None;
                 }
             }

@@ -43,7 +43,7 @@ use crate::token::{NeedToken, TokenActor, TokenProvider};
 
 /// What every handle of a session shares.
 pub(crate) struct SessionInfo {
-    pub(crate) app_id: String,
+    pub(crate) app_id: Arc<str>,
     pub(crate) user_id: Arc<str>,
     pub(crate) urls: std::sync::Arc<ApiUrls>,
     /// The thread the session's actors run on.

@@ -101,7 +101,7 @@ impl Session {
     /// else (including a network error) is taken as "exists", as the official client does.
     pub(super) fn check_app(&self, ctx: &mut Context<Self>) {
         let url = format!("{}/{}", self.urls.internal, self.app_id);
-        let app = self.app_id.clone();
+        let app = self.app_id.to_string();
         ctx.spawn(
             async move {
                 let client = crate::http::client(APP_CHECK_TIMEOUT);
@@ -157,7 +157,7 @@ impl Handler<GetStatus> for Session {
     fn handle(&mut self, _: GetStatus, _ctx: &mut Context<Self>) -> Self::Result {
         MessageResult(SessionStatus {
             connected: self.connection.as_ref().is_some_and(Addr::connected),
-            connections_started: self.connections_started,
+            connections_started: u64::from(self.connections_started),
             terminated: self.terminated.as_ref().map(ToString::to_string),
             topics: self.topics.len(),
             subscriptions: self.routes.len(),

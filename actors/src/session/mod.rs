@@ -80,8 +80,8 @@ impl std::fmt::Debug for TokenSource {
 /// the registry starts).
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub(crate) app_id: String,
-    pub(crate) user_id: String,
+    pub(crate) app_id: Arc<str>,
+    pub(crate) user_id: Arc<str>,
     pub(crate) urls: Arc<ApiUrls>,
     pub(crate) tokens: TokenSource,
     pub(crate) timings: Arc<Timings>,
@@ -89,13 +89,15 @@ pub(crate) struct Settings {
 
 /// The session actor. See the module docs.
 pub(crate) struct Session {
-    app_id: String,
-    user_id: String,
+    /// Shared with the session's handle, its connections' URL and the app's other sessions.
+    app_id: Arc<str>,
+    /// Shared with the session's handle and its connections' URL.
+    user_id: Arc<str>,
     /// Shared with the session's handle and its connections.
     urls: Arc<ApiUrls>,
     /// Shared with its connections.
     timings: Arc<Timings>,
-    client_id: String,
+    client_id: crate::random::ClientId,
     /// Where tokens come from (started on the session's thread in `started`).
     tokens: Option<TokenSource>,
     source: Option<auth::Source>,
@@ -104,7 +106,7 @@ pub(crate) struct Session {
     /// The current token, shared with the connection.
     token: Option<crate::connection::Token>,
     connection: Option<Addr<Connection>>,
-    connections_started: u64,
+    connections_started: u32,
     throttle: Arc<Mutex<Throttle>>,
     listeners: Vec<(u64, ErrorListener)>,
     lifecycle_observers: Vec<Recipient<LifecycleEvent>>,

@@ -68,14 +68,15 @@ impl Session {
             self.urls.clone(),
             self.app_id.clone(),
             self.user_id.clone(),
-            self.client_id.clone(),
+            self.client_id,
         );
         let config = ConnectionConfig {
             url: Arc::new(move |now| {
+                let client_id = client_id.to_string();
                 urls.realtime_url(&app, &user, super::CLIENT_BUILD, &client_id, now)
             }),
             timings: self.timings.clone(),
-            id: self.connections_started + 1,
+            id: u64::from(self.connections_started) + 1,
         };
         let conn = Connection::new(config, &self.span, ctx.address().recipient()).start();
         self.connections_started += 1;

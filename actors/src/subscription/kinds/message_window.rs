@@ -34,7 +34,7 @@ pub(crate) struct MessageWindow {
     /// The shown replies to each message, by the id of the message they reply to.
     replies: HashMap<String, HashSet<String>>,
     /// The most messages shown (`None`: no bound).
-    max: Option<usize>,
+    max: Option<u32>,
     /// Whether older messages left the window because of `max` (the window is then incomplete
     /// whatever the cursor says, and `load_more` refetches from the newest).
     trimmed: bool,
@@ -44,13 +44,13 @@ impl MessageWindow {
     /// A window that shows at most `max` messages (`None`: all that are loaded).
     pub(crate) fn with_max(max: Option<usize>) -> MessageWindow {
         MessageWindow {
-            max: max.map(|m| m.max(1)),
+            max: max.map(|m| u32::try_from(m).unwrap_or(u32::MAX).max(1)),
             ..MessageWindow::default()
         }
     }
 
     pub(crate) fn max(&self) -> Option<usize> {
-        self.max
+        self.max.map(|m| m as usize)
     }
 
     pub(crate) fn trimmed(&self) -> bool {
@@ -214,7 +214,7 @@ impl MessageWindow {
 
     /// Drops the oldest messages beyond the bound.
     fn trim(&mut self) {
-        let Some(max) = self.max else { return };
+        let Some(max) = self.max() else { return };
         let len = self.list.len();
         if len <= max {
             return;

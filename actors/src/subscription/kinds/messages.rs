@@ -45,12 +45,12 @@ pub const MAX_PAGE: usize = 100;
 /// See the module docs.
 #[derive(Debug)]
 pub struct MessagesKind {
-    conversation: String,
-    first_window: usize,
+    conversation: Box<str>,
+    first_window: u32,
     /// The messages shown, newest first.
     window: MessageWindow,
     /// Where older messages continue; `None` when all are loaded.
-    cursor: Option<String>,
+    cursor: Option<Box<str>>,
     /// The senders shown, by id (looked up for every new message: a fast hasher).
     users: foldhash::HashMap<String, Arc<UserSnapshot>>,
 }
@@ -66,8 +66,8 @@ impl MessagesKind {
     /// The messages of this conversation, starting with the newest `first_window`.
     pub fn new(conversation: impl Into<String>, first_window: usize) -> MessagesKind {
         MessagesKind {
-            conversation: conversation.into(),
-            first_window: first_window.max(1),
+            conversation: conversation.into().into_boxed_str(),
+            first_window: u32::try_from(first_window).unwrap_or(u32::MAX).max(1),
             window: MessageWindow::default(),
             cursor: None,
             users: foldhash::HashMap::default(),
@@ -102,7 +102,7 @@ impl MessagesKind {
         Box::pin(hydrate::messages(
             scope.env.clone(),
             hydrate::Fetch::Watched(scope.watcher.clone()),
-            self.conversation.clone(),
+            self.conversation.to_string(),
             wires,
             local,
         ))
@@ -184,7 +184,7 @@ impl PageChain {
         let this = hydrate::messages(
             self.env.clone(),
             hydrate::Fetch::Watched(self.watcher.clone()),
-            self.conversation.clone(),
+            self.conversation.to_string(),
             page.data,
             HashMap::new(),
         );
@@ -196,7 +196,7 @@ impl PageChain {
         let next = self.env.call::<_, Page<MessageWire>>(
             operation(&self.conversation),
             &Route::ListMessages {
-                conversation: self.conversation.clone(),
+                conversation: self.conversation.to_string(),
             },
             &ListRequest::next_page(need as u32, cursor),
         );
@@ -220,12 +220,12 @@ impl Kind for MessagesKind {
     }
 
     fn route_keys(&self) -> Vec<RouteKey> {
-        vec![RouteKey::Conversation(self.conversation.clone())]
+        vec![RouteKey::Conversation(self.conversation.to_string())]
     }
 
     fn topics(&self) -> Vec<Topic> {
         vec![Topic::Messages {
-            conversation: self.conversation.clone(),
+            conversation: self.conversation.to_string(),
         }]
     }
 
@@ -236,7 +236,7 @@ impl Kind for MessagesKind {
     ) -> LocalBoxFuture<'static, Result<Loaded, Error>> {
         let env = scope.env.clone();
         let watcher: Watcher = scope.watcher.clone();
-        let conversation = self.conversation.clone();
+        let conversation = self.conversation.to_string();
         // After a reconnect: back to what is shown; otherwise the first window.
         // A complete window (nothing older left) stays complete: with nothing shown yet, every
         // message sent while the socket was down belongs in it.
@@ -248,7 +248,7 @@ impl Kind for MessagesKind {
             },
             _ => None,
         };
-        let want = self.first_window;
+        let want = self.first_window as usize;
         let first = ListRequest::first_page(want.min(MAX_PAGE) as u32);
         // The first page is requested now, so it follows the SUBSCRIBE on the wire.
         let pages = fetch_messages(&env, &watcher, &conversation, first, want, stop_at);
@@ -295,17 +295,17 @@ impl Kind for MessagesKind {
             items.extend(older);
             self.window.reset(items);
             if !kept_older {
-                self.cursor = loaded.cursor;
+                self.cursor = loaded.cursor.map(String::into_boxed_str);
             }
         } else {
             self.window.reset(fetched);
-            self.cursor = loaded.cursor;
+            self.cursor = loaded.cursor.map(String::into_boxed_str);
         }
         true
     }
 
     fn on_event(&mut self, event: &Arc<Event>, scope: &mut Scope<'_>) -> Step<Self> {
-        let mine = event.conversation_id() == Some(self.conversation.as_str());
+        let mine = event.conversation_id() == Some(&*self.conversation);
         if !mine {
             return Step::Unchanged;
         }
@@ -401,7 +401,7 @@ impl Kind for MessagesKind {
             Lookup::Message {
                 conversation,
                 message,
-            } if *conversation == self.conversation && self.window.visible() => {
+            } if **conversation == *self.conversation && self.window.visible() => {
                 self.window.get(message).map(|m| Found::Message(m.clone()))
             }
             _ => None,
@@ -436,7 +436,7 @@ impl Kind for MessagesKind {
             (ListRequest::first_page(target.min(MAX_PAGE) as u32), target)
         } else {
             let want = target - self.window.len();
-            let cursor = self.cursor.clone()?;
+            let cursor = self.cursor.as_deref()?.to_owned();
             (
                 ListRequest::next_page(want.min(MAX_PAGE) as u32, cursor),
                 want,
@@ -459,7 +459,7 @@ impl Kind for MessagesKind {
                 } else {
                     k.window.append_older(h.messages);
                 }
-                k.cursor = cursor;
+                k.cursor = cursor.map(String::into_boxed_str);
                 true
             });
             Ok(apply)
