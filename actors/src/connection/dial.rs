@@ -141,7 +141,8 @@ async fn connect_and_upgrade(
     // Frames are small and each is a whole message: send them at once, as browsers do.
     let _ = tcp.set_nodelay(true);
     let mut io = if target.tls {
-        WsIo::Tls(Box::new(tls(&target.host, tcp).await?))
+        // Boxed: the TLS handshake's state is most of a dial's, and plain dials need none of it.
+        WsIo::Tls(Box::new(Box::pin(tls(&target.host, tcp)).await?))
     } else {
         WsIo::Plain(tcp)
     };
