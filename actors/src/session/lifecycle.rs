@@ -3,10 +3,9 @@
 //! `on_error` listener and to every attached subscription; requests made afterwards fail with
 //! `SessionTerminated` naming the reason.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 
@@ -16,38 +15,6 @@ use crate::error::{Error, ErrorKind};
 
 /// How long the app-id check may take.
 const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an app whose check answered 2xx counts as existing without another check.
-const APP_FOUND_FOR: Duration = Duration::from_secs(10 * 60);
-/// Apps remembered as existing at most (past that, expired ones go, then all).
-const APPS_REMEMBERED: usize = 256;
-
-/// The apps whose check answered 2xx lately, by check URL, and when. A process that starts many
-/// sessions of one app (a bot acting as its users) checks the app once every
-/// [`APP_FOUND_FOR`], not once per session: the check cost each session an HTTP request and its
-/// buffers while starting. A 404, an error or another status is not remembered.
-static APPS_FOUND: Mutex<Option<HashMap<Box<str>, Instant>>> = Mutex::new(None);
-
-/// Whether the app at `url` answered 2xx within [`APP_FOUND_FOR`].
-fn app_found_lately(url: &str) -> bool {
-    let found = APPS_FOUND.lock().unwrap_or_else(PoisonError::into_inner);
-    found
-        .as_ref()
-        .and_then(|apps| apps.get(url))
-        .is_some_and(|at| at.elapsed() < APP_FOUND_FOR)
-}
-
-/// Remembers that the app at `url` answered 2xx now.
-fn app_found(url: &str) {
-    let mut found = APPS_FOUND.lock().unwrap_or_else(PoisonError::into_inner);
-    let apps = found.get_or_insert_with(HashMap::new);
-    if apps.len() >= APPS_REMEMBERED && !apps.contains_key(url) {
-        apps.retain(|_, at| at.elapsed() < APP_FOUND_FOR);
-        if apps.len() >= APPS_REMEMBERED {
-            apps.clear();
-        }
-    }
-    apps.insert(url.into(), Instant::now());
-}
 
 /// Registers a listener for the session's termination under an id the caller chose (unique per
 /// process). A listener added after termination is called at once.
@@ -132,21 +99,13 @@ impl Session {
 
     /// `GET {internal}/{app}`: a 404 means the app does not exist and ends the session; anything
     /// else (including a network error) is taken as "exists", as the official client does.
-    /// Skipped when the app answered 2xx within [`APP_FOUND_FOR`] (see [`APPS_FOUND`]).
     pub(super) fn check_app(&self, ctx: &mut Context<Self>) {
         let url = format!("{}/{}", self.urls.internal, self.app_id);
-        if app_found_lately(&url) {
-            return;
-        }
         let app = self.app_id.to_string();
         ctx.spawn(
             async move {
                 let client = crate::http::client(APP_CHECK_TIMEOUT);
-                let status = client.get(&url).send().await.map(|r| r.status().as_u16());
-                if let Ok(200..=299) = status {
-                    app_found(&url);
-                }
-                status
+                client.get(url).send().await.map(|r| r.status().as_u16())
             }
             .into_actor(self)
             .map(move |status, act, ctx| {
