@@ -32,7 +32,7 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// What the answer is read in, at first (a typical answer is under 200 bytes).
 const HEAD_CHUNK: usize = 512;
 /// Headers an answer may have.
-const MAX_HEADERS: usize = 32;
+const MAX_HEADERS: usize = 64;
 
 /// A websocket's transport: plain TCP, or TLS over TCP (boxed: its state is large and most
 /// sockets of a local emulator don't need it).
@@ -99,6 +99,9 @@ impl Target {
             _ => return Err(bad("not a ws:// or wss:// URL")),
         };
         let authority = uri.authority().ok_or_else(|| bad("no host in the URL"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("credentials in a websocket URL are not supported"));
+        }
         let host = authority.host();
         if host.is_empty() {
             return Err(bad("no host in the URL"));
@@ -109,7 +112,10 @@ impl Target {
             host: host.to_owned(),
             port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             authority: authority.as_str().to_owned(),
-            path: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            path: match uri.path_and_query().map_or("/", |p| p.as_str()) {
+                query if query.starts_with('?') => format!("/{query}"),
+                path => path.to_owned(),
+            },
         })
     }
 }
@@ -240,15 +246,18 @@ fn check_answer(buf: &[u8], key: &str) -> Result<Option<usize>, DialError> {
             answer.reason.unwrap_or("")
         )));
     }
-    let header = |name: &str| {
+    // Every value of a header (it may come on several lines).
+    let values = |name: &'static str| {
         answer
             .headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
     };
-    let upgrade_ok = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"websocket"));
-    let connection_ok = header("connection").is_some_and(|v| {
+    let header = |name: &'static str| values(name).next();
+    let upgrade_ok =
+        header("upgrade").is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"websocket"));
+    let connection_ok = values("connection").any(|v| {
         v.split(|b| *b == b',')
             .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
     });

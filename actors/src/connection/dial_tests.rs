@@ -128,6 +128,21 @@ async fn sends_an_rfc_6455_upgrade_request() {
 }
 
 #[actix_rt::test]
+async fn connection_upgrade_may_come_on_a_later_line() {
+    let (url, _server) = server("/", |mut socket, request| async move {
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            accept_for(&request)
+        );
+        socket.write_all(answer.as_bytes()).await.expect("writes");
+        tokio::time::sleep(LONG).await;
+    })
+    .await;
+    dial(&url, FRAME, LONG).await.expect("dials");
+}
+
+#[actix_rt::test]
 async fn a_refusal_names_the_status() {
     let (url, _server) = server("/", |mut socket, _| async move {
         let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden";
@@ -278,7 +293,15 @@ fn urls_parse_into_targets() {
     let t = Target::parse("wss://realtime.example.com").expect("parses");
     assert_eq!((t.tls, t.port, t.path.as_str()), (true, 443, "/"));
     assert_eq!(Target::parse("WS://h").expect("parses").port, 80);
-    for bad in ["http://h/", "ws://", "not a url", "", "wss:///path"] {
+    assert_eq!(Target::parse("ws://h?x=1").expect("parses").path, "/?x=1");
+    for bad in [
+        "http://h/",
+        "ws://",
+        "not a url",
+        "",
+        "wss:///path",
+        "ws://user:pw@h/",
+    ] {
         assert!(
             matches!(Target::parse(bad), Err(DialError::Url(_))),
             "{bad}"
