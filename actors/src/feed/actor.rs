@@ -14,7 +14,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use talkjs_protocol::event::Event;
 use talkjs_protocol::path::Topic;
-use talkjs_protocol::wire::ConversationWire;
+use talkjs_protocol::wire::{ConversationWire, Millis};
 use tokio::sync::watch;
 
 use super::cursor::{Cursor, Cursors};
@@ -46,6 +46,21 @@ pub(crate) enum Scope {
 #[rtype(result = "()")]
 pub(crate) struct SetTarget(pub(crate) Target);
 
+/// A catch-up deferred messages newer than the feed's horizon (see [`FeedActor::catch_up`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Deferred {
+    /// The horizon when they were deferred.
+    pub(super) at: Millis,
+    /// Its [`FollowUp`] is still in the mailbox.
+    pub(super) pending: bool,
+}
+
+/// Sent by the feed to itself after a catch-up deferred messages: handled once the events
+/// already in the mailbox are, it catches up again.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(super) struct FollowUp;
+
 /// End the feed.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -75,6 +90,12 @@ pub(crate) struct FeedActor {
     /// failed fetch): their events wait for a catch-up.
     pub(super) behind: HashSet<String>,
     pub(super) retry: Option<SpawnHandle>,
+    /// The creation time of the newest message whose event this feed has handled, in any
+    /// conversation it follows (see [`FeedActor::catch_up`]'s bound).
+    pub(super) horizon: Millis,
+    /// A catch-up left messages newer than [`FeedActor::horizon`] for later: the horizon it
+    /// had then, and whether its [`FollowUp`] is still in the mailbox.
+    pub(super) deferred: Option<Deferred>,
     /// The last item (`Ended`) was handed to the outlet.
     finished: bool,
     pub(super) stats: FeedStats,
@@ -103,6 +124,8 @@ impl FeedActor {
             attachment: None,
             behind: HashSet::new(),
             retry: None,
+            horizon: 0,
+            deferred: None,
             finished: false,
             stats: FeedStats::default(),
         }
@@ -233,6 +256,11 @@ impl FeedActor {
             && mine != c
         {
             return;
+        }
+        if let Event::MessageCreated(e) = event
+            && self.cursors.get(c).is_some()
+        {
+            self.horizon = self.horizon.max(e.state.created_at);
         }
         match event {
             // While another conversation is behind, this one waits too: the catch-up merges
@@ -387,6 +415,17 @@ impl Handler<Unblocked> for FeedActor {
 
     fn handle(&mut self, _: Unblocked, ctx: &mut Context<Self>) {
         self.outlet.unblocked(ctx.address().recipient());
+        self.catch_up_behind(ctx);
+    }
+}
+
+impl Handler<FollowUp> for FeedActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FollowUp, ctx: &mut Context<Self>) {
+        if let Some(deferred) = &mut self.deferred {
+            deferred.pending = false;
+        }
         self.catch_up_behind(ctx);
     }
 }

@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use talkjs_protocol::snapshot::MessageSnapshot;
 use talkjs_protocol::wire::MessageWire;
 
-use super::actor::{FeedActor, RETRY_DELAY};
+use super::actor::{Deferred, FeedActor, FollowUp, RETRY_DELAY};
 use super::gap;
 use super::item::{FeedItem, NewMessage};
 use crate::subscription::hydrate::{self, Fetch};
@@ -63,6 +63,7 @@ impl FeedActor {
                 }
                 // Merged by creation time; each conversation's own order is kept (stable sort).
                 batch.sort_by_key(|(_, m)| m.created_at);
+                let batch = act.defer_past_horizon(batch, ctx);
                 act.deliver(batch, lagged, ctx);
                 if failed {
                     act.retry_later(ctx);
@@ -190,10 +191,54 @@ impl FeedActor {
         );
     }
 
+    /// Keeps from a catch-up's merged `batch` only what this feed may deliver now, and leaves
+    /// the rest for a [`FollowUp`].
+    ///
+    /// A catch-up reads the server as it is now, but the events of messages sent while it read
+    /// may still be in the mailbox (it holds the mailbox while it reads). Among them can be a
+    /// message of a conversation that is not being caught up, older than messages the catch-up
+    /// found: delivering those first would put that message out of order when its event comes.
+    /// So a catch-up delivers only up to the horizon, the newest message whose event was
+    /// handled, and the newer ones' conversations stay behind. The feed then sends itself a
+    /// [`FollowUp`], which comes after the events already in the mailbox: they move the horizon
+    /// on and mark their conversations behind too, and the next catch-up merges them all. When
+    /// no event came in between, the newer messages have none coming (they were sent while the
+    /// socket was down, or before a conversation's messages were subscribed), and the next
+    /// catch-up delivers everything.
+    pub(super) fn defer_past_horizon(
+        &mut self,
+        mut batch: Vec<(String, MessageWire)>,
+        ctx: &mut Context<Self>,
+    ) -> Vec<(String, MessageWire)> {
+        let unbounded = self.deferred.is_some_and(|d| d.at == self.horizon);
+        self.deferred = None;
+        if unbounded {
+            return batch;
+        }
+        let keep = batch.partition_point(|(_, m)| m.created_at <= self.horizon);
+        if keep == batch.len() {
+            return batch;
+        }
+        for (c, _) in batch.drain(keep..) {
+            self.behind.insert(c);
+        }
+        self.stats.deferred += 1;
+        self.deferred = Some(Deferred {
+            at: self.horizon,
+            pending: true,
+        });
+        ctx.address().do_send(FollowUp);
+        batch
+    }
+
     /// Catches up the conversations that are behind once the queue has room again (at most half
-    /// full, so one catch-up delivers many messages rather than one).
+    /// full, so one catch-up delivers many messages rather than one), and not before the
+    /// [`FollowUp`] of a catch-up that deferred messages.
     pub(super) fn catch_up_behind(&mut self, ctx: &mut Context<Self>) {
-        if self.behind.is_empty() || self.outlet.waiting() > self.options.buffer_size() / 2 {
+        if self.behind.is_empty()
+            || self.outlet.waiting() > self.options.buffer_size() / 2
+            || self.deferred.is_some_and(|d| d.pending)
+        {
             return;
         }
         let behind: Vec<String> = self.behind.iter().cloned().collect();

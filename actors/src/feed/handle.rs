@@ -43,6 +43,10 @@ pub struct FeedStats {
     pub lagged: u64,
     /// Messages refused by a full buffer (each read again later by a catch-up).
     pub refused: u64,
+    /// Catch-ups that found messages newer than any event the feed had handled and left them
+    /// for the next catch-up, so that messages of other conversations whose events were still
+    /// on their way keep their place in the order.
+    pub deferred: u64,
 }
 
 struct Inner {

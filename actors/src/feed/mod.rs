@@ -20,8 +20,12 @@
 //! - **Order**: within a conversation, by creation time. Across conversations, in the order the
 //!   server pushed them; what a catch-up reads is merged by creation time and delivered before
 //!   any later event (and while any conversation is behind, the others wait for the same
-//!   catch-up). One exception: when a catch-up fails for some conversations (they are retried
-//!   after [`RETRY_DELAY`]), those it did read are delivered without waiting for them.
+//!   catch-up). A catch-up delivers only messages no newer than the newest one whose event the
+//!   feed has handled: newer ones may have events of other conversations still on their way
+//!   (older than them), so they wait for the next catch-up, which the feed asks of itself
+//!   behind those events; if no event came in between, it delivers everything. One exception:
+//!   when a catch-up fails for some conversations (they are retried after [`RETRY_DELAY`]),
+//!   those it did read are delivered without waiting for them.
 //! - **Exactly once, across reconnects and token refreshes**: each conversation has a
 //!   [`Cursor`] (the creation time of the last message delivered, and the last few ids). After a
 //!   new socket replaces a lost one (and after a server restart, when the other subscriptions do
