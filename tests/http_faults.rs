@@ -174,6 +174,76 @@ async fn an_app_check_that_fails_otherwise_is_ignored() {
     emu.stop().await;
 }
 
+/// Waits (up to 5 s) until `mock` has seen what it expects.
+async fn until_matched(mock: &mockito::Mock) {
+    for _ in 0..100 {
+        if mock.matched_async().await {
+            return;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the app check never came");
+}
+
+#[actix_rt::test]
+async fn an_app_found_is_not_checked_again_by_the_next_session() {
+    let emu = emulator().await;
+    let mut internal = mockito::Server::new_async().await;
+    let check = internal
+        .mock("GET", "/app1")
+        .with_status(200)
+        .with_body("{}")
+        .expect(1)
+        .create_async()
+        .await;
+    let urls = ApiUrls {
+        internal: internal.url(),
+        ..ApiUrls::for_host(&emu.host())
+    };
+    let alice = session(urls.clone()).await;
+    until_matched(&check).await;
+    let bob = talkjs::get_talk_session(APP, "bob")
+        .api_urls(urls)
+        .await
+        .expect("session");
+    actix_rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    check.assert_async().await;
+    drop((alice, bob));
+    emu.stop().await;
+}
+
+#[actix_rt::test]
+async fn an_app_answered_404_is_checked_again_by_the_next_session() {
+    let emu = emulator().await;
+    let mut internal = mockito::Server::new_async().await;
+    let first = internal
+        .mock("GET", "/app1")
+        .with_status(404)
+        .expect(1)
+        .create_async()
+        .await;
+    let urls = ApiUrls {
+        internal: internal.url(),
+        ..ApiUrls::for_host(&emu.host())
+    };
+    let alice = session(urls.clone()).await;
+    until_matched(&first).await;
+    let second = internal
+        .mock("GET", "/app1")
+        .with_status(404)
+        .expect(1)
+        .create_async()
+        .await;
+    let bob = talkjs::get_talk_session(APP, "bob")
+        .api_urls(urls)
+        .await
+        .expect("session");
+    until_matched(&second).await;
+    first.assert_async().await;
+    drop((alice, bob));
+    emu.stop().await;
+}
+
 /// A boken from the emulator (the mock stands in for the internal API, bokens included).
 async fn boken_from(emu: &RunningEmulator) -> String {
     let mut r = awc::Client::new()

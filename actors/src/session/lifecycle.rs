@@ -3,9 +3,10 @@
 //! `on_error` listener and to every attached subscription; requests made afterwards fail with
 //! `SessionTerminated` naming the reason.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
@@ -15,6 +16,51 @@ use crate::error::{Error, ErrorKind};
 
 /// How long the app-id check may take.
 const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an app whose check answered 2xx counts as existing without another check.
+const APP_FOUND_FOR: Duration = Duration::from_secs(10 * 60);
+/// Apps remembered as existing at most (past that, expired ones go, then all).
+const APPS_REMEMBERED: usize = 256;
+
+/// The apps whose check answered 2xx lately, by actix system and check URL, and when. A
+/// program that starts many sessions of one app (a bot acting as its users) checks the app
+/// until the first 2xx answer and then not again for [`APP_FOUND_FOR`], instead of once per
+/// session: the check cost each session an HTTP request and its buffers while starting.
+/// Sessions started together before that answer each check. A 404, an error or another status
+/// is not remembered. Each actix system (a program, or a test) has its own memory, so one that
+/// ended cannot vouch for a server that another finds on the same address.
+static APPS_FOUND: Mutex<Option<HashMap<AppKey, Instant>>> = Mutex::new(None);
+
+/// An actix system's id and an app check's URL.
+type AppKey = (usize, Box<str>);
+
+/// The actix system the caller runs in (sessions always run in one).
+fn system() -> usize {
+    actix_rt::System::try_current().map_or(usize::MAX, |s| s.id())
+}
+
+/// Whether the app at `url` answered 2xx within [`APP_FOUND_FOR`], in this actix system.
+fn app_found_lately(url: &str) -> bool {
+    let found = APPS_FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    let key = (system(), Box::<str>::from(url));
+    found
+        .as_ref()
+        .and_then(|apps| apps.get(&key))
+        .is_some_and(|at| at.elapsed() < APP_FOUND_FOR)
+}
+
+/// Remembers that the app at `url` answered 2xx now, in actix system `system`.
+fn app_found(system: usize, url: &str) {
+    let mut found = APPS_FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    let apps = found.get_or_insert_with(HashMap::new);
+    let key = (system, Box::<str>::from(url));
+    if apps.len() >= APPS_REMEMBERED && !apps.contains_key(&key) {
+        apps.retain(|_, at| at.elapsed() < APP_FOUND_FOR);
+        if apps.len() >= APPS_REMEMBERED {
+            apps.clear();
+        }
+    }
+    apps.insert(key, Instant::now());
+}
 
 /// Registers a listener for the session's termination under an id the caller chose (unique per
 /// process). A listener added after termination is called at once.
@@ -99,13 +145,22 @@ impl Session {
 
     /// `GET {internal}/{app}`: a 404 means the app does not exist and ends the session; anything
     /// else (including a network error) is taken as "exists", as the official client does.
+    /// Skipped when the app answered 2xx within [`APP_FOUND_FOR`] (see [`APPS_FOUND`]).
     pub(super) fn check_app(&self, ctx: &mut Context<Self>) {
         let url = format!("{}/{}", self.urls.internal, self.app_id);
+        if app_found_lately(&url) {
+            return;
+        }
         let app = self.app_id.to_string();
+        let system = system();
         ctx.spawn(
             async move {
                 let client = crate::http::client(APP_CHECK_TIMEOUT);
-                client.get(url).send().await.map(|r| r.status().as_u16())
+                let status = client.get(&url).send().await.map(|r| r.status().as_u16());
+                if let Ok(200..=299) = status {
+                    app_found(system, &url);
+                }
+                status
             }
             .into_actor(self)
             .map(move |status, act, ctx| {
