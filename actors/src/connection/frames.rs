@@ -107,12 +107,15 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
         self.quiet = None;
     }
 
-    /// Gives back each buffer that holds nothing.
+    /// Gives back each buffer that holds nothing. An empty buffer with no room left may still
+    /// share the allocation its last frame was decoded from (decoding splits a frame's bytes
+    /// off the front), which would keep that allocation alive for as long as the socket is
+    /// open; replacing it drops that share too (`BytesMut::new` allocates nothing).
     fn free_empty(&mut self) {
-        if self.read_buf.is_empty() && self.read_buf.capacity() > 0 {
+        if self.read_buf.is_empty() {
             self.read_buf = BytesMut::new();
         }
-        if self.write_buf.is_empty() && self.write_buf.capacity() > 0 {
+        if self.write_buf.is_empty() {
             self.write_buf = BytesMut::new();
         }
     }
@@ -127,6 +130,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> LeanFramed<Io> {
     fn poll_quiet(&mut self, cx: &mut Context<'_>) {
         loop {
             if !self.holds_buffers() {
+                self.free_empty();
                 self.quiet = None;
                 return;
             }

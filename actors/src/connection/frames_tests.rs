@@ -135,6 +135,26 @@ async fn a_few_frames_are_no_burst_and_leave_no_buffer_behind() {
     assert!(lean.quiet.is_none(), "and no timer armed");
 }
 
+#[actix_rt::test]
+async fn a_frame_read_outside_a_burst_leaves_no_share_of_its_buffer() {
+    let (mut lean, mut server) = pipe();
+    let w = waker(Arc::new(Wakes(AtomicUsize::new(0))));
+    let mut cx = Context::from_waker(&w);
+    let (_, wire) = server_frames(1, 60);
+    server.write_all(&wire).await.expect("writes");
+    let payload = match lean.next().await.expect("a frame").expect("decodes") {
+        ws::Frame::Text(bytes) => bytes,
+        other => panic!("expected a text frame, got {other:?}"),
+    };
+    assert!(lean.poll_next_unpin(&mut cx).is_pending());
+    // The frame's bytes were split off the read buffer; the socket must not keep a share of
+    // that allocation (it did: an idle socket held its last frame's buffer for its life).
+    assert!(
+        payload.is_unique(),
+        "the socket still shares its last frame's buffer"
+    );
+}
+
 /// Reads `n` frames the server sends at once: a burst.
 async fn burst(lean: &mut LeanFramed<DuplexStream>, server: &mut DuplexStream, n: usize) {
     let (texts, wire) = server_frames(n, 300);
