@@ -24,6 +24,28 @@ fn urls(emu: &RunningEmulator, rest: &str) -> ApiUrls {
     }
 }
 
+/// The emulator's URLs with the internal API (app checks, bokens) replaced by `internal`.
+fn internal_urls(emu: &RunningEmulator, internal: &mockito::ServerGuard) -> ApiUrls {
+    ApiUrls {
+        internal: internal.url(),
+        ..ApiUrls::for_host(&emu.host())
+    }
+}
+
+/// `GET /app1` on the mocked internal API, answered `status`, expected `times` times.
+async fn app_check(
+    internal: &mut mockito::ServerGuard,
+    status: usize,
+    times: usize,
+) -> mockito::Mock {
+    internal
+        .mock("GET", "/app1")
+        .with_status(status)
+        .expect(times)
+        .create_async()
+        .await
+}
+
 async fn session(urls: ApiUrls) -> talkjs::TalkSession {
     talkjs::get_talk_session(APP, "alice")
         .api_urls(urls)
@@ -117,16 +139,8 @@ async fn an_upload_that_keeps_failing_with_500_gives_up_after_one_retry() {
 async fn an_app_check_answered_404_terminates_the_session() {
     let emu = emulator().await;
     let mut internal = mockito::Server::new_async().await;
-    let check = internal
-        .mock("GET", "/app1")
-        .with_status(404)
-        .expect(1)
-        .create_async()
-        .await;
-    let urls = ApiUrls {
-        internal: internal.url(),
-        ..ApiUrls::for_host(&emu.host())
-    };
+    let check = app_check(&mut internal, 404, 1).await;
+    let urls = internal_urls(&emu, &internal);
     let s = session(urls).await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
     let sink = seen.clone();
@@ -158,10 +172,7 @@ async fn an_app_check_that_fails_otherwise_is_ignored() {
         .create_async()
         .await;
     let boken = boken_from(&emu).await;
-    let urls = ApiUrls {
-        internal: internal.url(),
-        ..ApiUrls::for_host(&emu.host())
-    };
+    let urls = internal_urls(&emu, &internal);
     let s = talkjs::get_talk_session(APP, "alice")
         .api_urls(urls)
         .token(boken)
@@ -189,17 +200,8 @@ async fn until_matched(mock: &mockito::Mock) {
 async fn an_app_found_is_not_checked_again_by_the_next_session() {
     let emu = emulator().await;
     let mut internal = mockito::Server::new_async().await;
-    let check = internal
-        .mock("GET", "/app1")
-        .with_status(200)
-        .with_body("{}")
-        .expect(1)
-        .create_async()
-        .await;
-    let urls = ApiUrls {
-        internal: internal.url(),
-        ..ApiUrls::for_host(&emu.host())
-    };
+    let check = app_check(&mut internal, 200, 1).await;
+    let urls = internal_urls(&emu, &internal);
     let alice = session(urls.clone()).await;
     until_matched(&check).await;
     let bob = talkjs::get_talk_session(APP, "bob")
@@ -216,24 +218,11 @@ async fn an_app_found_is_not_checked_again_by_the_next_session() {
 async fn an_app_answered_404_is_checked_again_by_the_next_session() {
     let emu = emulator().await;
     let mut internal = mockito::Server::new_async().await;
-    let first = internal
-        .mock("GET", "/app1")
-        .with_status(404)
-        .expect(1)
-        .create_async()
-        .await;
-    let urls = ApiUrls {
-        internal: internal.url(),
-        ..ApiUrls::for_host(&emu.host())
-    };
+    let first = app_check(&mut internal, 404, 1).await;
+    let urls = internal_urls(&emu, &internal);
     let alice = session(urls.clone()).await;
     until_matched(&first).await;
-    let second = internal
-        .mock("GET", "/app1")
-        .with_status(404)
-        .expect(1)
-        .create_async()
-        .await;
+    let second = app_check(&mut internal, 404, 1).await;
     let bob = talkjs::get_talk_session(APP, "bob")
         .api_urls(urls)
         .await
