@@ -25,6 +25,10 @@
 //   --rounds R               rounds of each Rust CPU measurement (default 3); its lines are
 //                            medians, and the runtime/raw ratio is the median of each
 //                            round's ratio (see benches/subscriptions.rs)
+//   --idle-rounds R          rounds of the memory measurements (default 1), each a fresh
+//                            process per client, the clients alternating; the table shows
+//                            each client's median and the rounds' values are listed below it
+//                            (the official client's resident size moves between runs)
 //   --no-build               skip `cargo build --release -p talkjs-emulator`
 //
 // The emulator is TALKJS_EMULATOR_BIN if set, else target/release/talkjs-emulator (built first).
@@ -54,8 +58,9 @@ const messages = Number(option("official-messages", 2000));
 const concurrency = Number(option("send-concurrency", 100));
 const only = option("only", "");
 const rounds = Number(option("rounds", 3));
-if (!(sessions > 0 && messages > 0 && concurrency > 0 && rounds > 0 && messagesRs.every((m) => m > 0))) {
-  throw new Error("--sessions, --messages, --official-messages, --send-concurrency and --rounds must be positive");
+const idleRounds = Number(option("idle-rounds", 1));
+if (!(sessions > 0 && messages > 0 && concurrency > 0 && rounds > 0 && idleRounds > 0 && messagesRs.every((m) => m > 0))) {
+  throw new Error("--sessions, --messages, --official-messages, --send-concurrency, --rounds and --idle-rounds must be positive");
 }
 if (!["", "idle", "cpu", "first"].includes(only)) throw new Error(`--only must be idle, cpu or first, not ${only}`);
 
@@ -105,9 +110,38 @@ const rustOnly = { "": [], idle: ["--only", "idle,shared"], cpu: ["--only", "cpu
 const officialOnly = only ? ["--only", only] : [];
 
 // One after the other, so neither competes with the other for the two cores.
-const ours = metrics(await run("cargo", ["bench", "--bench", "subscriptions", "--", ...common, "--rounds", String(rounds), "--messages", messagesRs.join(","), ...rustOnly], { cwd: ROOT, env }));
-const theirs = metrics(await run("node", ["bench/subscriptions.mjs", ...common, "--messages", String(messages), ...officialOnly], { cwd: CONFORMANCE, env }));
-const all = [...ours, ...theirs];
+const rustBench = (only) =>
+  run("cargo", ["bench", "--bench", "subscriptions", "--", ...common, "--rounds", String(rounds), "--messages", messagesRs.join(","), ...only], { cwd: ROOT, env });
+const officialBench = (only) => run("node", ["bench/subscriptions.mjs", ...common, "--messages", String(messages), ...only], { cwd: CONFORMANCE, env });
+const ours = metrics(await rustBench(rustOnly));
+const theirs = metrics(await officialBench(officialOnly));
+let all = [...ours, ...theirs];
+
+// More rounds of the memory measurements: each client's median replaces its single reading.
+const IDLE_METRICS = ["idle_subscription_bytes", "idle_subscription_rss_bytes", "idle_subscription_bytes_shared_session", "idle_subscription_rss_bytes_shared_session"];
+const idleRuns = [];
+if (idleRounds > 1 && (only === "" || only === "idle")) {
+  idleRuns.push(all.filter((x) => IDLE_METRICS.includes(x.metric)));
+  for (let r = 1; r < idleRounds; r++) {
+    log(`memory round ${r + 1} of ${idleRounds}`);
+    const again = [...metrics(await rustBench(["--only", "idle,shared"])), ...metrics(await officialBench(["--only", "idle"]))];
+    idleRuns.push(again.filter((x) => IDLE_METRICS.includes(x.metric)));
+  }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const medians = [];
+  for (const client of ["talkjs-rs", "official"]) {
+    for (const metric of IDLE_METRICS) {
+      const values = idleRuns.flatMap((run) => run.filter((x) => x.client === client && x.metric === metric).map((x) => x.value));
+      const first = all.find((x) => x.client === client && x.metric === metric);
+      if (values.length > 0 && first) medians.push({ ...first, value: median(values), rounds: values });
+    }
+  }
+  all = [...all.filter((x) => !IDLE_METRICS.includes(x.metric)), ...medians];
+}
 const find = (client, metric, m) => all.find((x) => x.client === client && x.metric === metric && (m === undefined || x.messages === m));
 
 const format = (m) => (m ? `${m.value.toLocaleString("en-US", { maximumFractionDigits: 1 })} ${m.unit}` : "—");
@@ -140,6 +174,18 @@ console.log(`N = ${sessions} sessions / subscriptions, M = ${messagesRs.join(", 
 console.log(line(header));
 console.log(line(widths.map((w) => "-".repeat(w))));
 for (const r of rows) console.log(line(r));
+
+if (idleRuns.length > 1) {
+  console.log("");
+  console.log(`memory: medians of ${idleRuns.length} rounds; each round's values (talkjs-rs / official, ratio):`);
+  for (const metric of IDLE_METRICS) {
+    const cells = idleRuns.map((run) => {
+      const [a, b] = [run.find((x) => x.client === "talkjs-rs" && x.metric === metric), run.find((x) => x.client === "official" && x.metric === metric)];
+      return a && b ? `${Math.round(a.value)} / ${Math.round(b.value)} (${ratio(a, b)})` : "—";
+    });
+    console.log(`  ${metric}: ${cells.join("; ")}`);
+  }
+}
 
 // The receive targets of issue 13, as the Rust bench computed them from its rounds.
 const paired = ms.map((m) => find("talkjs-rs", "receive_cpu_ratio_to_raw", m)).filter(Boolean);
