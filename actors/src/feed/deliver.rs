@@ -63,8 +63,11 @@ impl FeedActor {
                 }
                 // Merged by creation time; each conversation's own order is kept (stable sort).
                 batch.sort_by_key(|(_, m)| m.created_at);
-                let batch = act.defer_past_horizon(batch, ctx);
+                let (batch, deferred) = act.defer_past_horizon(batch, ctx);
                 act.deliver(batch, lagged, ctx);
+                // Behind only now: what they had up to the horizon was just delivered with the
+                // rest (a conversation that is behind is skipped by `deliver`).
+                act.behind.extend(deferred);
                 if failed {
                     act.retry_later(ctx);
                 }
@@ -191,8 +194,9 @@ impl FeedActor {
         );
     }
 
-    /// Keeps from a catch-up's merged `batch` only what this feed may deliver now, and leaves
-    /// the rest for a [`FollowUp`].
+    /// Splits a catch-up's merged `batch` into what this feed may deliver now and the
+    /// conversations of what it leaves for a [`FollowUp`] (the caller marks them behind once
+    /// the rest is delivered).
     ///
     /// A catch-up reads the server as it is now, but the events of messages sent while it read
     /// may still be in the mailbox (it holds the mailbox while it reads). Among them can be a
@@ -209,26 +213,26 @@ impl FeedActor {
         &mut self,
         mut batch: Vec<(String, MessageWire)>,
         ctx: &mut Context<Self>,
-    ) -> Vec<(String, MessageWire)> {
+    ) -> (Vec<(String, MessageWire)>, Vec<String>) {
         let unbounded = self.deferred.is_some_and(|d| d.at == self.horizon);
         self.deferred = None;
         if unbounded {
-            return batch;
+            return (batch, Vec::new());
         }
         let keep = batch.partition_point(|(_, m)| m.created_at <= self.horizon);
         if keep == batch.len() {
-            return batch;
+            return (batch, Vec::new());
         }
-        for (c, _) in batch.drain(keep..) {
-            self.behind.insert(c);
-        }
+        let mut deferred: Vec<String> = batch.drain(keep..).map(|(c, _)| c).collect();
+        deferred.sort();
+        deferred.dedup();
         self.stats.deferred += 1;
         self.deferred = Some(Deferred {
             at: self.horizon,
             pending: true,
         });
         ctx.address().do_send(FollowUp);
-        batch
+        (batch, deferred)
     }
 
     /// Catches up the conversations that are behind once the queue has room again (at most half
