@@ -47,7 +47,11 @@ async fn app_check(
 }
 
 async fn session(urls: ApiUrls) -> talkjs::TalkSession {
-    talkjs::get_talk_session(APP, "alice")
+    session_as(urls, "alice").await
+}
+
+async fn session_as(urls: ApiUrls, user: &str) -> talkjs::TalkSession {
+    talkjs::get_talk_session(APP, user)
         .api_urls(urls)
         .await
         .expect("session")
@@ -204,10 +208,7 @@ async fn an_app_found_is_not_checked_again_by_the_next_session() {
     let urls = internal_urls(&emu, &internal);
     let alice = session(urls.clone()).await;
     until_matched(&check).await;
-    let bob = talkjs::get_talk_session(APP, "bob")
-        .api_urls(urls)
-        .await
-        .expect("session");
+    let bob = session_as(urls, "bob").await;
     actix_rt::time::sleep(std::time::Duration::from_millis(500)).await;
     check.assert_async().await;
     drop((alice, bob));
@@ -223,10 +224,7 @@ async fn an_app_answered_404_is_checked_again_by_the_next_session() {
     let alice = session(urls.clone()).await;
     until_matched(&first).await;
     let second = app_check(&mut internal, 404, 1).await;
-    let bob = talkjs::get_talk_session(APP, "bob")
-        .api_urls(urls)
-        .await
-        .expect("session");
+    let bob = session_as(urls, "bob").await;
     until_matched(&second).await;
     first.assert_async().await;
     drop((alice, bob));

@@ -15,7 +15,7 @@ use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix::dev::channel;
 use actix::prelude::*;
@@ -146,17 +146,8 @@ pub fn terminate_all(reason: &str) {
     }
 }
 
-/// The timings as an `Arc`: sessions with the default timings (nearly all) share one copy
-/// instead of holding 160 bytes each.
-fn shared_timings(timings: Timings) -> Arc<Timings> {
-    static DEFAULT: OnceLock<Arc<Timings>> = OnceLock::new();
-    if timings == Timings::default() {
-        return DEFAULT.get_or_init(|| Arc::new(Timings::default())).clone();
-    }
-    Arc::new(timings)
-}
-
-/// One shared copy of values that many sessions hold alike (the app id, the server's URLs),
+/// One shared copy of values that many sessions hold alike (the app id, the server's URLs,
+/// the timings: 160 bytes that nearly every session has at their defaults),
 /// so that a bot's thousand sessions keep one between them instead of a thousand. Holds weak
 /// references only: a value goes when its last session does.
 struct Shared<T: ?Sized>(Mutex<Vec<std::sync::Weak<T>>>);
@@ -200,6 +191,8 @@ impl Shared<str> {
 
 /// The app ids of live sessions.
 static SHARED_APPS: Shared<str> = Shared::new();
+/// The timings of live sessions.
+static SHARED_TIMINGS: Shared<Timings> = Shared::new();
 /// The servers' URLs of live sessions.
 static SHARED_URLS: Shared<talkjs_protocol::endpoints::ApiUrls> = Shared::new();
 
@@ -215,7 +208,7 @@ fn start(config: SessionConfig) -> Result<Env> {
     // One copy of the URLs, timings and app id for the session, its handle and its
     // connections, shared with the other sessions of the app and server.
     let urls = SHARED_URLS.share(config.urls);
-    let timings = shared_timings(config.timings);
+    let timings = SHARED_TIMINGS.share(config.timings);
     let app_id = SHARED_APPS.share_str(&config.app_id);
     let addr = Addr::<Session>::new(tx);
     let ended = Arc::new(AtomicBool::new(false));

@@ -272,6 +272,12 @@ impl Cache {
         self.inner.shards.get().map_or(&[], |s| s)
     }
 
+    /// The shard of `key`, if the shards have started.
+    fn started_shard(&self, key: &str) -> Option<&Addr<CacheShard>> {
+        let started = self.started();
+        started.get(shard_of(key, started.len()))
+    }
+
     /// Starts the shards, on the session's thread (one shard) or each on a thread of its own
     /// (several); their mailboxes are ready at once.
     fn start_shards(&self) -> Box<[Addr<CacheShard>]> {
@@ -377,8 +383,7 @@ impl Cache {
     /// Stops updates about one user to this watcher (a list no longer shows them), so an idle
     /// user can be evicted.
     pub fn unwatch_user(&self, user: &str, watcher: u64) {
-        let shards = self.started();
-        if let Some(shard) = shards.get(shard_of(user, shards.len().max(1))) {
+        if let Some(shard) = self.started_shard(user) {
             shard.do_send(UnwatchUser {
                 user: user.to_owned(),
                 watcher,
@@ -415,8 +420,8 @@ impl Cache {
     ) -> impl Future<Output = Result<Option<MessageWire>, Error>> + 'static {
         // Counted before it is sent, so events that arrive meanwhile reach the shard; the shard
         // takes the count over with the entry, or gives it back if the entry exists.
-        self.inner.latest_kept.fetch_add(1, Ordering::SeqCst);
         let ask = self.shard(&latest_key(&conversation)).map(|shard| {
+            self.inner.latest_kept.fetch_add(1, Ordering::SeqCst);
             shard.send(GetLatest {
                 conversation,
                 watcher,
@@ -428,9 +433,7 @@ impl Cache {
     /// Stops keeping a conversation's latest message for this watcher (a list no longer shows
     /// the conversation); the last watcher's leave drops it.
     pub fn unwatch_latest(&self, conversation: &str, watcher: u64) {
-        let shards = self.started();
-        let key = latest_key(conversation);
-        if let Some(shard) = shards.get(shard_of(&key, shards.len().max(1))) {
+        if let Some(shard) = self.started_shard(&latest_key(conversation)) {
             shard.do_send(UnwatchLatest {
                 conversation: conversation.to_owned(),
                 watcher,

@@ -19,7 +19,7 @@ use super::inflight::InFlight;
 use actix::prelude::*;
 
 use super::shard::CacheShard;
-use super::{Cache, full, shard_of, stopped};
+use super::{Cache, full, stopped};
 use crate::error::Error;
 use crate::session::Request;
 
@@ -78,20 +78,18 @@ impl Cache {
                 request: Some(request),
                 key,
             };
-            let started = self.started();
-            match started.get(shard_of(&pending.key.0, started.len().max(1))) {
-                _ if !hop => pending.send(),
-                Some(shard) => shard.do_send(SharedRead(pending)),
-                // As a woken shard would: a task of its own on this thread. (Dropped unsent
-                // if the runtime is gone: its waiters are answered then.)
-                None if self.on_session_thread_now() => {
-                    actix_rt::spawn(async move { pending.send() });
-                }
-                None => {
-                    self.session()
-                        .arbiter()
-                        .spawn(async move { pending.send() });
-                }
+            if !hop {
+                pending.send();
+            } else if let Some(shard) = self.started_shard(&pending.key.0) {
+                shard.do_send(SharedRead(pending));
+            } else if self.on_session_thread_now() {
+                // As a woken shard would: a task of its own on this thread. (Dropped unsent if
+                // the runtime is gone: its waiters are answered then.)
+                actix_rt::spawn(async move { pending.send() });
+            } else {
+                self.session()
+                    .arbiter()
+                    .spawn(async move { pending.send() });
             }
         }
         async move {
@@ -115,21 +113,15 @@ pub(super) struct PendingRead {
 impl PendingRead {
     /// Sends the request now; its answer goes to every waiter.
     pub(super) fn send(mut self) {
-        let (Some(cache), Some(request)) = (self.cache.take(), self.request.take()) else {
+        let (Some(cache), Some(request)) = (self.cache.as_ref(), self.request.take()) else {
             return;
         };
-        let key = std::mem::take(&mut self.key);
         let answer = cache.session().send_request(request);
         let arbiter = cache.session().arbiter().clone();
-        // Dropped unrun (the runtime is gone), the guard answers the waiters.
-        let guard = PendingRead {
-            cache: Some(cache),
-            request: None,
-            key,
-        };
+        // Dropped unrun (the runtime is gone), `self` answers the waiters.
         arbiter.spawn(async move {
             let answer = answer.await.map(Arc::<RawValue>::from);
-            guard.finish(&answer);
+            self.finish(&answer);
         });
     }
 

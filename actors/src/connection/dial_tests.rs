@@ -39,6 +39,23 @@ where
     (url, task)
 }
 
+/// A server that answers the request's head with `answer(request)` and keeps the socket open;
+/// returns its `ws://` URL.
+async fn answering<F>(answer: F) -> String
+where
+    F: FnOnce(&str) -> String + Send + 'static,
+{
+    let (url, _server) = server("/", move |mut socket, request| async move {
+        socket
+            .write_all(answer(&request).as_bytes())
+            .await
+            .expect("writes");
+        tokio::time::sleep(LONG).await;
+    })
+    .await;
+    url
+}
+
 /// The accept key for the request's `Sec-WebSocket-Key`.
 fn accept_for(request: &str) -> String {
     let key = request
@@ -129,14 +146,12 @@ async fn sends_an_rfc_6455_upgrade_request() {
 
 #[actix_rt::test]
 async fn connection_upgrade_may_come_on_a_later_line() {
-    let (url, _server) = server("/", |mut socket, request| async move {
-        let answer = format!(
+    let url = answering(|request| {
+        format!(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            accept_for(&request)
-        );
-        socket.write_all(answer.as_bytes()).await.expect("writes");
-        tokio::time::sleep(LONG).await;
+            accept_for(request)
+        )
     })
     .await;
     dial(&url, FRAME, LONG).await.expect("dials");
@@ -144,37 +159,27 @@ async fn connection_upgrade_may_come_on_a_later_line() {
 
 #[actix_rt::test]
 async fn a_refusal_names_the_status() {
-    let (url, _server) = server("/", |mut socket, _| async move {
-        let answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden";
-        socket.write_all(answer.as_bytes()).await.expect("writes");
-    })
-    .await;
+    let url =
+        answering(|_| "HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden".into()).await;
     let why = refused(dial(&url, FRAME, LONG).await);
     assert!(why.contains("HTTP 403 Forbidden"), "{why}");
 }
 
 #[actix_rt::test]
 async fn a_wrong_accept_key_is_refused() {
-    let (url, _server) = server("/", |mut socket, _| async move {
-        let answer = upgrade("dGhlIHNhbXBsZSBub25jZQ==");
-        socket.write_all(answer.as_bytes()).await.expect("writes");
-        tokio::time::sleep(LONG).await;
-    })
-    .await;
+    let url = answering(|_| upgrade("dGhlIHNhbXBsZSBub25jZQ==")).await;
     let why = refused(dial(&url, FRAME, LONG).await);
     assert!(why.contains("Sec-WebSocket-Accept"), "{why}");
 }
 
 #[actix_rt::test]
 async fn a_101_that_is_not_a_websocket_is_refused() {
-    let (url, _server) = server("/", |mut socket, request| async move {
-        let answer = format!(
+    let url = answering(|request| {
+        format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: {}\r\n\r\n",
-            accept_for(&request)
-        );
-        socket.write_all(answer.as_bytes()).await.expect("writes");
-        tokio::time::sleep(LONG).await;
+            accept_for(request)
+        )
     })
     .await;
     let why = refused(dial(&url, FRAME, LONG).await);
@@ -206,14 +211,7 @@ async fn an_endless_head_is_refused_after_a_bounded_read() {
 
 #[actix_rt::test]
 async fn garbage_is_not_an_http_answer() {
-    let (url, _server) = server("/", |mut socket, _| async move {
-        socket
-            .write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
-            .await
-            .expect("writes");
-        tokio::time::sleep(LONG).await;
-    })
-    .await;
+    let url = answering(|_| "SSH-2.0-OpenSSH_9.6\r\n\r\n".into()).await;
     let why = refused(dial(&url, FRAME, LONG).await);
     assert!(why.contains("not an HTTP answer"), "{why}");
 }

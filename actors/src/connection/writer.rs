@@ -30,8 +30,6 @@ struct Inner<I, S> {
     task: Option<Waker>,
     /// `close` was called: the sink is closed once the queue is written.
     closing: bool,
-    /// The sink is closed.
-    closed: bool,
 }
 
 impl<I: 'static, S: Sink<I> + Unpin + 'static> LeanSinkWrite<I, S> {
@@ -45,7 +43,6 @@ impl<I: 'static, S: Sink<I> + Unpin + 'static> LeanSinkWrite<I, S> {
             queue: VecDeque::new(),
             task: None,
             closing: false,
-            closed: false,
         }));
         ctx.spawn(Writing {
             inner: inner.clone(),
@@ -53,10 +50,10 @@ impl<I: 'static, S: Sink<I> + Unpin + 'static> LeanSinkWrite<I, S> {
         LeanSinkWrite { inner }
     }
 
-    /// Queues an item; gives it back if the sink is closing or closed.
+    /// Queues an item; gives it back once the sink is closing (or closed).
     pub(super) fn write(&mut self, item: I) -> Result<(), I> {
         let mut inner = self.inner.borrow_mut();
-        if inner.closing || inner.closed {
+        if inner.closing {
             return Err(item);
         }
         inner.queue.push_back(item);
@@ -125,7 +122,6 @@ where
                 }
             }
             Poll::Ready(Ok(())) if inner.closing && inner.queue.is_empty() => {
-                inner.closed = true;
                 act.finished(ctx);
                 return Poll::Ready(());
             }

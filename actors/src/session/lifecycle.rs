@@ -3,12 +3,13 @@
 //! `on_error` listener and to every attached subscription; requests made afterwards fail with
 //! `SessionTerminated` naming the reason.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use lru::LruCache;
 
 use super::{ErrorListener, Session};
 use crate::connection::Shutdown;
@@ -18,8 +19,8 @@ use crate::error::{Error, ErrorKind};
 const APP_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an app whose check answered 2xx counts as existing without another check.
 const APP_FOUND_FOR: Duration = Duration::from_secs(10 * 60);
-/// Apps remembered as existing at most (past that, expired ones go, then all).
-const APPS_REMEMBERED: usize = 256;
+/// Apps remembered as existing at most (past that, the least recently checked goes).
+const APPS_REMEMBERED: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
 
 /// The apps whose check answered 2xx lately, by actix system and check URL, and when. A
 /// program that starts many sessions of one app (a bot acting as its users) checks the app
@@ -28,7 +29,7 @@ const APPS_REMEMBERED: usize = 256;
 /// Sessions started together before that answer each check. A 404, an error or another status
 /// is not remembered. Each actix system (a program, or a test) has its own memory, so one that
 /// ended cannot vouch for a server that another finds on the same address.
-static APPS_FOUND: Mutex<Option<HashMap<AppKey, Instant>>> = Mutex::new(None);
+static APPS_FOUND: Mutex<Option<LruCache<AppKey, Instant>>> = Mutex::new(None);
 
 /// An actix system's id and an app check's URL.
 type AppKey = (usize, Box<str>);
@@ -44,22 +45,16 @@ fn app_found_lately(url: &str) -> bool {
     let key = (system(), Box::<str>::from(url));
     found
         .as_ref()
-        .and_then(|apps| apps.get(&key))
+        .and_then(|apps| apps.peek(&key))
         .is_some_and(|at| at.elapsed() < APP_FOUND_FOR)
 }
 
 /// Remembers that the app at `url` answered 2xx now, in actix system `system`.
 fn app_found(system: usize, url: &str) {
     let mut found = APPS_FOUND.lock().unwrap_or_else(PoisonError::into_inner);
-    let apps = found.get_or_insert_with(HashMap::new);
-    let key = (system, Box::<str>::from(url));
-    if apps.len() >= APPS_REMEMBERED && !apps.contains_key(&key) {
-        apps.retain(|_, at| at.elapsed() < APP_FOUND_FOR);
-        if apps.len() >= APPS_REMEMBERED {
-            apps.clear();
-        }
-    }
-    apps.insert(key, Instant::now());
+    found
+        .get_or_insert_with(|| LruCache::new(APPS_REMEMBERED))
+        .put((system, url.into()), Instant::now());
 }
 
 /// Registers a listener for the session's termination under an id the caller chose (unique per

@@ -102,9 +102,7 @@ impl<T: Observed> Published<T> {
         loaded_all: bool,
         change: Change<T::Diff>,
     ) -> bool {
-        if self.is_terminal() {
-            return false;
-        }
+        // An ended state is never replaced: the `else` below and `send_if_modified` refuse it.
         // `None`: not known, a listener of changes gets the snapshot whole (a `Reset`).
         let diffs = if self.published {
             let state = self.state.borrow();
